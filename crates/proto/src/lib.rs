@@ -1,0 +1,18 @@
+//! Sans-IO protocol core shared by the `smsr` tool and the `euicc-emulator`.
+//!
+//! Nothing in this crate performs I/O: every type here turns bytes into values and values into
+//! bytes, so the host and the card side run the same code and both can be checked against
+//! independent published vectors.
+//!
+//! - [`apdu`]: ISO/IEC 7816-4 command and response APDUs (cases 1–4, short and extended length,
+//!   logical channels in the class byte).
+//! - [`status`]: status words with their ISO 7816-4, ETSI TS 102 221 and GlobalPlatform meanings.
+//! - [`tlv`]: strict BER-TLV (ISO/IEC 8825-1 as profiled by ISO/IEC 7816-4 §5.2).
+
+pub mod apdu;
+pub mod status;
+pub mod tlv;
+
+pub use apdu::{ApduError, CommandApdu, ResponseApdu};
+pub use status::StatusWord;
+pub use tlv::{Tag, Tlv, TlvError};
