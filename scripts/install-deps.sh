@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what smsr needs on a Debian (or Ubuntu) machine: pcscd, vsmartcard's virtual reader
+# driver (vpcd), the PC/SC headers the Rust `pcsc` crate links against, and pcsc-tools (scriptor,
+# pcsc_scan) used by the tests as an independent PC/SC client. Skips apt-get when all are present.
+set -euo pipefail
+
+packages=(pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools pkg-config)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: cargo not found. Install a Rust toolchain (https://rustup.rs) and run this again." >&2
+  exit 1
+fi
+echo "install-deps: pcscd, vpcd driver, libpcsclite-dev, pcsc-tools and cargo are present" >&2
