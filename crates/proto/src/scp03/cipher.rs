@@ -77,7 +77,7 @@ pub fn cbc_encrypt_padded(key: &AesKey, iv: &[u8; BLOCK], data: &[u8]) -> Vec<u8
 }
 
 /// CBC over whole blocks; a trailing partial block is ignored (callers check alignment).
-fn cbc_encrypt_blocks(key: &AesKey, iv: &[u8; BLOCK], data: &[u8]) -> Vec<u8> {
+pub(crate) fn cbc_encrypt_blocks(key: &AesKey, iv: &[u8; BLOCK], data: &[u8]) -> Vec<u8> {
     let aes = Aes::new(key);
     let mut prev = *iv;
     let mut out = Vec::with_capacity(data.len());

@@ -170,6 +170,18 @@ mod tests {
         for c in cases {
             assert_eq!(aes_cmac(&k, &[&hex(&c["msg"])]).to_vec(), hex(&c["mac"]));
         }
+        // Subkeys (RFC 4493 §2.3): L = AES(K, 0), K1 = dbl(L), K2 = dbl(K1).
+        let dbl = |b: [u8; 16]| {
+            let mut v = u128::from_be_bytes(b) << 1;
+            if b[0] & 0x80 != 0 {
+                v ^= 0x87;
+            }
+            v.to_be_bytes()
+        };
+        let l = crate::scp03::cipher::ecb_encrypt_block(&k, [0; 16]);
+        assert_eq!(l.to_vec(), hex(&t["subkeys"]["L"]));
+        assert_eq!(dbl(l).to_vec(), hex(&t["subkeys"]["K1"]));
+        assert_eq!(dbl(dbl(l)).to_vec(), hex(&t["subkeys"]["K2"]));
         // Split input gives the same MAC as one piece.
         let msg = hex(&cases[3]["msg"]);
         assert_eq!(

@@ -12,31 +12,38 @@
 //! - [`wrap`]: the session engine both sides share: C-MAC, C-DECRYPTION, R-MAC, R-ENCRYPTION
 //!   (§6.2.3–§6.2.7).
 //! - [`host`]: the off-card entity's handshake as typed states (§5.2).
-//! - [`card`]: the Security Domain's side (§5.5, §5.6, §7.1).
+//! - [`card`]: the Security Domain's side (§5.5, §5.6, §7.1); [`card_channel`] routes one
+//!   logical channel's commands through it.
 //! - [`observer`]: a passive decoder of recorded exchanges for trace decryption.
 
-// pub mod card;
+pub mod card;
+pub mod card_channel;
 pub mod cipher;
 pub mod cryptogram;
-// pub mod diversify;
-// pub mod host;
+pub mod diversify;
+pub mod host;
 pub mod initialize_update;
 pub mod kdf;
 pub mod keys;
-// pub mod observer;
-// pub mod put_key;
+pub mod observer;
+pub mod put_key;
 pub mod wrap;
 
-// #[cfg(test)]
-// mod test_fixtures;
+#[cfg(test)]
+mod pair_tests;
+#[cfg(test)]
+mod test_fixtures;
 
-// pub use card::{CardChannel, CardPending, CardSession, CardStep, Scp03Card};
+pub use card::{CardKeySet, CardPending, CardSession, Rejection, Scp03Card};
+pub use card_channel::{CardChannel, CardStep};
 pub use cryptogram::{ScpMode, ScpOptions, SecurityLevel};
-// pub use diversify::Diversification;
-// pub use host::{AwaitingExternalAuthenticate, CardAuthenticated, Established, HostOptions, Scp03Host};
+pub use diversify::Diversification;
+pub use host::{
+    AwaitingExternalAuthenticate, CardAuthenticated, Established, HostOptions, Scp03Host,
+};
 pub use initialize_update::{InitializeUpdate, InitializeUpdateResponse};
 pub use keys::{AesKey, KeyLength, SessionKeys, StaticKeys};
-// pub use observer::{ExchangeKind, ObservedExchange, Observer};
+pub use observer::{ExchangeKind, ObservedExchange, Observer};
 
 use crate::apdu::ApduError;
 use crate::status::StatusWord;
@@ -117,6 +124,9 @@ pub enum ScpError {
         "security level '{level:02X}' needs R-MAC/R-ENCRYPTION but the card's \"i\" parameter '{i:02X}' does not support it"
     )]
     LevelNotSupported { level: u8, i: u8 },
+    /// A command for another logical channel than the session's.
+    #[error("command for logical channel {command} in a session on channel {session}")]
+    ChannelMismatch { session: u8, command: u8 },
     /// An earlier failure ended the session; its keys are gone.
     #[error(
         "the secure channel session was terminated after an earlier failure; open a new one with INITIALIZE UPDATE"
@@ -186,6 +196,9 @@ pub enum ScpError {
     /// A key check value does not match its key.
     #[error("key check value of key {index} does not match")]
     KcvMismatch { index: usize },
+    /// A diversification name this crate does not implement for AES.
+    #[error("{0}")]
+    UnsupportedDiversification(String),
     /// The OS random number generator failed.
     #[error("OS random number generator failed: {0}")]
     Rng(String),
