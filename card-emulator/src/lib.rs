@@ -3,51 +3,54 @@
 //!
 //! [`Emulator`] is the whole card as a terminal sees it; `smsr` links it in-process for tests and
 //! the `euicc-emulator` binary connects it to pcscd through vsmartcard's virtual reader.
+//!
+//! - [`card`]: [`card::Card::handle`], whole command in, whole response out; SELECT, MANAGE
+//!   CHANNEL and routing to the applications ([`ecasd`], [`isd_r`], the MF in [`fs`]).
+//! - [`adapter`]: what a T=0 or T=1 terminal sees (61xx, 6Cxx, GET RESPONSE, chaining).
+//! - [`state`]: the non-volatile [`CardState`] and its atomic, versioned file.
+//! - [`vpcd`]: the vsmartcard virtual reader link.
 
-use std::path::{Path, PathBuf};
+pub mod adapter;
+pub mod card;
+pub mod class;
+pub mod ecasd;
+pub mod eid;
+mod emulator;
+pub mod fs;
+pub mod isd_r;
+pub mod state;
+pub mod vpcd;
 
-/// The ATR: T=0 and T=1 offered (TD1 = 80: T=0, TD2 = 01: T=1), no historical bytes.
+pub use emulator::Emulator;
+pub use state::{CardState, StateError};
+
+use std::path::PathBuf;
+
+/// The ATR: T=0 and T=1 offered (TD1 = 80: T=0, TD2 = 01: T=1), no historical bytes, TCK.
 pub const ATR: [u8; 5] = [0x3B, 0x80, 0x80, 0x01, 0x01];
 
 /// Errors of the emulator's runtime (state file, network).
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
+    /// The state file cannot be read or written.
     #[error("state file {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-/// The emulated card as a terminal sees it.
-#[derive(Debug)]
-pub struct Emulator {
-    state_path: Option<PathBuf>,
-}
-
-impl Emulator {
-    /// Loads a card from its state file.
-    pub fn open(path: &Path) -> Result<Self, EmulatorError> {
-        Ok(Self {
-            state_path: Some(path.to_path_buf()),
-        })
-    }
-
-    /// Powers the card on (volatile state cleared) and returns the ATR.
-    pub fn power_on(&mut self) -> Vec<u8> {
-        ATR.to_vec()
-    }
-
-    /// Powers the card off.
-    pub fn power_off(&mut self) {}
-
-    /// Warm reset; returns the ATR.
-    pub fn reset(&mut self) -> Vec<u8> {
-        self.power_on()
-    }
-
-    /// Processes one C-APDU as received from the terminal and returns the R-APDU.
-    pub fn transmit(&mut self, _command: &[u8]) -> Vec<u8> {
-        vec![0x6D, 0x00]
-    }
+    /// The state file's content is not a card state this emulator reads.
+    #[error("state file {path}: {source}")]
+    State { path: PathBuf, source: StateError },
+    /// `init` would replace an existing card.
+    #[error("state file {path} already exists (a card lives there; remove it or use --force)")]
+    StateExists { path: PathBuf },
+    /// An EID given by the user is not valid.
+    #[error("invalid EID {input:?}: {source}")]
+    InvalidEid {
+        input: String,
+        source: eid::EidError,
+    },
+    /// The vpcd address is unusable.
+    #[error("vpcd address {addr:?}: {reason}")]
+    VpcdAddress { addr: String, reason: String },
 }

@@ -1,0 +1,39 @@
+//! The eUICC Controlling Authority Security Domain (GSMA SGP.02 §2.2.1.3, AID per SGP.02
+//! Annex H): holds the EID and answers GET DATA `5A` (GlobalPlatform Card Specification v2.3.1
+//! §11.3) with CLA `00` or `80`.
+
+use crate::card::Nv;
+use crate::class::Class;
+use smsr_proto::tlv::tlv;
+use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
+
+/// The ECASD instance AID.
+pub const ECASD_AID: [u8; 16] = [
+    0xA0, 0x00, 0x00, 0x05, 0x59, 0x10, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0x89, 0x00, 0x00, 0x02, 0x00,
+];
+
+/// GET DATA (GP §11.3).
+pub const INS_GET_DATA: u8 = 0xCA;
+/// The EID data object's tag.
+pub const TAG_EID: u8 = 0x5A;
+
+/// Commands addressed to the selected ECASD.
+pub(crate) fn process(nv: &Nv, class: Class, cmd: &CommandApdu) -> ResponseApdu {
+    if class.secure_messaging {
+        return ResponseApdu::status(StatusWord::SecureMessagingNotSupported);
+    }
+    match cmd.ins {
+        INS_GET_DATA => get_data(nv, cmd),
+        _ => ResponseApdu::status(StatusWord::InsNotSupported),
+    }
+}
+
+/// GET DATA: P1 P2 is the tag; only the EID (`005A`) is available. The response is the whole
+/// data object `5A 10 <EID>` in both the ISO and the GP class.
+fn get_data(nv: &Nv, cmd: &CommandApdu) -> ResponseApdu {
+    match (cmd.p1, cmd.p2) {
+        (0x00, TAG_EID) if !cmd.data.is_empty() => ResponseApdu::status(StatusWord::WrongLength),
+        (0x00, TAG_EID) => ResponseApdu::success(tlv(TAG_EID, &nv.get().eid())),
+        _ => ResponseApdu::status(StatusWord::ReferencedDataNotFound),
+    }
+}

@@ -1,0 +1,277 @@
+//! [`Emulator`]: the card behind its transport adapter, with power control and persistence of
+//! the non-volatile state after every command that changed it.
+
+use crate::adapter::Adapter;
+use crate::card::Card;
+use crate::state::CardState;
+use crate::{EmulatorError, ATR};
+use smsr_proto::StatusWord;
+use std::path::{Path, PathBuf};
+
+/// The emulated card as a terminal sees it.
+///
+/// The card answers [`transmit`](Self::transmit) in every power state: an in-process client
+/// need not power it on first. [`power_on`](Self::power_on), [`reset`](Self::reset) and
+/// [`power_off`](Self::power_off) all clear the volatile state (selections, logical channels,
+/// pending response data, secure channels).
+#[derive(Debug)]
+pub struct Emulator {
+    adapter: Adapter,
+    /// Where the state is persisted; `None` for an in-memory card.
+    state_path: Option<PathBuf>,
+    powered: bool,
+}
+
+impl Emulator {
+    /// Loads a card from its state file (created by `euicc-emulator init` or
+    /// [`Emulator::create`]).
+    pub fn open(path: &Path) -> Result<Self, EmulatorError> {
+        let state = CardState::load(path)?;
+        Ok(Self::with_store(state, Some(path.to_path_buf())))
+    }
+
+    /// Creates a new state file for `state` and returns its card. An existing file is an error
+    /// unless `overwrite` is set.
+    pub fn create(path: &Path, state: CardState, overwrite: bool) -> Result<Self, EmulatorError> {
+        if !overwrite && path.symlink_metadata().is_ok() {
+            return Err(EmulatorError::StateExists {
+                path: path.to_path_buf(),
+            });
+        }
+        state.save(path)?;
+        Ok(Self::with_store(state, Some(path.to_path_buf())))
+    }
+
+    /// Opens the card in `path`, creating a new one (random EID) if the file does not exist.
+    pub fn open_or_create(path: &Path) -> Result<Self, EmulatorError> {
+        if path.symlink_metadata().is_ok() {
+            Self::open(path)
+        } else {
+            Self::create(path, CardState::new(None), false)
+        }
+    }
+
+    /// A card whose state lives only in memory.
+    pub fn in_memory(state: CardState) -> Self {
+        Self::with_store(state, None)
+    }
+
+    fn with_store(state: CardState, state_path: Option<PathBuf>) -> Self {
+        Self {
+            adapter: Adapter::new(Card::new(state)),
+            state_path,
+            powered: true,
+        }
+    }
+
+    /// The non-volatile state.
+    pub fn state(&self) -> &CardState {
+        self.adapter.card().state()
+    }
+
+    /// The state file, if the card has one.
+    pub fn state_path(&self) -> Option<&Path> {
+        self.state_path.as_deref()
+    }
+
+    /// The card logic (for inspection: selections, open channels).
+    pub fn card(&self) -> &Card {
+        self.adapter.card()
+    }
+
+    /// Whether the card is powered.
+    pub fn is_powered(&self) -> bool {
+        self.powered
+    }
+
+    /// Powers the card on (volatile state cleared) and returns the ATR.
+    pub fn power_on(&mut self) -> Vec<u8> {
+        self.adapter.reset();
+        self.powered = true;
+        ATR.to_vec()
+    }
+
+    /// Powers the card off (volatile state cleared).
+    pub fn power_off(&mut self) {
+        self.adapter.reset();
+        self.powered = false;
+    }
+
+    /// Warm reset; returns the ATR.
+    pub fn reset(&mut self) -> Vec<u8> {
+        self.power_on()
+    }
+
+    /// Processes one C-APDU as received from the terminal and returns the R-APDU (data ‖ SW1
+    /// SW2, never fewer than two bytes). If the command changed the non-volatile state and the
+    /// state file cannot be written, the answer is `6581` (memory failure) and the write is
+    /// retried after the next command.
+    pub fn transmit(&mut self, command: &[u8]) -> Vec<u8> {
+        let response = self.adapter.transmit(command);
+        if !self.adapter.card_mut().take_dirty() {
+            return response;
+        }
+        let Some(path) = &self.state_path else {
+            return response;
+        };
+        match self.adapter.card().state().save(path) {
+            Ok(()) => response,
+            Err(e) => {
+                tracing::error!("cannot persist the card state: {e}");
+                // Keep the state marked as changed so the next command tries again.
+                self.adapter.card_mut().state_mut();
+                StatusWord::MemoryFailure.to_bytes().to_vec()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eid::parse_eid;
+    use proptest::prelude::*;
+
+    const EID: &str = "89034011560010000000000000000121";
+    const SELECT_ECASD: &str = "00A4040C10A0000005591010FFFFFFFF8900000200";
+
+    fn send(e: &mut Emulator, c_apdu: &str) -> String {
+        hex::encode_upper(e.transmit(&hex::decode(c_apdu).unwrap()))
+    }
+
+    fn state() -> CardState {
+        CardState::new(Some(parse_eid(EID).unwrap()))
+    }
+
+    #[test]
+    fn eid_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        let mut e = Emulator::create(&path, state(), false).unwrap();
+        assert_eq!(e.power_on(), ATR);
+        send(&mut e, SELECT_ECASD);
+        assert_eq!(send(&mut e, "80CA005A00"), format!("5A10{EID}9000"));
+        drop(e);
+        let mut e = Emulator::open(&path).unwrap();
+        assert_eq!(e.state_path(), Some(path.as_path()));
+        e.power_on();
+        send(&mut e, SELECT_ECASD);
+        assert_eq!(send(&mut e, "80CA005A00"), format!("5A10{EID}9000"));
+    }
+
+    #[test]
+    fn create_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        Emulator::create(&path, state(), false).unwrap();
+        let other = CardState::new(None);
+        assert!(matches!(
+            Emulator::create(&path, other.clone(), false),
+            Err(EmulatorError::StateExists { .. })
+        ));
+        assert_eq!(Emulator::open(&path).unwrap().state(), &state());
+        Emulator::create(&path, other.clone(), true).unwrap();
+        assert_eq!(Emulator::open(&path).unwrap().state(), &other);
+        assert_eq!(Emulator::open_or_create(&path).unwrap().state(), &other);
+        let fresh = dir.path().join("fresh.json");
+        let created = Emulator::open_or_create(&fresh).unwrap().state().clone();
+        assert_eq!(Emulator::open(&fresh).unwrap().state(), &created);
+    }
+
+    #[test]
+    fn corrupt_or_missing_state_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        assert!(matches!(
+            Emulator::open(&path),
+            Err(EmulatorError::Io { .. })
+        ));
+        std::fs::write(&path, "{\"version\":7}").unwrap();
+        let err = Emulator::open(&path).unwrap_err();
+        assert!(matches!(
+            err,
+            EmulatorError::State {
+                source: crate::StateError::UnsupportedVersion(7),
+                ..
+            }
+        ));
+        std::fs::write(&path, [0xFFu8, 0x00, 0x12]).unwrap();
+        assert!(Emulator::open(&path).is_err());
+    }
+
+    #[test]
+    fn failed_persistence_answers_6581_and_retries() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the state file should be: every save fails.
+        let path = dir.path().join("card.json");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("x"), b"x").unwrap();
+        let mut e = Emulator::with_store(state(), Some(path.clone()));
+        e.adapter.card_mut().state_mut();
+        assert_eq!(send(&mut e, SELECT_ECASD), "6581");
+        assert_eq!(
+            send(&mut e, SELECT_ECASD),
+            "6581",
+            "still dirty, tried again"
+        );
+        // Once the file can be written, the next command persists.
+        std::fs::remove_dir_all(&path).unwrap();
+        assert_eq!(send(&mut e, SELECT_ECASD), "9000");
+        assert_eq!(CardState::load(&path).unwrap(), state());
+        assert_eq!(send(&mut e, SELECT_ECASD), "9000");
+    }
+
+    #[test]
+    fn power_cycle_clears_volatile_state() {
+        let mut e = Emulator::in_memory(state());
+        assert_eq!(send(&mut e, "0070000001"), "019000");
+        send(&mut e, SELECT_ECASD);
+        assert_eq!(send(&mut e, "80CA005A"), "6112");
+        e.power_off();
+        assert!(!e.is_powered());
+        assert_eq!(e.power_on(), ATR);
+        assert!(e.is_powered());
+        assert_eq!(send(&mut e, "00C0000012"), "6985");
+        assert_eq!(send(&mut e, "01A4000C023F00"), "6881");
+        assert_eq!(send(&mut e, "80CA005A00"), "6D00", "MF selected again");
+        send(&mut e, SELECT_ECASD);
+        assert_eq!(e.reset(), ATR);
+        assert_eq!(send(&mut e, "80CA005A00"), "6D00");
+    }
+
+    proptest! {
+        #[test]
+        fn transmit_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let mut e = Emulator::in_memory(state());
+            let r = e.transmit(&bytes);
+            prop_assert!(r.len() >= 2);
+        }
+
+        /// Sequences of commands built from the instructions the card knows, with arbitrary
+        /// classes, parameters and data: never a panic, always a status word.
+        #[test]
+        fn command_sequences_never_panic(
+            commands in prop::collection::vec(
+                (
+                    prop::sample::select(vec![0x00u8, 0x01, 0x02, 0x03, 0x10, 0x11, 0x80, 0x81, 0x84, 0x90, 0x40, 0xC0, 0xFF]),
+                    prop::sample::select(vec![0xA4u8, 0x70, 0xC0, 0xCA, 0xCB, 0xE2, 0xF2]),
+                    prop::sample::select(vec![0x00u8, 0x01, 0x02, 0x03, 0x04, 0x08, 0x80]),
+                    any::<u8>(),
+                    prop::collection::vec(any::<u8>(), 0..20),
+                    prop::option::of(1usize..=300),
+                ),
+                1..40,
+            )
+        ) {
+            let mut e = Emulator::in_memory(state());
+            for (cla, ins, p1, p2, data, le) in commands {
+                let cmd = smsr_proto::CommandApdu { cla, ins, p1, p2, data, le };
+                let r = e.transmit(&cmd.to_bytes().unwrap());
+                prop_assert!(r.len() >= 2);
+                if let Some(le) = cmd.le {
+                    prop_assert!(r.len() - 2 <= le);
+                }
+            }
+        }
+    }
+}
