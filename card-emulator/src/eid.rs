@@ -58,7 +58,7 @@ pub fn eid_to_string(eid: &[u8; EID_LEN]) -> String {
     hex::encode_upper(eid)
 }
 
-/// A fresh EID: [`GENERATED_PREFIX`], 17 random digits from `random`, check digits.
+/// A fresh EID: the fixed prefix `8900199900001`, 17 random digits from `random`, check digits.
 ///
 /// `random` yields bytes; values of 250 and above are skipped so every digit is uniform.
 pub fn generate_eid(mut random: impl FnMut() -> u8) -> [u8; EID_LEN] {

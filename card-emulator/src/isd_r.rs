@@ -1,6 +1,6 @@
 //! The Issuer Security Domain Root (GSMA SGP.02 §2.2.1.1, AID per SGP.02 Annex H): selectable
 //! with its FCI. The GlobalPlatform commands it will take (secure channel, GET STATUS, INSTALL,
-//! STORE DATA...) are routed here through [`process`] with the channel's [`Session`].
+//! STORE DATA...) are routed here with the channel's session state.
 
 use crate::card::Nv;
 use crate::class::Class;
