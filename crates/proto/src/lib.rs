@@ -10,6 +10,7 @@
 //! - [`tlv`]: strict BER-TLV (ISO/IEC 8825-1 as profiled by ISO/IEC 7816-4 §5.2).
 
 pub mod apdu;
+pub mod gp;
 pub mod scp03;
 pub mod status;
 pub mod tlv;
