@@ -261,14 +261,8 @@ mod tests {
     #[test]
     fn well_known_values() {
         // SGP.02 Annex H values as listed by pySim `pySim/euicc.py` and the whty SM-SR.
-        assert_eq!(
-            Aid::isd_r().to_string(),
-            "A0000005591010FFFFFFFF8900000100"
-        );
-        assert_eq!(
-            Aid::ecasd().to_string(),
-            "A0000005591010FFFFFFFF8900000200"
-        );
+        assert_eq!(Aid::isd_r().to_string(), "A0000005591010FFFFFFFF8900000100");
+        assert_eq!(Aid::ecasd().to_string(), "A0000005591010FFFFFFFF8900000200");
         assert_eq!(
             Aid::isd_p_load_file().to_string(),
             "A0000005591010FFFFFFFF8900000D00"
@@ -317,7 +311,10 @@ mod tests {
         assert_eq!(aid.rid(), &GP_RID);
         assert!(aid.pix().is_empty());
         assert!(matches!("A0000".parse::<Aid>(), Err(GpError::BadHex(_))));
-        assert!(matches!("XX00000151".parse::<Aid>(), Err(GpError::BadHex(_))));
+        assert!(matches!(
+            "XX00000151".parse::<Aid>(),
+            Err(GpError::BadHex(_))
+        ));
         assert_eq!(format!("{aid:?}"), "Aid(A000000151)");
         let json = serde_json::to_string(&Aid::isd_r()).unwrap();
         assert_eq!(json, "\"A0000005591010FFFFFFFF8900000100\"");

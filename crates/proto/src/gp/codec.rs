@@ -92,7 +92,13 @@ impl<'a> Reader<'a> {
                 }
                 usize::from(n)
             }
-            _ => return Err(GpError::invalid(at, None, "length form other than 1 to 3 bytes")),
+            _ => {
+                return Err(GpError::invalid(
+                    at,
+                    None,
+                    "length form other than 1 to 3 bytes",
+                ))
+            }
         };
         self.take(len, field)
     }

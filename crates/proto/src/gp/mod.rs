@@ -25,9 +25,19 @@
 
 pub mod aid;
 mod codec;
+pub mod get_data;
+pub mod life_cycle;
+pub mod privileges;
 
 pub use aid::{known_aid_name, Aid};
 pub use codec::MAX_COMMAND_DATA;
+pub use get_data::card_capability::CardCapability;
+pub use get_data::card_recognition::{CardData, CardRecognitionData, ScpOption};
+pub use get_data::cplc::Cplc;
+pub use get_data::key_info::{KeyInformation, KeyInformationTemplate};
+pub use get_data::{DataObject, ExtendedCardResources, GetData};
+pub use life_cycle::EntityKind;
+pub use privileges::{Privilege, Privileges};
 
 use crate::apdu::{ApduError, CommandApdu};
 use crate::tlv::{Tag, TlvError};
