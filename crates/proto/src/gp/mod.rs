@@ -26,8 +26,10 @@
 pub mod aid;
 mod codec;
 pub mod get_data;
+pub mod get_status;
 pub mod life_cycle;
 pub mod privileges;
+pub mod select;
 
 pub use aid::{known_aid_name, Aid};
 pub use codec::MAX_COMMAND_DATA;
@@ -36,8 +38,10 @@ pub use get_data::card_recognition::{CardData, CardRecognitionData, ScpOption};
 pub use get_data::cplc::Cplc;
 pub use get_data::key_info::{KeyInformation, KeyInformationTemplate};
 pub use get_data::{DataObject, ExtendedCardResources, GetData};
+pub use get_status::{GetStatus, RegistryEntry, ResponseFormat, StatusScope};
 pub use life_cycle::EntityKind;
 pub use privileges::{Privilege, Privileges};
+pub use select::{Fci, Select};
 
 use crate::apdu::{ApduError, CommandApdu};
 use crate::tlv::{Tag, TlvError};
