@@ -250,3 +250,61 @@ pub(crate) fn minimal_be(v: u32) -> Vec<u8> {
     let skip = b.iter().take(3).take_while(|&&x| x == 0).count();
     b[skip..].to_vec()
 }
+
+/// Splits `data` into commands with `template`'s header, setting P1 b8 ("more commands") on
+/// all but the last (GPCS §11.1.5.1, for DELETE, INSTALL and PUT KEY).
+pub(crate) fn split_chain(template: &CommandApdu, data: &[u8]) -> Vec<CommandApdu> {
+    let chunks: Vec<&[u8]> = if data.is_empty() {
+        vec![data]
+    } else {
+        data.chunks(MAX_COMMAND_DATA).collect()
+    };
+    let last = chunks.len() - 1;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut apdu = template.clone().with_data(chunk);
+            if i < last {
+                apdu.p1 |= 0x80;
+            }
+            apdu
+        })
+        .collect()
+}
+
+/// Joins a chain made by [`split_chain`]: same header apart from P1 b8, which is set on all but
+/// the last command. Returns the command with the whole data and P1 b8 clear.
+pub(crate) fn join_chain(
+    command: &'static str,
+    apdus: &[CommandApdu],
+) -> Result<CommandApdu, GpError> {
+    let (last, init) = apdus.split_last().ok_or(GpError::Truncated {
+        offset: 0,
+        field: "command chain",
+    })?;
+    if last.p1 & 0x80 != 0 {
+        return Err(GpError::params(
+            command,
+            last,
+            "the last command of a chain has P1 b8 set",
+        ));
+    }
+    let mut data = Vec::new();
+    for apdu in init {
+        let same =
+            (apdu.cla, apdu.ins, apdu.p1 & 0x7F, apdu.p2) == (last.cla, last.ins, last.p1, last.p2);
+        if !same || apdu.p1 & 0x80 == 0 {
+            return Err(GpError::params(
+                command,
+                apdu,
+                "chained commands must share the header and set P1 b8",
+            ));
+        }
+        data.extend_from_slice(&apdu.data);
+    }
+    data.extend_from_slice(&last.data);
+    let mut whole = last.clone();
+    whole.data = data;
+    Ok(whole)
+}

@@ -25,20 +25,26 @@
 
 pub mod aid;
 mod codec;
+pub mod confirmation;
 pub mod get_data;
 pub mod get_status;
+pub mod install;
+pub mod install_params;
 pub mod life_cycle;
 pub mod privileges;
 pub mod select;
 
 pub use aid::{known_aid_name, Aid};
 pub use codec::MAX_COMMAND_DATA;
+pub use confirmation::{Confirmation, ConfirmationResponse};
 pub use get_data::card_capability::CardCapability;
 pub use get_data::card_recognition::{CardData, CardRecognitionData, ScpOption};
 pub use get_data::cplc::Cplc;
 pub use get_data::key_info::{KeyInformation, KeyInformationTemplate};
 pub use get_data::{DataObject, ExtendedCardResources, GetData};
 pub use get_status::{GetStatus, RegistryEntry, ResponseFormat, StatusScope};
+pub use install::Install;
+pub use install_params::InstallParameters;
 pub use life_cycle::EntityKind;
 pub use privileges::{Privilege, Privileges};
 pub use select::{Fci, Select};
