@@ -182,9 +182,7 @@ impl GetStatus {
             apdu,
             "P1 is not 80, 40, 20 or 10",
         ))?;
-        if apdu.p2 & 0xFC != 0 {
-            return Err(GpError::params("GET STATUS", apdu, "P2 b8..b3 are RFU"));
-        }
+        // P2 b8..b3 are RFU, which the card ignores (GPCS §11.1).
         let format = if apdu.p2 & 0x02 != 0 {
             ResponseFormat::Tlv
         } else {

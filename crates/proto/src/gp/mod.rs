@@ -22,21 +22,29 @@
 //! - [`put_key`]: PUT KEY framing around key data fields (§11.8).
 //! - [`manage_channel`]: MANAGE CHANNEL (§11.7).
 //! - [`confirmation`]: the response data of INSTALL, LOAD and DELETE (§11.1.6).
+//! - [`blocks`]: numbered block sequences (LOAD, STORE DATA) on the card side.
 
 pub mod aid;
+pub mod blocks;
 mod codec;
 pub mod confirmation;
+pub mod delete;
 pub mod get_data;
 pub mod get_status;
 pub mod install;
 pub mod install_params;
 pub mod life_cycle;
+pub mod load;
+pub mod manage_channel;
 pub mod privileges;
 pub mod select;
+pub mod set_status;
 
 pub use aid::{known_aid_name, Aid};
+pub use blocks::BlockAssembler;
 pub use codec::MAX_COMMAND_DATA;
 pub use confirmation::{Confirmation, ConfirmationResponse};
+pub use delete::{Delete, DeleteTarget};
 pub use get_data::card_capability::CardCapability;
 pub use get_data::card_recognition::{CardData, CardRecognitionData, ScpOption};
 pub use get_data::cplc::Cplc;
@@ -46,8 +54,11 @@ pub use get_status::{GetStatus, RegistryEntry, ResponseFormat, StatusScope};
 pub use install::Install;
 pub use install_params::InstallParameters;
 pub use life_cycle::EntityKind;
+pub use load::{Load, LoadFile};
+pub use manage_channel::{ChannelOpened, ManageChannel};
 pub use privileges::{Privilege, Privileges};
 pub use select::{Fci, Select};
+pub use set_status::{SetStatus, StatusType};
 
 use crate::apdu::{ApduError, CommandApdu};
 use crate::tlv::{Tag, TlvError};
@@ -97,6 +108,9 @@ pub enum GpError {
     /// Text that is not an even number of hex digits.
     #[error("not hexadecimal: {0}")]
     BadHex(String),
+    /// A LOAD or STORE DATA block out of sequence.
+    #[error("block number {found:02X} where {expected:02X} was expected")]
+    BlockSequence { expected: u8, found: u8 },
     /// More data than one command or structure can carry.
     #[error("{what} of {len} bytes exceeds {max}")]
     TooLong {

@@ -240,8 +240,8 @@ fn strictness() {
     let bad_commands = [
         // P1 00.
         "80F20002024F0000",
-        // P2 with RFU bits.
-        "80F24006024F0000",
+        // P1 with only RFU bits.
+        "80F20F02024F0000",
         // No data.
         "80F2400200",
         // First criterion not 4F.
