@@ -37,8 +37,10 @@ pub mod life_cycle;
 pub mod load;
 pub mod manage_channel;
 pub mod privileges;
+pub mod put_key;
 pub mod select;
 pub mod set_status;
+pub mod store_data;
 
 pub use aid::{known_aid_name, Aid};
 pub use blocks::BlockAssembler;
@@ -57,8 +59,10 @@ pub use life_cycle::EntityKind;
 pub use load::{Load, LoadFile};
 pub use manage_channel::{ChannelOpened, ManageChannel};
 pub use privileges::{Privilege, Privileges};
+pub use put_key::{KeyData, PutKey, PutKeyResponse};
 pub use select::{Fci, Select};
 pub use set_status::{SetStatus, StatusType};
+pub use store_data::{Dgi, StoreData};
 
 use crate::apdu::{ApduError, CommandApdu};
 use crate::tlv::{Tag, TlvError};
