@@ -74,7 +74,7 @@ impl ManageChannel {
     }
 }
 
-/// The response to MANAGE CHANNEL [open]: the channel number.
+/// The response to MANAGE CHANNEL (open): the channel number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ChannelOpened(pub u8);
 

@@ -148,6 +148,9 @@ impl GpError {
 }
 
 #[cfg(test)]
+mod prop_tests;
+
+#[cfg(test)]
 pub(crate) mod testdata {
     //! Loads `shared/vectors/gp_tlv_examples.json` at test time (never copied into the
     //! repository); `SMSR_SHARED` overrides the shared directory.

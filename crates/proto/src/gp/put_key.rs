@@ -120,11 +120,11 @@ impl KeyData {
                 break;
             }
         }
-        let kcv = r.lv("key check value")?.to_vec();
+        let kcv = short_lv(r, "key check value")?;
         let format = if extended {
             KeyDataFormat::Extended {
-                usage: r.lv("key usage")?.to_vec(),
-                access: r.lv("key access")?.to_vec(),
+                usage: short_lv(r, "key usage")?,
+                access: short_lv(r, "key access")?,
             }
         } else {
             KeyDataFormat::Basic
@@ -135,6 +135,14 @@ impl KeyData {
             format,
         })
     }
+}
+
+/// A value with a one-byte length of `00` to `7F` (Tables 11-68, 11-69).
+fn short_lv(r: &mut Reader<'_>, field: &'static str) -> Result<Vec<u8>, GpError> {
+    if r.peek().is_some_and(|len| len > 0x7F) {
+        return Err(GpError::invalid(r.offset(), None, "length above 7F"));
+    }
+    Ok(r.lv(field)?.to_vec())
 }
 
 fn push_short(out: &mut Vec<u8>, value: &[u8]) {

@@ -159,6 +159,8 @@ fn strictness() {
         ("30 880110 00 880110 00", 0x01),
         // Empty component.
         ("30 8800 00", 0x01),
+        // KCV length above 7F in the extended format.
+        ("30 FF8801AA 80", 0x01),
     ] {
         let apdu = CommandApdu::new(0x80, 0xD8, 0x00, p2).with_data(h(data));
         assert!(PutKey::from_apdu(&apdu).is_err(), "{data}");
