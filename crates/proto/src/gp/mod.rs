@@ -148,6 +148,8 @@ impl GpError {
 }
 
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
 mod prop_tests;
 
 #[cfg(test)]
