@@ -1,1 +1,17 @@
-//! smsr: the SM-SR and SM-DP of GSMA SGP.02 at APDU level.
+//! smsr: the SM-SR and SM-DP of GSMA SGP.02 at APDU level, talking to eUICCs through PC/SC or
+//! to the bundled emulator linked in.
+//!
+//! - [`transport`]: the card link (PC/SC, in-process emulator) and its decorators (response
+//!   assembly, trace recording, fault injection).
+//! - [`trace`]: the JSON Lines trace format, its reader and its readable listing.
+//! - [`names`]: names of instructions and AIDs for listings.
+//! - [`cli`], [`commands`]: the `smsr` command line.
+
+pub mod cli;
+pub mod commands;
+pub mod exit_code;
+pub mod hexfmt;
+pub mod names;
+pub mod sensitive;
+pub mod trace;
+pub mod transport;

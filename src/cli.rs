@@ -1,0 +1,177 @@
+//! The `smsr` command line (clap derive). Each command's work is in [`crate::commands`].
+
+use crate::exit_code;
+use crate::transport::pcsc::ProtocolChoice;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const ABOUT: &str = "SGP.02 SM-SR and SM-DP at APDU level: talk to eUICCs through PC/SC or to the \
+                     bundled emulator";
+
+const LONG_ABOUT: &str = "SGP.02 SM-SR and SM-DP at APDU level: talk to eUICCs through PC/SC or \
+to the bundled emulator.
+
+A card is reached through pcscd (a USB reader, or the virtual reader `Virtual PCD 00 00` that the \
+bundled euicc-emulator plugs into), or with `--transport emulator` through the emulator linked \
+in (no pcscd needed). Data goes to stdout (a table, or JSON with --json), diagnostics to stderr.
+
+Examples:
+  smsr readers                         list readers, cards and ATRs
+  smsr info                            ATR, EID, which eUICC applications answer
+  smsr --reader 'Virtual PCD' info     the card in the virtual reader
+  smsr doctor                          check pcscd, readers, vpcd, the card, file permissions
+  smsr apdu 00A4040010A0000005591010FFFFFFFF8900000200 80CA005A00
+  smsr --trace run.jsonl info && smsr trace show run.jsonl";
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "smsr", version, about = ABOUT, long_about = LONG_ABOUT, after_help = exit_code::HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Clone, Debug, Args)]
+pub struct GlobalArgs {
+    /// Reader: exact name, index from `smsr readers`, or a unique part of a name
+    /// (case-insensitive). Default: the first reader holding a card.
+    #[arg(long, short = 'r', global = true, env = "SMSR_READER")]
+    pub reader: Option<String>,
+    /// How to reach the card: `pcsc` (pcscd) or `emulator` (the bundled emulator linked in;
+    /// needs --emulator-state).
+    #[arg(long, global = true, value_enum, default_value_t = TransportKind::Pcsc, env = "SMSR_TRANSPORT")]
+    pub transport: TransportKind,
+    /// State file of the emulator for `--transport emulator` (made by `euicc-emulator init`).
+    #[arg(long, global = true, value_name = "FILE", env = "SMSR_EMULATOR_STATE")]
+    pub emulator_state: Option<PathBuf>,
+    /// Append every APDU exchange to this JSON Lines trace (see `smsr trace show`).
+    #[arg(long, global = true, value_name = "FILE", env = "SMSR_TRACE")]
+    pub trace: Option<PathBuf>,
+    /// Write key-carrying commands (PUT KEY, key establishment) into the trace instead of
+    /// "REDACTED". The trace then holds secrets: keep it private.
+    #[arg(long, global = true)]
+    pub trace_secrets: bool,
+    /// Open the card in exclusive mode: no other program may use it meanwhile.
+    #[arg(long, global = true)]
+    pub exclusive: bool,
+    /// Transmission protocol: auto (T=1 if offered, else T=0), t0, t1, any.
+    #[arg(long, global = true, default_value = "auto", value_parser = parse_protocol)]
+    pub protocol: ProtocolChoice,
+    /// Print JSON on stdout instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More diagnostics on stderr (-v: each APDU, -vv: debug).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+fn parse_protocol(s: &str) -> Result<ProtocolChoice, String> {
+    s.parse()
+}
+
+/// How to reach the card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransportKind {
+    /// Through pcscd.
+    Pcsc,
+    /// The bundled emulator, linked in.
+    Emulator,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List readers, whether each holds a card, and the card's ATR.
+    Readers,
+    /// Show the card's ATR, its EID (ECASD GET DATA 5A) and which of ISD-R and ECASD answer.
+    Info,
+    /// Check pcscd, the readers, the virtual reader driver, the card and file permissions;
+    /// each check gets a verdict and, when it fails, a fix.
+    Doctor,
+    /// Send raw APDUs (hex) and print each response with its status word's meaning.
+    ///
+    /// Responses are whole: 61xx is resolved with GET RESPONSE and 6Cxx by resending with the
+    /// right Le. Sending stops at the first error status word unless --keep-going is given.
+    Apdu(ApduArgs),
+    /// Read APDU traces.
+    #[command(subcommand)]
+    Trace(TraceCommand),
+    /// Measure the round-trip time of one APDU through the chosen transport (median, p90,
+    /// p99): a reader's speed, or the virtual reader's socket tuning.
+    Bench(BenchArgs),
+}
+
+/// `smsr bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Round trips to time.
+    #[arg(long, short = 'n', default_value_t = 2000)]
+    pub count: usize,
+    /// Untimed round trips first.
+    #[arg(long, default_value_t = 50)]
+    pub warmup: usize,
+    /// The APDU to send (default: SELECT ECASD without response data, answered 9000).
+    #[arg(long, value_name = "HEX")]
+    pub apdu: Option<String>,
+}
+
+/// `smsr apdu`.
+#[derive(Debug, Args)]
+pub struct ApduArgs {
+    /// Command APDUs in hex (spaces and colons allowed inside one quoted argument).
+    #[arg(required = true, value_name = "HEX")]
+    pub apdus: Vec<String>,
+    /// Go on after an error status word.
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
+/// `smsr trace ...`.
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// A readable listing of a trace: command names, AIDs, status-word meanings, timings, and
+    /// TLV trees of response data.
+    Show {
+        /// The trace (JSON Lines; lines with only "c_apdu" and "r_apdu" are accepted).
+        file: PathBuf,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_anywhere() {
+        let cli = Cli::try_parse_from(["smsr", "info", "--reader", "1", "--json"]).unwrap();
+        assert_eq!(cli.global.reader.as_deref(), Some("1"));
+        assert!(cli.global.json);
+        let cli = Cli::try_parse_from([
+            "smsr",
+            "--transport",
+            "emulator",
+            "--emulator-state",
+            "card.json",
+            "apdu",
+            "00A40400",
+            "80CA005A00",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.transport, TransportKind::Emulator);
+        let Command::Apdu(a) = cli.command else {
+            panic!("not apdu")
+        };
+        assert_eq!(a.apdus.len(), 2);
+        assert!(Cli::try_parse_from(["smsr", "--protocol", "t2", "info"]).is_err());
+        assert!(Cli::try_parse_from(["smsr", "apdu"]).is_err());
+    }
+}

@@ -1,0 +1,490 @@
+//! `smsr doctor`: checks, each with a verdict and, when it is not fine, a fix.
+
+use super::{info, open_card, print_json, CliError};
+use crate::cli::{GlobalArgs, TransportKind};
+use crate::hexfmt;
+use crate::transport::pcsc::{check_service, list_readers};
+use crate::transport::readers::{select_reader, ReaderInfo};
+use serde::Serialize;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A check's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Warn,
+    Fail,
+    Skip,
+}
+
+/// One check.
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub verdict: Verdict,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            name,
+            verdict: Verdict::Ok,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    fn bad(
+        name: &'static str,
+        verdict: Verdict,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            name,
+            verdict,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    fn skip(name: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            name,
+            verdict: Verdict::Skip,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    ok: bool,
+    checks: &'a [Check],
+}
+
+/// The vpcd driver as configured for pcscd: its reader.conf file and TCP port.
+#[derive(Debug, PartialEq, Eq)]
+pub struct VpcdConfig {
+    pub file: PathBuf,
+    pub port: u16,
+}
+
+/// Finds vpcd entries in pcscd's reader configuration (`/etc/reader.conf.d/*`): a `LIBPATH`
+/// naming the vpcd driver and its `CHANNELID`, the TCP port (vsmartcard's `vpcd` package).
+pub fn find_vpcd_config(dir: &Path) -> Vec<VpcdConfig> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        found.extend(parse_reader_conf(&text).into_iter().map(|port| VpcdConfig {
+            file: entry.path(),
+            port,
+        }));
+    }
+    found.sort_by_key(|c| c.port);
+    found
+}
+
+/// The CHANNELIDs of the vpcd entries in a reader.conf text.
+fn parse_reader_conf(text: &str) -> Vec<u16> {
+    let mut ports = Vec::new();
+    let mut libpath_vpcd = false;
+    let mut channel = None;
+    let mut flush = |libpath_vpcd: &mut bool, channel: &mut Option<u16>| {
+        if *libpath_vpcd {
+            if let Some(c) = channel.take() {
+                ports.push(c);
+            }
+        }
+        *libpath_vpcd = false;
+        *channel = None;
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("FRIENDLYNAME"), _) => flush(&mut libpath_vpcd, &mut channel),
+            (Some("LIBPATH"), Some(path)) => libpath_vpcd = path.contains("vpcd"),
+            (Some("CHANNELID"), Some(id)) => {
+                let id = id.trim_start_matches("0x").trim_start_matches("0X");
+                channel = u16::from_str_radix(id, 16).ok();
+            }
+            _ => {}
+        }
+    }
+    flush(&mut libpath_vpcd, &mut channel);
+    ports
+}
+
+/// Whether something listens on 127.0.0.1:`port`.
+fn port_listening(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}
+
+/// Protocols an ATR offers (ISO/IEC 7816-3 §8.2: T=0 unless a TDi says otherwise).
+pub fn atr_protocols(atr: &[u8]) -> Option<Vec<u8>> {
+    let [ts, t0, rest @ ..] = atr else {
+        return None;
+    };
+    if *ts != 0x3B && *ts != 0x3F {
+        return None;
+    }
+    let mut protocols = Vec::new();
+    let mut y = t0 >> 4;
+    let mut i = 0usize;
+    loop {
+        // TAi, TBi, TCi present per bits 5..7 of Y; TDi per bit 8.
+        i += usize::from(y & 1) + usize::from((y >> 1) & 1) + usize::from((y >> 2) & 1);
+        if y & 0x08 == 0 {
+            break;
+        }
+        let td = *rest.get(i)?;
+        i += 1;
+        let t = td & 0x0F;
+        if !protocols.contains(&t) {
+            protocols.push(t);
+        }
+        y = td >> 4;
+    }
+    if protocols.is_empty() {
+        protocols.push(0);
+    }
+    Some(protocols)
+}
+
+/// Files with secrets this tool reads: they must not be readable by others.
+fn secret_files() -> Vec<(&'static str, PathBuf)> {
+    let mut files = Vec::new();
+    if let Some(p) = std::env::var_os("SMSR_KEYSTORE") {
+        files.push(("keystore (SMSR_KEYSTORE)", PathBuf::from(p)));
+    }
+    if let Some(p) = std::env::var_os("SMSR_DB") {
+        files.push(("SM-SR registry (SMSR_DB)", PathBuf::from(p)));
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(c) = config {
+        files.push(("keystore", c.join("smsr/keys.json")));
+    }
+    files
+}
+
+fn file_check(what: &'static str, path: &Path) -> Option<Check> {
+    let meta = std::fs::metadata(path).ok()?;
+    let name = "file permissions";
+    if std::fs::File::open(path).is_err() {
+        return Some(Check::bad(
+            name,
+            Verdict::Fail,
+            format!("{what} {} is not readable", path.display()),
+            format!("chmod u+r {}", path.display()),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Some(Check::bad(
+                name,
+                Verdict::Warn,
+                format!(
+                    "{what} {} is readable by others (mode {:o})",
+                    path.display(),
+                    mode & 0o777
+                ),
+                format!("chmod 600 {}", path.display()),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    Some(Check::ok(
+        name,
+        format!("{what} {} is private", path.display()),
+    ))
+}
+
+/// Runs the checks.
+pub fn checks(g: &GlobalArgs) -> Vec<Check> {
+    let mut out = Vec::new();
+    if g.transport == TransportKind::Emulator {
+        out.push(Check::skip(
+            "pcscd",
+            "--transport emulator does not use pcscd",
+        ));
+        card_checks(g, &mut out);
+        files_checks(&mut out);
+        return out;
+    }
+    match check_service() {
+        Ok(()) => out.push(Check::ok("pcscd", "the PC/SC service answers")),
+        Err(e) => out.push(Check::bad(
+            "pcscd",
+            Verdict::Fail,
+            e.to_string(),
+            "sudo systemctl start pcscd.socket, or scripts/virtual-reader.sh start",
+        )),
+    }
+    let readers: Vec<ReaderInfo> = match list_readers() {
+        Ok(r) if r.is_empty() => {
+            out.push(Check::bad(
+                "readers",
+                Verdict::Fail,
+                "pcscd lists no reader",
+                "plug a reader in, or install vsmartcard-vpcd and restart pcscd \
+                 (scripts/install-deps.sh, scripts/virtual-reader.sh start)",
+            ));
+            Vec::new()
+        }
+        Ok(r) => {
+            let names: Vec<String> = r.iter().map(|r| format!("{:?}", r.name)).collect();
+            out.push(Check::ok("readers", names.join(", ")));
+            r
+        }
+        Err(e) => {
+            out.push(Check::skip("readers", format!("not listed: {e}")));
+            Vec::new()
+        }
+    };
+    let vpcd = find_vpcd_config(Path::new("/etc/reader.conf.d"));
+    match vpcd.first() {
+        None => out.push(Check::bad(
+            "vpcd driver",
+            Verdict::Warn,
+            "no vpcd entry in /etc/reader.conf.d (needed only for the virtual reader)",
+            "sudo apt-get install vsmartcard-vpcd, then restart pcscd",
+        )),
+        Some(c) => {
+            out.push(Check::ok(
+                "vpcd driver",
+                format!("{} configures port {}", c.file.display(), c.port),
+            ));
+            let virtual_reader = readers.iter().find(|r| r.name.starts_with("Virtual PCD"));
+            match virtual_reader {
+                // The emulator holds vpcd's one client connection: the port is evidently up,
+                // and probing it would queue a stray connection.
+                Some(r) if r.card_present => out.push(Check::ok(
+                    "vpcd port",
+                    format!("127.0.0.1:{}: a card is connected ({:?})", c.port, r.name),
+                )),
+                _ if port_listening(c.port) => out.push(Check::bad(
+                    "vpcd port",
+                    Verdict::Warn,
+                    format!("127.0.0.1:{} listens but no emulator is connected", c.port),
+                    "scripts/virtual-reader.sh start, or euicc-emulator run --state FILE",
+                )),
+                _ => out.push(Check::bad(
+                    "vpcd port",
+                    Verdict::Fail,
+                    format!("nothing listens on 127.0.0.1:{}", c.port),
+                    "restart pcscd so that it loads the vpcd driver (scripts/virtual-reader.sh \
+                     restart-pcscd)",
+                )),
+            }
+        }
+    }
+    if readers.is_empty() {
+        out.push(Check::skip("card", "no reader"));
+    } else {
+        match select_reader(g.reader.as_deref(), &readers) {
+            Ok(r) if r.card_present => {
+                let atr = r.atr.clone().unwrap_or_default();
+                out.push(Check::ok("card", format!("{:?} holds a card", r.name)));
+                out.push(atr_check(&atr));
+                card_checks(g, &mut out);
+            }
+            Ok(r) => out.push(Check::bad(
+                "card",
+                Verdict::Fail,
+                format!("no card in {:?}", r.name),
+                "insert a card, or start the emulator: scripts/virtual-reader.sh start",
+            )),
+            Err(e) => out.push(Check::bad(
+                "card",
+                Verdict::Fail,
+                e.to_string(),
+                "choose a reader with --reader (see smsr readers)",
+            )),
+        }
+    }
+    files_checks(&mut out);
+    out
+}
+
+fn atr_check(atr: &[u8]) -> Check {
+    match atr_protocols(atr) {
+        None => Check::bad(
+            "ATR",
+            Verdict::Warn,
+            format!("{} is not a well-formed ATR", hexfmt::upper(atr)),
+            "re-insert the card; if it persists the card or reader is faulty",
+        ),
+        Some(p) => {
+            let list: Vec<String> = p.iter().map(|t| format!("T={t}")).collect();
+            Check::ok(
+                "ATR",
+                format!("{} offers {}", hexfmt::upper(atr), list.join(" and ")),
+            )
+        }
+    }
+}
+
+fn card_checks(g: &GlobalArgs, out: &mut Vec<Check>) {
+    let mut card = match open_card(g) {
+        Ok(c) => c,
+        Err(e) => {
+            out.push(Check::bad(
+                "eUICC",
+                Verdict::Fail,
+                e.to_string(),
+                "see the message: it names the fix",
+            ));
+            return;
+        }
+    };
+    match info::collect(card.as_mut()) {
+        Ok(i) => {
+            let apps: Vec<String> = i
+                .applications
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {}",
+                        a.name,
+                        if a.selectable { "selectable" } else { "absent" }
+                    )
+                })
+                .collect();
+            let detail = format!(
+                "{}; EID {}",
+                apps.join(", "),
+                i.eid.as_deref().unwrap_or("not readable")
+            );
+            if i.eid.is_some() && i.applications.iter().all(|a| a.selectable) {
+                out.push(Check::ok("eUICC", detail));
+            } else {
+                out.push(Check::bad(
+                    "eUICC",
+                    Verdict::Fail,
+                    detail,
+                    "this card does not answer as an SGP.02 eUICC; check the reader choice \
+                     (--reader)",
+                ));
+            }
+        }
+        Err(e) => out.push(Check::bad(
+            "eUICC",
+            Verdict::Fail,
+            e.to_string(),
+            "re-insert the card and retry",
+        )),
+    }
+}
+
+fn files_checks(out: &mut Vec<Check>) {
+    let mut any = false;
+    for (what, path) in secret_files() {
+        if let Some(c) = file_check(what, &path) {
+            any = true;
+            out.push(c);
+        }
+    }
+    if !any {
+        out.push(Check::skip(
+            "file permissions",
+            "no keystore or registry file found",
+        ));
+    }
+}
+
+pub fn run(g: &GlobalArgs) -> Result<(), CliError> {
+    let checks = checks(g);
+    let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+    if g.json {
+        print_json(&Output {
+            ok: failed == 0,
+            checks: &checks,
+        });
+    } else {
+        for c in &checks {
+            let v = match c.verdict {
+                Verdict::Ok => "ok  ",
+                Verdict::Warn => "WARN",
+                Verdict::Fail => "FAIL",
+                Verdict::Skip => "skip",
+            };
+            println!("{v}  {:<16} {}", c.name, c.detail);
+            if let Some(fix) = &c.fix {
+                println!("      {:<16} fix: {fix}", "");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(CliError::Failed(format!("{failed} check(s) failed")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vpcd_entries_are_found_in_reader_conf() {
+        let text = "# vpcd\nFRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x8C7B\n\
+                    LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID 0x8C7B\n\n\
+                    FRIENDLYNAME \"Other\"\nLIBPATH /usr/lib/other.so\nCHANNELID 0x0001\n";
+        assert_eq!(parse_reader_conf(text), vec![35963]);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vpcd"), text).unwrap();
+        let found = find_vpcd_config(dir.path());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].port, 35963);
+        assert!(find_vpcd_config(&dir.path().join("none")).is_empty());
+    }
+
+    #[test]
+    fn atr_protocols_follow_the_td_chain() {
+        // The emulator's ATR: TD1 = 80 (T=0, TD2 follows), TD2 = 01 (T=1).
+        assert_eq!(
+            atr_protocols(&[0x3B, 0x80, 0x80, 0x01, 0x01]),
+            Some(vec![0, 1])
+        );
+        // No TD1: T=0 only.
+        assert_eq!(atr_protocols(&[0x3B, 0x02, 0x14, 0x50]), Some(vec![0]));
+        // TA1 TB1 TC1 TD1(T=1).
+        assert_eq!(
+            atr_protocols(&[0x3B, 0xF0, 0x11, 0x00, 0xFF, 0x81, 0x31]),
+            Some(vec![1])
+        );
+        assert_eq!(atr_protocols(&[0x3B, 0x80]), None);
+        assert_eq!(atr_protocols(&[0x00, 0x00]), None);
+        assert_eq!(atr_protocols(&[]), None);
+    }
+
+    #[test]
+    fn private_and_shared_files_get_their_verdicts() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("keys.json");
+        std::fs::write(&p, "{}").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(file_check("keystore", &p).unwrap().verdict, Verdict::Warn);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(file_check("keystore", &p).unwrap().verdict, Verdict::Ok);
+        assert!(file_check("keystore", &dir.path().join("none")).is_none());
+    }
+}

@@ -1,0 +1,112 @@
+//! What each `smsr` command does. Data goes to stdout (a table, or JSON with `--json`),
+//! diagnostics to stderr; every failure is a [`CliError`] with an exit code.
+
+pub mod apdu;
+pub mod bench;
+pub mod doctor;
+pub mod info;
+pub mod readers;
+pub mod trace;
+
+use crate::cli::{Cli, Command, GlobalArgs, TraceCommand, TransportKind};
+use crate::exit_code;
+use crate::trace::TraceError;
+use crate::transport::channel::ResponseAssembler;
+use crate::transport::in_process::InProcess;
+use crate::transport::pcsc::{PcscOptions, PcscTransport};
+use crate::transport::record::Recorder;
+use crate::transport::{Transport, TransportError};
+use serde::Serialize;
+use smsr_proto::StatusWord;
+use thiserror::Error;
+
+/// Why a command failed.
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    #[error("{0}")]
+    Trace(#[from] TraceError),
+    /// A value given on the command line or in a file is wrong; the text says which and how
+    /// to fix it.
+    #[error("{0}")]
+    Input(String),
+    /// The card answered an error status word to a command the operation needed.
+    #[error("{what}: the card answered {sw:04X} ({meaning})", sw = sw.to_u16(), meaning = sw.meaning())]
+    CardRefused { what: String, sw: StatusWord },
+    /// The card answered something that does not follow the specification.
+    #[error("{0}")]
+    BadResponse(String),
+    /// The operation ran and its outcome is a failure (already reported on stdout).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    /// The process exit code (see [`crate::exit_code`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Transport(e) if e.is_setup_problem() => exit_code::NO_CARD,
+            Self::Transport(TransportError::InvalidCommand(_) | TransportError::Trace { .. }) => {
+                exit_code::INPUT
+            }
+            Self::Transport(_) => exit_code::COMMUNICATION,
+            Self::Trace(_) | Self::Input(_) => exit_code::INPUT,
+            Self::CardRefused { .. } | Self::BadResponse(_) | Self::Failed(_) => exit_code::FAILURE,
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Readers => readers::run(g),
+        Command::Info => info::run(g),
+        Command::Doctor => doctor::run(g),
+        Command::Apdu(args) => apdu::run(g, args),
+        Command::Trace(TraceCommand::Show { file }) => trace::show(g, file),
+        Command::Bench(args) => bench::run(g, args),
+    }
+}
+
+/// The card as the global options say: PC/SC or the emulator linked in, recorded to the
+/// trace when asked, with whole responses (61xx/6Cxx resolved above the recorder, so the
+/// trace shows every GET RESPONSE).
+pub fn open_card(g: &GlobalArgs) -> Result<Box<dyn Transport>, CliError> {
+    let base: Box<dyn Transport> = match g.transport {
+        TransportKind::Pcsc => Box::new(PcscTransport::connect(&PcscOptions {
+            reader: g.reader.clone(),
+            exclusive: g.exclusive,
+            protocol: g.protocol,
+        })?),
+        TransportKind::Emulator => {
+            let Some(path) = &g.emulator_state else {
+                return Err(CliError::Input(
+                    "--transport emulator needs --emulator-state FILE (or SMSR_EMULATOR_STATE); \
+                     make one with `euicc-emulator init --state FILE`"
+                        .into(),
+                ));
+            };
+            Box::new(InProcess::open(path)?)
+        }
+    };
+    let recorded: Box<dyn Transport> = match &g.trace {
+        Some(path) => Box::new(Recorder::new(base, path, g.trace_secrets)?),
+        None => base,
+    };
+    Ok(Box::new(ResponseAssembler::new(recorded)))
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("smsr: cannot write JSON: {e}"),
+    }
+}
+
+/// `SW1SW2` as four hex digits.
+pub fn sw_hex(sw: StatusWord) -> String {
+    format!("{:04X}", sw.to_u16())
+}

@@ -1,0 +1,206 @@
+//! `smsr trace show`: a readable listing of a JSON Lines trace.
+
+use super::{print_json, sw_hex, CliError};
+use crate::cli::GlobalArgs;
+use crate::hexfmt;
+use crate::names::describe_command;
+use crate::trace::{read_trace, Record, Recorded};
+use serde::Serialize;
+use smsr_proto::tlv::Tlv;
+use smsr_proto::StatusWord;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One line of the listing, as JSON.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Listed {
+    Exchange {
+        seq: Option<u64>,
+        ts: Option<String>,
+        elapsed_us: Option<u64>,
+        command: String,
+        c_apdu: String,
+        #[serde(serialize_with = "crate::hexfmt::serialize")]
+        r_data: Vec<u8>,
+        sw: String,
+        meaning: String,
+    },
+    Event {
+        seq: Option<u64>,
+        ts: Option<String>,
+        event: &'static str,
+        #[serde(serialize_with = "crate::hexfmt::serialize_opt")]
+        atr: Option<Vec<u8>>,
+    },
+}
+
+fn split_response(r_apdu: &[u8]) -> (&[u8], StatusWord) {
+    match r_apdu {
+        [data @ .., sw1, sw2] => (data, StatusWord::from_bytes(*sw1, *sw2)),
+        // The trace reader refuses responses without SW1 SW2.
+        _ => (r_apdu, StatusWord::from_u16(0)),
+    }
+}
+
+/// The listing of `records` as text.
+pub fn render(records: &[Record]) -> String {
+    let mut out = String::new();
+    let mut previous_ts: Option<std::time::SystemTime> = None;
+    for record in records {
+        match record {
+            Record::Event(e) => {
+                let seq = e.seq.map(|s| format!("#{s} ")).unwrap_or_default();
+                let _ = write!(
+                    out,
+                    "{seq}{}",
+                    e.kind.as_str().replace('_', " ").to_uppercase()
+                );
+                if let Some(atr) = &e.atr {
+                    let _ = write!(out, "  ATR {}", hexfmt::upper(atr));
+                }
+                if let Some(reader) = &e.reader {
+                    let _ = write!(out, "  ({reader})");
+                }
+                out.push('\n');
+            }
+            Record::Exchange(x) => {
+                let seq = x.seq.map(|s| format!("#{s} ")).unwrap_or_default();
+                let timing = match (x.elapsed_us, &x.ts) {
+                    (Some(us), _) => format!("  [{}.{:03} ms]", us / 1000, us % 1000),
+                    _ => String::new(),
+                };
+                let gap =
+                    x.ts.as_deref()
+                        .and_then(|t| humantime::parse_rfc3339(t).ok())
+                        .and_then(|t| {
+                            let gap = previous_ts.and_then(|p| t.duration_since(p).ok());
+                            previous_ts = Some(t);
+                            gap
+                        })
+                        .filter(|g| g.as_millis() >= 100)
+                        .map(|g| format!("  (+{} ms idle before)", g.as_millis()))
+                        .unwrap_or_default();
+                let (command, c_hex) = match &x.c_apdu {
+                    Recorded::Bytes(b) => (describe_command(b), hexfmt::upper(b)),
+                    Recorded::Redacted => (
+                        "(redacted: carries keys; record with --trace-secrets to see it)".into(),
+                        "REDACTED".into(),
+                    ),
+                };
+                let _ = writeln!(out, "{seq}{command}{timing}{gap}");
+                let _ = writeln!(out, "  > {c_hex}");
+                let (data, sw) = split_response(&x.r_apdu);
+                if !data.is_empty() {
+                    let _ = writeln!(out, "  < {}", hexfmt::upper(data));
+                    if let Ok(tlvs) = Tlv::parse_all(data) {
+                        for t in &tlvs {
+                            tlv_tree(&mut out, t, 2);
+                        }
+                    }
+                }
+                let _ = writeln!(out, "  < {} {}", sw_hex(sw), sw.meaning());
+            }
+        }
+    }
+    out
+}
+
+/// Writes a TLV and its children, indented.
+fn tlv_tree(out: &mut String, t: &Tlv, depth: usize) {
+    let indent = "  ".repeat(depth);
+    let tag = hexfmt::upper(&t.tag.to_bytes());
+    if t.tag.is_constructed() {
+        if let Ok(children) = t.children() {
+            let _ = writeln!(out, "{indent}{tag} ({} bytes)", t.value.len());
+            for c in &children {
+                tlv_tree(out, c, depth + 1);
+            }
+            return;
+        }
+    }
+    let _ = writeln!(out, "{indent}{tag} {}", hexfmt::upper(&t.value));
+}
+
+fn listed(records: &[Record]) -> Vec<Listed> {
+    records
+        .iter()
+        .map(|r| match r {
+            Record::Event(e) => Listed::Event {
+                seq: e.seq,
+                ts: e.ts.clone(),
+                event: e.kind.as_str(),
+                atr: e.atr.clone(),
+            },
+            Record::Exchange(x) => {
+                let (data, sw) = split_response(&x.r_apdu);
+                let (command, c_apdu) = match &x.c_apdu {
+                    Recorded::Bytes(b) => (describe_command(b), hexfmt::upper(b)),
+                    Recorded::Redacted => ("(redacted)".into(), "REDACTED".into()),
+                };
+                Listed::Exchange {
+                    seq: x.seq,
+                    ts: x.ts.clone(),
+                    elapsed_us: x.elapsed_us,
+                    command,
+                    c_apdu,
+                    r_data: data.to_vec(),
+                    sw: sw_hex(sw),
+                    meaning: sw.meaning(),
+                }
+            }
+        })
+        .collect()
+}
+
+pub fn show(g: &GlobalArgs, file: &Path) -> Result<(), CliError> {
+    let records = read_trace(file)?;
+    if g.json {
+        print_json(&listed(&records));
+    } else {
+        print!("{}", render(&records));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::parse_trace;
+
+    #[test]
+    fn listing_names_commands_aids_and_status_words() {
+        let text = "\
+{\"seq\":0,\"event\":\"connect\",\"atr\":\"3B8080010181\"}
+{\"seq\":1,\"elapsed_us\":1234,\"c_apdu\":\"00A4040010A0000005591010FFFFFFFF8900000200\",\"r_apdu\":\"6F128410A0000005591010FFFFFFFF89000002009000\"}
+{\"c_apdu\":\"80CA005A00\",\"r_apdu\":\"6A88\"}
+{\"c_apdu\":\"REDACTED\",\"r_apdu\":\"9000\"}
+";
+        let records = parse_trace(text.as_bytes(), Path::new("t")).unwrap();
+        let listing = render(&records);
+        assert!(
+            listing.contains("#0 CONNECT  ATR 3B8080010181"),
+            "{listing}"
+        );
+        assert!(
+            listing.contains("#1 SELECT ECASD (A0000005591010FFFFFFFF8900000200)  [1.234 ms]"),
+            "{listing}"
+        );
+        assert!(
+            listing.contains("    6F (18 bytes)\n      84 A0000005591010FFFFFFFF8900000200\n"),
+            "{listing}"
+        );
+        assert!(
+            listing.contains("GET DATA 5A (EID)\n  > 80CA005A00\n  < 6A88 "),
+            "{listing}"
+        );
+        assert!(listing.contains("(redacted: carries keys"), "{listing}");
+        let json = serde_json::to_value(listed(&records)).unwrap();
+        assert_eq!(
+            json[1]["command"],
+            "SELECT ECASD (A0000005591010FFFFFFFF8900000200)"
+        );
+        assert_eq!(json[2]["sw"], "6A88");
+        assert_eq!(json[0]["event"], "connect");
+    }
+}

@@ -1,0 +1,28 @@
+//! The exit codes of `smsr`, documented in `smsr --help` and the README.
+
+/// Everything worked.
+pub const SUCCESS: u8 = 0;
+/// The operation ran but did not succeed: the card answered an error status word, a check of
+/// `smsr doctor` failed, or the card cryptogram did not match the keys (`gp keys-check`).
+pub const FAILURE: u8 = 1;
+/// The command line is wrong (clap's own code).
+pub const USAGE: u8 = 2;
+/// No card could be reached: pcscd not running, no reader, no card, card held by another
+/// program, emulator state missing.
+pub const NO_CARD: u8 = 3;
+/// The card was reached and then the link failed: card reset or removed, response lost.
+pub const COMMUNICATION: u8 = 4;
+/// An input file or value is wrong: trace, keystore, hex, state file.
+pub const INPUT: u8 = 5;
+/// A secure channel could not be opened or was broken: wrong keys, MAC failure.
+pub const SECURITY: u8 = 6;
+
+/// The table shown by `smsr --help`.
+pub const HELP: &str = "Exit codes:
+  0  success
+  1  the card refused (error status word), a doctor check failed, keys do not match
+  2  wrong command line
+  3  no card reached: pcscd not running, no reader, no card, card in use
+  4  the card was reached and then lost: reset, removed, no response
+  5  bad input: trace, keystore, hex or state file
+  6  secure channel failed: wrong keys, MAC verification failed";

@@ -1,0 +1,104 @@
+//! The bundled eUICC emulator linked in-process: the same card logic that serves the virtual
+//! reader, without pcscd. It behaves like a T=0 card (`61xx` for case 4 commands sent without
+//! Le), so it goes under a [`super::channel::ResponseAssembler`] like any reader.
+
+use super::{Transport, TransportError};
+use euicc_emulator::{CardState, Emulator};
+use std::path::{Path, PathBuf};
+
+/// The emulator as a transport.
+#[derive(Debug)]
+pub struct InProcess {
+    emulator: Emulator,
+    atr: Vec<u8>,
+    name: String,
+}
+
+impl InProcess {
+    /// Opens the card in the state file `path` (from `euicc-emulator init`) and powers it on.
+    /// Changes to the card's non-volatile state are written back to the file.
+    pub fn open(path: &Path) -> Result<Self, TransportError> {
+        let emulator = Emulator::open(path).map_err(|e| TransportError::Emulator {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        Ok(Self::from_emulator(
+            emulator,
+            format!("in-process emulator ({})", path.display()),
+        ))
+    }
+
+    /// A card whose state lives only in memory.
+    pub fn in_memory(state: CardState) -> Self {
+        Self::from_emulator(
+            Emulator::in_memory(state),
+            "in-process emulator (in memory)".to_owned(),
+        )
+    }
+
+    /// Wraps an emulator, powering it on; `name` is what [`Transport::reader_name`] says.
+    pub fn from_emulator(mut emulator: Emulator, name: String) -> Self {
+        let atr = emulator.power_on();
+        Self {
+            emulator,
+            atr,
+            name,
+        }
+    }
+
+    /// The emulator.
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    /// The state file, if the card has one.
+    pub fn state_path(&self) -> Option<PathBuf> {
+        self.emulator.state_path().map(Path::to_path_buf)
+    }
+}
+
+impl Transport for InProcess {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Ok(self.emulator.transmit(command))
+    }
+
+    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
+        self.atr = self.emulator.reset();
+        Ok(self.atr.clone())
+    }
+
+    fn atr(&self) -> Vec<u8> {
+        self.atr.clone()
+    }
+
+    fn reader_name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.emulator.power_off();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_state_file_says_how_to_make_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = InProcess::open(&dir.path().join("none.json")).unwrap_err();
+        assert!(matches!(err, TransportError::Emulator { .. }));
+        assert!(err.to_string().contains("euicc-emulator init"), "{err}");
+    }
+
+    #[test]
+    fn powered_on_with_an_atr() {
+        let t = InProcess::in_memory(CardState::new(None));
+        assert_eq!(t.atr(), euicc_emulator::ATR);
+        assert!(t.emulator().is_powered());
+        assert!(t.reader_name().contains("in-process"));
+    }
+}

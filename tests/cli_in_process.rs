@@ -1,0 +1,180 @@
+//! The `smsr` command line against the bundled emulator linked in (`--transport emulator`): no
+//! pcscd needed, runs on every `cargo test`.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const EID: &str = "89001999000010000000000000000018";
+
+fn card(dir: &Path) -> PathBuf {
+    let state = dir.join("card.json");
+    let mut emulator = euicc_emulator::Emulator::create(
+        &state,
+        euicc_emulator::CardState::new(Some(hex_eid())),
+        false,
+    )
+    .unwrap();
+    emulator.power_off();
+    state
+}
+
+fn hex_eid() -> [u8; 16] {
+    hex::decode(EID).unwrap().try_into().unwrap()
+}
+
+fn smsr(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_smsr"))
+        .args(["--transport", "emulator", "--emulator-state"])
+        .arg(state)
+        .args(args)
+        .env_remove("SMSR_TRACE")
+        .env_remove("SMSR_READER")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn info_reads_the_eid() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = card(dir.path());
+    let out = smsr(&state, &["info", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["eid"], EID);
+    assert_eq!(v["atr"], "3B80800101");
+    assert_eq!(v["applications"][0]["name"], "ISD-R");
+    assert_eq!(v["applications"][0]["selectable"], true);
+    assert_eq!(v["applications"][1]["selectable"], true);
+    let text = stdout(&smsr(&state, &["info"]));
+    assert!(text.contains(EID), "{text}");
+}
+
+#[test]
+fn apdu_prints_responses_and_fails_on_error_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = card(dir.path());
+    let out = smsr(
+        &state,
+        &[
+            "apdu",
+            "--json",
+            "00A4040010A0000005591010FFFFFFFF8900000200",
+            "80 CA 00 5A 00",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["exchanges"][1]["data"], format!("5A10{EID}"));
+    assert_eq!(v["exchanges"][1]["sw"], "9000");
+    assert_eq!(v["exchanges"][1]["command"], "GET DATA 5A (EID)");
+
+    let out = smsr(&state, &["apdu", "80FE0000", "80CA005A00"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("6D00 instruction not supported"), "{text}");
+    assert!(
+        !text.contains("80CA005A00"),
+        "stops after the error: {text}"
+    );
+    assert!(stderr(&out).contains("--keep-going"));
+    let out = smsr(&state, &["apdu", "--keep-going", "80FE0000", "80CA005A00"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("80CA005A00"));
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = card(dir.path());
+    let out = smsr(&state, &["apdu", "00A4040Q"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(stderr(&out).contains("not a hex digit"), "{}", stderr(&out));
+
+    let missing = dir.path().join("none.json");
+    let out = smsr(&missing, &["info"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("euicc-emulator init"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_smsr"))
+        .args(["--transport", "emulator", "info"])
+        .env_remove("SMSR_EMULATOR_STATE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("--emulator-state"),
+        "{}",
+        stderr(&out)
+    );
+
+    let bad_trace = dir.path().join("bad.jsonl");
+    std::fs::write(&bad_trace, "{\"c_apdu\":\"00A40400\"}\n").unwrap();
+    let out = smsr(&state, &["trace", "show", bad_trace.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(stderr(&out).contains("line 1"), "{}", stderr(&out));
+
+    let out = smsr(&state, &["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn trace_is_recorded_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = card(dir.path());
+    let trace = dir.path().join("t.jsonl");
+    let out = smsr(&state, &["--trace", trace.to_str().unwrap(), "info"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"], "connect");
+    assert_eq!(first["atr"], "3B80800101");
+    assert!(text.contains(&format!("5A10{EID}9000")), "{text}");
+
+    let out = smsr(&state, &["trace", "show", trace.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("SELECT ISD-R (A0000005591010FFFFFFFF8900000100)"),
+        "{shown}"
+    );
+    assert!(shown.contains("GET DATA 5A (EID)"), "{shown}");
+    assert!(shown.contains("9000 success"), "{shown}");
+
+    let out = smsr(
+        &state,
+        &["trace", "show", "--json", trace.to_str().unwrap()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["r_data"] == format!("5A10{EID}")));
+}
+
+#[test]
+fn help_teaches_exit_codes_and_examples() {
+    let out = Command::new(env!("CARGO_BIN_EXE_smsr"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("Exit codes:") && text.contains("smsr readers"),
+        "{text}"
+    );
+}
