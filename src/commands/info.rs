@@ -1,4 +1,4 @@
-//! `smsr info`: the ATR, the EID (GET DATA `5A` on the ECASD, SGP.02 §4.1.1.9 / §5.1.1.2.x),
+//! `smsr info`: the ATR, the EID (GET DATA `5A` on the ECASD, SGP.02 §2.2.2),
 //! and which of the ISD-R and ECASD answer SELECT.
 
 use super::{open_card, print_json, sw_hex, CliError};
@@ -40,7 +40,9 @@ pub fn select(card: &mut dyn Transport, aid: &[u8]) -> Result<StatusWord, CliErr
     Ok(card.send(&cmd)?.sw)
 }
 
-/// Reads the EID: SELECT ECASD, then GET DATA `80 CA 00 5A 00`.
+/// Reads the EID: SELECT ECASD, then GET DATA `00 CA 00 5A 00` (ISO class, as pySim's SGP.02
+/// probe sends it, SGP.02 §2.2.2), retried with the GlobalPlatform class `80` when the card
+/// refuses the class or instruction. The one place that reads the EID.
 pub fn read_eid(card: &mut dyn Transport) -> Result<Eid, CliError> {
     let sw = select(card, &ECASD)?;
     if !sw.is_success() {
@@ -49,10 +51,13 @@ pub fn read_eid(card: &mut dyn Transport) -> Result<Eid, CliError> {
             sw,
         });
     }
-    let cmd = GetData::new(tags::EID)
-        .to_apdu()
-        .map_err(|e| CliError::Input(e.to_string()))?;
-    let r = card.send(&cmd)?;
+    let mut r = card.send(&get_eid(true)?)?;
+    if matches!(
+        r.sw,
+        StatusWord::ClaNotSupported | StatusWord::InsNotSupported
+    ) {
+        r = card.send(&get_eid(false)?)?;
+    }
     if !r.sw.is_success() {
         return Err(CliError::CardRefused {
             what: "GET DATA 5A (EID) on the ECASD".into(),
@@ -65,6 +70,15 @@ pub fn read_eid(card: &mut dyn Transport) -> Result<Eid, CliError> {
             hexfmt::upper(&r.data)
         ))
     })
+}
+
+fn get_eid(iso: bool) -> Result<smsr_proto::CommandApdu, CliError> {
+    let get = if iso {
+        GetData::iso(tags::EID)
+    } else {
+        GetData::new(tags::EID)
+    };
+    get.to_apdu().map_err(|e| CliError::Input(e.to_string()))
 }
 
 /// Collects [`CardInfo`] from an open card.
