@@ -47,6 +47,17 @@ impl Nv {
         self.dirty = true;
         &mut self.state
     }
+
+    /// Write access that leaves the changed flag alone (the caller calls
+    /// [`Nv::mark_dirty`] if it did change something).
+    pub(crate) fn peek_mut(&mut self) -> &mut CardState {
+        &mut self.state
+    }
+
+    /// Marks the state as changed.
+    pub(crate) fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
 }
 
 /// The applications selectable by AID, in the order SELECT by partial AID finds them.
@@ -76,7 +87,7 @@ impl Application {
 
     fn selection(self) -> Selection {
         match self {
-            Self::IsdR => Selection::IsdR(isd_r::Session::default()),
+            Self::IsdR => Selection::IsdR(Box::default()),
             Self::Ecasd => Selection::Ecasd,
         }
     }
@@ -96,7 +107,7 @@ pub enum Selected {
 enum Selection {
     Mf,
     Ecasd,
-    IsdR(isd_r::Session),
+    IsdR(Box<isd_r::Session>),
 }
 
 impl Selection {

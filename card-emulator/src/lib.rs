@@ -18,6 +18,8 @@ pub mod eid;
 mod emulator;
 pub mod fs;
 pub mod isd_r;
+pub mod keyset;
+pub mod registry;
 pub mod state;
 pub mod vpcd;
 
@@ -50,6 +52,9 @@ pub enum EmulatorError {
         input: String,
         source: eid::EidError,
     },
+    /// The OS random number generator gave no keys for a new card.
+    #[error(transparent)]
+    KeyGeneration(#[from] keyset::KeyGenerationError),
     /// The vpcd address is unusable.
     #[error("vpcd address {addr:?}: {reason}")]
     VpcdAddress { addr: String, reason: String },

@@ -1,55 +1,150 @@
 //! The card's non-volatile memory: [`CardState`], kept in a versioned JSON file written
 //! atomically (temporary file in the same directory, fsync, rename, fsync of the directory), so
-//! a crash or a kill at any moment leaves either the old or the new state, never a torn one.
+//! a crash or a kill at any moment leaves either the old or the new state, never a torn one. The
+//! file holds the card's keys: it is created with mode 0600.
 //!
 //! Volatile state (selections, logical channels, pending response data, secure channels) is not
 //! here: it lives in [`crate::card::Card`] and [`crate::adapter::Adapter`] and is lost on reset.
 //!
-//! File format, version 1:
+//! File format, version 2 (keys and KDD in upper-case hex, `scp03_i` the SCP03 "i" parameter,
+//! `sequence_counter` the pseudo-random challenge counter of each key set; `iin`, `cin` and
+//! `store_data` appear once STORE DATA has set them):
 //! ```json
-//! { "version": 1, "eid": "89001999000011234567890123456789" }
+//! { "version": 2,
+//!   "eid": "89001999000011234567890123456789",
+//!   "isd_r": {
+//!     "kdd": "34567890123456789",
+//!     "scp03_i": "70",
+//!     "keysets": [ { "kvn": 48, "enc": "…", "mac": "…", "dek": "…", "sequence_counter": 0 } ],
+//!     "iin": "…", "cin": "…", "store_data": { "0070": "…" } },
+//!   "registry": [
+//!     { "kind": "isd", "aid": "A0000005591010FFFFFFFF8900000100", "life_cycle": "0F",
+//!       "privileges": "80FE80", "associated_sd": "A0000005591010FFFFFFFF8900000100" }, … ] }
 //! ```
+//! Version 1 (`{ "version": 1, "eid": "…" }`) is still read: the card gets a fresh random key
+//! set and the default registry, and [`CardState::load`] rewrites the file as version 2 at once
+//! (so the keys it reports stay the keys of the card).
 
-use crate::eid::{eid_to_string, generate_eid, EID_LEN};
+mod file;
+
+use crate::eid::{generate_eid, EID_LEN};
+use crate::keyset::{
+    random_keyset, test_keyset, KeyGenerationError, DEFAULT_KVN, DEFAULT_SCP_OPTIONS,
+};
+use crate::registry::Registry;
 use crate::EmulatorError;
-use serde::{Deserialize, Serialize};
+use smsr_proto::gp::aid::ISD_R;
+use smsr_proto::scp03::{CardKeySet, Scp03Card, ScpOptions, StaticKeys};
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
-/// The state file format version this emulator reads and writes.
-pub const STATE_VERSION: u32 = 1;
+/// The state file format version this emulator writes (it reads 1 and 2).
+pub const STATE_VERSION: u32 = 2;
+
+/// Most bytes of STORE DATA personalization data the card keeps.
+pub const PERSONALIZATION_MAX: usize = 16 * 1024;
 
 /// Everything the card keeps across power cycles.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct CardState {
     eid: [u8; EID_LEN],
-}
-
-/// The on-disk form of [`CardState`], version 1.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StateFileV1 {
-    version: u32,
-    eid: String,
+    /// Key diversification data returned by INITIALIZE UPDATE and GET DATA `CF`: the last 10
+    /// bytes of the EID for a new card.
+    kdd: [u8; 10],
+    /// The ISD-R's SCP03 key sets, counters and options.
+    scp03: Scp03Card,
+    registry: Registry,
+    /// ISD-R Issuer/SD Provider Identification Number set by STORE DATA (`42`).
+    iin: Option<Vec<u8>>,
+    /// ISD-R Card/SD Image Number set by STORE DATA (`45`).
+    cin: Option<Vec<u8>>,
+    /// STORE DATA personalization data by DGI.
+    personalization: BTreeMap<u16, Vec<u8>>,
 }
 
 impl CardState {
-    /// A new card: the given EID, or a fresh random one (SGP.29 layout with valid check digits,
-    /// see [`crate::eid::generate_eid`]).
-    ///
-    /// Randomness comes from the OS; should the OS refuse it, the clock and the process id are
-    /// mixed instead (the EID needs to be unique, not secret).
+    /// A new card whose ISD-R key set (KVN `30`) is the GlobalPlatform **test key** `40…4F`
+    /// for ENC, MAC and DEK: **for tests and in-memory cards only**. Real cards come from
+    /// [`CardState::generate`]. The EID is the given one or a fresh random one (SGP.29 layout
+    /// with valid check digits, see [`crate::eid::generate_eid`]).
     pub fn new(eid: Option<[u8; EID_LEN]>) -> Self {
-        let eid = eid.unwrap_or_else(|| {
-            let mut pool = [0u8; 64];
-            if getrandom::getrandom(&mut pool).is_err() {
-                fallback_entropy(&mut pool);
-            }
-            let mut next = pool.into_iter().cycle();
-            generate_eid(|| next.next().unwrap_or_default())
-        });
-        Self { eid }
+        Self::with_keys(eid, test_keyset(DEFAULT_KVN))
+    }
+
+    /// A new card with a random ISD-R key set (KVN `30`, AES-128) from the OS random number
+    /// generator; fails if the OS has no randomness to give.
+    pub fn generate(eid: Option<[u8; EID_LEN]>) -> Result<Self, KeyGenerationError> {
+        Ok(Self::with_keys(eid, random_keyset(DEFAULT_KVN)?))
+    }
+
+    /// A new card with the given ISD-R key set, the default SCP03 options ("i" = `70`) and
+    /// the default registry.
+    pub fn with_keys(eid: Option<[u8; EID_LEN]>, keys: StaticKeys) -> Self {
+        let eid = eid.unwrap_or_else(random_eid);
+        let mut kdd = [0u8; 10];
+        kdd.copy_from_slice(&eid[EID_LEN - 10..]);
+        let mut scp03 = new_scp03(DEFAULT_SCP_OPTIONS, kdd);
+        scp03.add_keyset(keys, 0);
+        Self {
+            eid,
+            kdd,
+            scp03,
+            registry: Registry::euicc_default(),
+            iin: None,
+            cin: None,
+            personalization: BTreeMap::new(),
+        }
+    }
+
+    /// A state from decoded parts (the file reader).
+    fn assemble(
+        eid: [u8; EID_LEN],
+        kdd: [u8; 10],
+        options: ScpOptions,
+        keysets: Vec<(StaticKeys, u32)>,
+        registry: Registry,
+    ) -> Result<Self, StateError> {
+        let mut scp03 = new_scp03(options, kdd);
+        for (keys, counter) in keysets {
+            scp03.add_keyset(keys, counter);
+        }
+        Ok(Self {
+            eid,
+            kdd,
+            scp03,
+            registry,
+            iin: None,
+            cin: None,
+            personalization: BTreeMap::new(),
+        })
+    }
+
+    /// The same card with other key diversification data.
+    #[must_use]
+    pub fn with_kdd(mut self, kdd: [u8; 10]) -> Self {
+        self.kdd = kdd;
+        self.rebuild_scp03(self.scp03.options(), self.scp03.keysets().to_vec());
+        self
+    }
+
+    /// The same card with other SCP03 options (S16 with "i" b1, for instance).
+    #[must_use]
+    pub fn with_scp_options(mut self, options: ScpOptions) -> Self {
+        self.rebuild_scp03(options, self.scp03.keysets().to_vec());
+        self
+    }
+
+    /// Sets the pseudo-random sequence counter of a key set; whether the key set exists.
+    pub fn set_sequence_counter(&mut self, kvn: u8, counter: u32) -> bool {
+        let Some(keys) = self.scp03.keyset(kvn).cloned() else {
+            return false;
+        };
+        self.scp03.add_keyset(keys, counter);
+        true
     }
 
     /// The EID (16 bytes, 32 digits).
@@ -57,57 +152,153 @@ impl CardState {
         self.eid
     }
 
-    /// The state as its JSON file content.
-    pub fn to_json(&self) -> String {
-        let file = StateFileV1 {
-            version: STATE_VERSION,
-            eid: eid_to_string(&self.eid),
-        };
-        // A struct of an integer and a string always serializes.
-        let mut out = serde_json::to_string_pretty(&file).unwrap_or_default();
-        out.push('\n');
-        out
+    /// The key diversification data of the ISD-R.
+    pub fn kdd(&self) -> [u8; 10] {
+        self.kdd
     }
 
-    /// Reads a state from its JSON file content.
-    pub fn from_json(text: &str) -> Result<Self, StateError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| StateError::Syntax(e.to_string()))?;
-        let version = value
-            .get("version")
-            .ok_or(StateError::Invalid("no \"version\" field".into()))?;
-        match version.as_u64() {
-            Some(v) if v == u64::from(STATE_VERSION) => {}
-            Some(v) => return Err(StateError::UnsupportedVersion(v)),
-            None => {
-                return Err(StateError::Invalid(format!(
-                    "\"version\" is not a number: {version}"
-                )))
-            }
+    /// The ISD-R's SCP03 configuration: key sets (the first one answers INITIALIZE UPDATE P1
+    /// `00`), sequence counters, options.
+    pub fn scp03(&self) -> &Scp03Card {
+        &self.scp03
+    }
+
+    pub(crate) fn scp03_mut(&mut self) -> &mut Scp03Card {
+        &mut self.scp03
+    }
+
+    /// The Key Version Numbers of the ISD-R's key sets, in order.
+    pub fn kvns(&self) -> Vec<u8> {
+        self.scp03.keysets().iter().map(|k| k.keys.kvn()).collect()
+    }
+
+    /// Replaces the key set `old_kvn` by `keys` at the same place (its sequence counter
+    /// restarts at 0); `false` if there is no such key set.
+    pub fn replace_keyset(&mut self, old_kvn: u8, keys: StaticKeys) -> bool {
+        if self.scp03.keyset(old_kvn).is_none() {
+            return false;
         }
-        let file: StateFileV1 =
-            serde_json::from_value(value).map_err(|e| StateError::Invalid(e.to_string()))?;
-        let bytes = hex::decode(&file.eid)
-            .map_err(|e| StateError::Invalid(format!("\"eid\" is not hexadecimal: {e}")))?;
-        let eid = <[u8; EID_LEN]>::try_from(bytes.as_slice()).map_err(|_| {
-            StateError::Invalid(format!(
-                "\"eid\" has {} bytes, expected {EID_LEN}",
-                bytes.len()
-            ))
-        })?;
-        Ok(Self { eid })
+        let sets = self
+            .scp03
+            .keysets()
+            .iter()
+            .filter(|s| s.keys.kvn() == old_kvn || s.keys.kvn() != keys.kvn())
+            .map(|s| {
+                if s.keys.kvn() == old_kvn {
+                    CardKeySet {
+                        keys: keys.clone(),
+                        sequence_counter: 0,
+                    }
+                } else {
+                    s.clone()
+                }
+            })
+            .collect();
+        self.rebuild_scp03(self.scp03.options(), sets);
+        true
     }
 
-    /// Loads a state file.
+    /// Adds a new key set after the others (counter 0), replacing one with the same KVN.
+    pub fn add_keyset(&mut self, keys: StaticKeys) {
+        self.scp03.replace_keyset(keys);
+    }
+
+    /// Removes a key set; whether it existed.
+    pub fn remove_keyset(&mut self, kvn: u8) -> bool {
+        self.scp03.remove_keyset(kvn)
+    }
+
+    fn rebuild_scp03(&mut self, options: ScpOptions, sets: Vec<CardKeySet>) {
+        let mut scp03 = new_scp03(options, self.kdd);
+        for set in sets {
+            scp03.add_keyset(set.keys, set.sequence_counter);
+        }
+        self.scp03 = scp03;
+    }
+
+    /// The GlobalPlatform Registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Write access to the registry.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// The ISD-R's IIN (`42`): set by STORE DATA, else the EUM part of the EID (its first 4
+    /// bytes: `89`, country code, issuer identifier).
+    pub fn iin(&self) -> Vec<u8> {
+        self.iin.clone().unwrap_or_else(|| self.eid[..4].to_vec())
+    }
+
+    /// The ISD-R's CIN (`45`): set by STORE DATA, else the EID.
+    pub fn cin(&self) -> Vec<u8> {
+        self.cin.clone().unwrap_or_else(|| self.eid.to_vec())
+    }
+
+    pub(crate) fn set_iin(&mut self, iin: Vec<u8>) {
+        self.iin = Some(iin);
+    }
+
+    pub(crate) fn set_cin(&mut self, cin: Vec<u8>) {
+        self.cin = Some(cin);
+    }
+
+    /// STORE DATA personalization data by DGI.
+    pub fn personalization(&self) -> &BTreeMap<u16, Vec<u8>> {
+        &self.personalization
+    }
+
+    /// Bytes of personalization data held.
+    pub fn personalization_len(&self) -> usize {
+        self.personalization.values().map(Vec::len).sum()
+    }
+
+    /// Stores DGIs (each replacing an earlier value); `false`, storing nothing, if the total
+    /// would exceed [`PERSONALIZATION_MAX`].
+    pub(crate) fn store_dgis(&mut self, dgis: Vec<(u16, Vec<u8>)>) -> bool {
+        let mut next = self.personalization.clone();
+        for (tag, value) in dgis {
+            next.insert(tag, value);
+        }
+        if next.values().map(Vec::len).sum::<usize>() > PERSONALIZATION_MAX {
+            return false;
+        }
+        self.personalization = next;
+        true
+    }
+
+    /// The state as its JSON file content (it holds the keys: handle with care).
+    pub fn to_json(&self) -> Zeroizing<String> {
+        file::encode(self)
+    }
+
+    /// Reads a state from its JSON file content (version 1 is migrated, with fresh keys).
+    pub fn from_json(text: &str) -> Result<Self, StateError> {
+        file::decode(text).map(|d| d.state)
+    }
+
+    /// Loads a state file. A version-1 file is migrated and written back as version 2.
     pub fn load(path: &Path) -> Result<Self, EmulatorError> {
-        let text = fs::read_to_string(path).map_err(|source| EmulatorError::Io {
+        let text = fs::read_to_string(path)
+            .map(Zeroizing::new)
+            .map_err(|source| EmulatorError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let decoded = file::decode(&text).map_err(|source| EmulatorError::State {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_json(&text).map_err(|source| EmulatorError::State {
-            path: path.to_path_buf(),
-            source,
-        })
+        if decoded.migrated {
+            decoded.state.save(path)?;
+            tracing::info!(
+                "{}: migrated to state file version {STATE_VERSION} with a new random ISD-R key set",
+                path.display()
+            );
+        }
+        Ok(decoded.state)
     }
 
     /// Writes the state file atomically (replacing any previous one).
@@ -119,17 +310,65 @@ impl CardState {
     }
 }
 
+impl PartialEq for CardState {
+    /// Equal cards: same EID, KDD, options, registry, data, and key sets with the same keys
+    /// (compared in constant time) and counters.
+    fn eq(&self, other: &Self) -> bool {
+        let sets = |s: &Self| s.scp03.keysets().to_vec();
+        let (a, b) = (sets(self), sets(other));
+        let keys_equal = a.len() == b.len()
+            && a.iter().zip(&b).all(|(x, y)| {
+                x.keys.kvn() == y.keys.kvn()
+                    && x.sequence_counter == y.sequence_counter
+                    && bool::from(
+                        x.keys.enc().as_bytes().ct_eq(y.keys.enc().as_bytes())
+                            & x.keys.mac().as_bytes().ct_eq(y.keys.mac().as_bytes())
+                            & x.keys.dek().as_bytes().ct_eq(y.keys.dek().as_bytes()),
+                    )
+            });
+        keys_equal
+            && self.eid == other.eid
+            && self.kdd == other.kdd
+            && self.scp03.options() == other.scp03.options()
+            && self.registry == other.registry
+            && self.iin == other.iin
+            && self.cin == other.cin
+            && self.personalization == other.personalization
+    }
+}
+
+impl Eq for CardState {}
+
+#[allow(clippy::expect_used)]
+fn new_scp03(options: ScpOptions, kdd: [u8; 10]) -> Scp03Card {
+    // The ISD-R AID has 16 bytes, a valid Security Domain AID length: this cannot fail.
+    Scp03Card::new(&ISD_R, options, kdd).expect("a 16-byte AID is valid")
+}
+
+/// A random EID. Randomness comes from the OS; should the OS refuse it, the clock and the
+/// process id are mixed instead (the EID needs to be unique, not secret).
+fn random_eid() -> [u8; EID_LEN] {
+    let mut pool = [0u8; 64];
+    if getrandom::getrandom(&mut pool).is_err() {
+        fallback_entropy(&mut pool);
+    }
+    let mut next = pool.into_iter().cycle();
+    generate_eid(|| next.next().unwrap_or_default())
+}
+
 /// Why the content of a state file is not a card state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     #[error("not JSON: {0}")]
     Syntax(String),
     #[error(
-        "state file version {0} is not supported (this emulator reads version {STATE_VERSION})"
+        "state file version {0} is not supported (this emulator reads versions 1 and {STATE_VERSION})"
     )]
     UnsupportedVersion(u64),
     #[error("not a valid card state: {0}")]
     Invalid(String),
+    #[error("cannot migrate the state file: {0}")]
+    KeyGeneration(String),
 }
 
 /// Replaces `path` with `bytes` so that readers see either the old or the new content: a
@@ -206,37 +445,183 @@ mod tests {
     #[test]
     fn json_round_trip() {
         let eid = parse_eid("89044011112233441122334411223321").unwrap();
-        let state = CardState::new(Some(eid));
+        let mut state = CardState::generate(Some(eid)).unwrap();
+        state.add_keyset(StaticKeys::new(0x31, &[1; 32], &[2; 32], &[3; 32]).unwrap());
+        state.set_sequence_counter(0x31, 0x1234);
+        state.set_iin(vec![1, 2, 3]);
+        assert!(state.store_dgis(vec![(0x0070, vec![0xAA; 3]), (0x3A03, vec![])]));
         let json = state.to_json();
-        assert!(json.contains("\"version\": 1"));
+        assert!(json.contains("\"version\": 2"));
         assert!(json.contains("\"eid\": \"89044011112233441122334411223321\""));
-        assert_eq!(CardState::from_json(&json).unwrap(), state);
+        assert!(json.contains("\"kdd\": \"33441122334411223321\""));
+        assert!(json.contains("\"scp03_i\": \"70\""));
+        assert!(json.contains("\"sequence_counter\": 4660"));
+        assert!(json.contains("\"0070\": \"AAAAAA\""));
+        assert!(json.contains("\"privileges\": \"80FE80\""));
+        let enc = hex::encode_upper(state.scp03().keysets()[0].keys.enc().as_bytes());
+        assert!(json.contains(&enc));
+        let back = CardState::from_json(&json).unwrap();
+        assert_eq!(back, state);
+        assert_eq!(back.kvns(), vec![0x30, 0x31]);
+        assert_eq!(back.scp03().sequence_counter(0x31), Some(0x1234));
+        assert_eq!(back.iin(), vec![1, 2, 3]);
+        assert_eq!(back.cin(), eid.to_vec());
+        // Another key makes another card.
+        let other = CardState::generate(Some(eid)).unwrap();
+        assert_ne!(other, state);
+    }
+
+    #[test]
+    fn version_1_is_migrated_with_fresh_keys() {
+        let eid = parse_eid("89044011112233441122334411223321").unwrap();
+        let v1 = file::encode_v1(&eid);
+        let a = CardState::from_json(&v1).unwrap();
+        let b = CardState::from_json(&v1).unwrap();
+        assert_eq!(a.eid(), eid);
+        assert_eq!(a.kvns(), vec![DEFAULT_KVN]);
+        assert_eq!(a.scp03().options(), DEFAULT_SCP_OPTIONS);
+        assert_eq!(a.registry(), &Registry::euicc_default());
+        assert_ne!(a, b, "fresh random keys each time");
+        assert_ne!(
+            a.scp03().keysets()[0].keys.enc().as_bytes(),
+            test_keyset(DEFAULT_KVN).enc().as_bytes()
+        );
+        // Loading a v1 file rewrites it as v2, so the keys stay.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        fs::write(&path, &v1).unwrap();
+        let loaded = CardState::load(&path).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"version\": 2"));
+        assert_eq!(CardState::load(&path).unwrap(), loaded);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn test_keys_are_the_gp_test_keys_and_debug_is_redacted() {
+        let state = CardState::new(None);
+        let set = &state.scp03().keysets()[0];
+        assert_eq!(set.keys.kvn(), 0x30);
+        assert_eq!(set.keys.enc().as_bytes(), crate::keyset::GP_TEST_KEY);
+        let debug = format!("{state:?}");
+        assert!(debug.contains("REDACTED"));
+        assert!(!debug.contains("64, 65, 66"), "{debug}");
+    }
+
+    #[test]
+    fn keyset_replacement_keeps_the_position() {
+        let mut state = CardState::new(None);
+        state.add_keyset(test_keyset(0x31));
+        state.set_sequence_counter(0x30, 7);
+        let new = StaticKeys::new(0x32, &[9; 16], &[8; 16], &[7; 16]).unwrap();
+        assert!(state.replace_keyset(0x30, new));
+        assert_eq!(state.kvns(), vec![0x32, 0x31]);
+        assert_eq!(state.scp03().sequence_counter(0x32), Some(0));
+        assert!(!state.replace_keyset(0x30, test_keyset(0x33)));
+        // Renumbering onto an existing KVN replaces that one too.
+        assert!(state.replace_keyset(0x32, test_keyset(0x31)));
+        assert_eq!(state.kvns(), vec![0x31]);
+        assert!(state.remove_keyset(0x31));
+        assert!(state.kvns().is_empty());
     }
 
     #[test]
     fn bad_content_is_an_error() {
+        let good = CardState::new(Some(parse_eid("89044011112233441122334411223321").unwrap()))
+            .to_json()
+            .to_string();
+        let v2 = |from: &str, to: &str| {
+            assert!(good.contains(from), "{from}");
+            good.replacen(from, to, 1)
+        };
         let cases = [
-            ("", "not JSON"),
-            ("{", "not JSON"),
-            ("[]", "no \"version\""),
-            ("{\"eid\":\"00\"}", "no \"version\""),
-            ("{\"version\":\"1\",\"eid\":\"00\"}", "not a number"),
+            ("".to_owned(), "not JSON"),
+            ("{".to_owned(), "not JSON"),
+            ("[]".to_owned(), "\"version\""),
+            ("{\"eid\":\"00\"}".to_owned(), "no \"version\""),
             (
-                "{\"version\":2,\"eid\":\"00\"}",
-                "version 2 is not supported",
+                "{\"version\":\"1\",\"eid\":\"00\"}".to_owned(),
+                "not a number",
             ),
-            ("{\"version\":1}", "missing field `eid`"),
-            ("{\"version\":1,\"eid\":\"zz\"}", "not hexadecimal"),
-            ("{\"version\":1,\"eid\":\"0011\"}", "has 2 bytes"),
             (
-                "{\"version\":1,\"eid\":\"89044011112233441122334411223321\",\"x\":0}",
+                "{\"version\":3,\"eid\":\"00\"}".to_owned(),
+                "version 3 is not supported",
+            ),
+            ("{\"version\":1}".to_owned(), "missing field `eid`"),
+            (
+                "{\"version\":1,\"eid\":\"zz\"}".to_owned(),
+                "not hexadecimal",
+            ),
+            ("{\"version\":1,\"eid\":\"0011\"}".to_owned(), "has 2 bytes"),
+            (
+                "{\"version\":1,\"eid\":\"89044011112233441122334411223321\",\"x\":0}".to_owned(),
                 "unknown field",
+            ),
+            ("{\"version\":2,\"eid\":\"00\"}".to_owned(), "missing field"),
+            (
+                v2("\"scp03_i\": \"70\"", "\"scp03_i\": \"72\""),
+                "reserved bits",
+            ),
+            (v2("\"kvn\": 48", "\"kvn\": 128"), "KVN must be 01 to 7F"),
+            (
+                v2("\"sequence_counter\": 0", "\"sequence_counter\": 16777216"),
+                "sequence counter",
+            ),
+            (
+                v2("\"enc\": \"4041", "\"enc\": \"41"),
+                "AES key of 15 bytes",
+            ),
+            (
+                v2("\"mac\": \"4041", "\"mac\": \"zz41"),
+                "\"mac\" is not hexadecimal",
+            ),
+            (
+                v2("\"kind\": \"isd\"", "\"kind\": \"application\""),
+                "no Issuer Security Domain",
+            ),
+            (
+                v2("\"kind\": \"isd\"", "\"kind\": \"isp\""),
+                "registry kind",
+            ),
+            (
+                v2("\"life_cycle\": \"0F\"", "\"life_cycle\": \"0F0F\""),
+                "has 2 bytes",
+            ),
+            (
+                v2("\"privileges\": \"80FE80\"", "\"privileges\": \"80FE\""),
+                "privileges",
+            ),
+            (
+                v2(
+                    "\"aid\": \"A0000005591010FFFFFFFF8900000100",
+                    "\"aid\": \"A000",
+                ),
+                "AID",
+            ),
+            (
+                v2("\"keysets\": [", "\"keysets\": [], \"x\": ["),
+                "unknown field",
+            ),
+            (
+                v2("\"kdd\": \"", "\"kdd\": \"00"),
+                "\"isd_r.kdd\" has 11 bytes",
             ),
         ];
         for (text, expected) in cases {
-            let err = CardState::from_json(text).unwrap_err().to_string();
+            let err = CardState::from_json(&text).unwrap_err().to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
         }
+        let empty = good.replace(
+            &good[good.find("\"keysets\": [").unwrap()..good.find("\"registry\"").unwrap()],
+            "\"keysets\": [] },\n  ",
+        );
+        let err = CardState::from_json(&empty).unwrap_err().to_string();
+        assert!(err.contains("\"isd_r.keysets\" is empty"), "{empty}: {err}");
     }
 
     #[test]

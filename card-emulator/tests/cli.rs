@@ -31,7 +31,15 @@ fn init_show_and_refuse_to_overwrite() {
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["eid"], eid);
-    assert_eq!(json["state_version"], 1);
+    assert_eq!(json["state_version"], 2);
+    assert_eq!(json["isd_r"]["kvns"], serde_json::json!([0x30]));
+    assert_eq!(json["isd_r"]["scp03_i"], "70");
+    assert_eq!(
+        json["registry"][0]["aid"],
+        "A0000005591010FFFFFFFF8900000100"
+    );
+    assert_eq!(json["registry"][0]["privileges"], "80FE80");
+    assert_eq!(json["registry"].as_array().unwrap().len(), 3);
 
     let out = run(&["init", "--state", path(&state)]);
     assert_eq!(out.status.code(), Some(3));
@@ -70,4 +78,91 @@ fn errors_have_exit_codes_and_messages() {
     assert_eq!(out.status.code(), Some(2));
     let out = run(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn keys_export_and_show_never_prints_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("card.json");
+    let eid = "89044011112233441122334411223321";
+    let out = run(&[
+        "init",
+        "--state",
+        path(&state),
+        "--eid",
+        eid,
+        "--keys",
+        "default",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = run(&["keys", "--state", path(&state), "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let key = "404142434445464748494A4B4C4D4E4F";
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!(
+            "{{\"version\":1,\"keysets\":[{{\"name\":\"emulator\",\"eid\":\"{eid}\",\"kvn\":48,\"enc\":\"{key}\",\"mac\":\"{key}\",\"dek\":\"{key}\"}}]}}\n"
+        )
+    );
+    let out = run(&["keys", "--state", path(&state)]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("KVN  30") && text.contains(key) && text.contains("504A77"),
+        "{text}"
+    );
+
+    let keystore = dir.path().join("keystore.json");
+    let out = run(&["keys", "--state", path(&state), "--out", path(&keystore)]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&keystore).unwrap()).unwrap();
+    assert_eq!(doc["keysets"][0]["dek"], key);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&keystore).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    for args in [vec!["show"], vec!["show", "--json"]] {
+        let mut args = args;
+        args.extend(["--state", path(&state)]);
+        let out = run(&args);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(eid), "{text}");
+        assert!(!text.contains(key), "{text}");
+    }
+    let out = run(&["show", "--state", path(&state)]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("A0000005591010FFFFFFFF8900000200 life cycle 0F"),
+        "{text}"
+    );
+    assert!(text.contains("key versions 30 (i = 70"), "{text}");
+
+    // Random keys by default: two cards, two key sets, neither the test key.
+    let other = dir.path().join("other.json");
+    assert!(run(&["init", "--state", path(&other)]).status.success());
+    let out = run(&["keys", "--state", path(&other), "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(doc["keysets"][0]["enc"], key);
+    assert_ne!(doc["keysets"][0]["enc"], doc["keysets"][0]["mac"]);
+}
+
+#[test]
+fn version_1_state_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("card.json");
+    let eid = "89044011112233441122334411223321";
+    std::fs::write(&state, format!("{{\"version\": 1, \"eid\": \"{eid}\"}}")).unwrap();
+    let first = run(&["keys", "--state", path(&state), "--json"]);
+    assert!(first.status.success(), "{first:?}");
+    let second = run(&["keys", "--state", path(&state), "--json"]);
+    assert_eq!(first.stdout, second.stdout, "migrated once, keys kept");
+    let out = run(&["show", "--state", path(&state), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["state_version"], 2);
+    assert_eq!(json["eid"], eid);
 }

@@ -1,0 +1,1 @@
+//! ISD-R tests.
