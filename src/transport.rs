@@ -224,6 +224,11 @@ pub enum TransportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The secure channel on top of the link failed: a response MAC that does not verify, a
+    /// session ended by an earlier failure, a command that cannot be protected. The detail
+    /// names the cause and the fix ([`crate::secure::SecureError`]).
+    #[error("secure channel with the card in {reader:?}: {detail}")]
+    SecureChannel { reader: String, detail: String },
     /// Any other PC/SC failure.
     #[error(
         "PC/SC error while trying to {operation}{}: {detail}; run `smsr doctor` to check \
