@@ -540,3 +540,71 @@ fn put_key_adds_and_replaces_key_sets() {
     ));
     assert_eq!(chan.inner.log.len(), sent);
 }
+
+/// The bundled emulator linked in: its ISD-R keys exported as a keystore, found by EID, a
+/// session at the level its "i" offers, GET STATUS, PUT KEY of a second key set.
+#[test]
+fn in_process_emulator_session_from_its_keystore() {
+    use crate::keys::KeyArgs;
+    use crate::transport::channel::ResponseAssembler;
+    use crate::transport::in_process::InProcess;
+    use euicc_emulator::keyset::keystore_json;
+    use euicc_emulator::CardState;
+    use smsr_proto::gp::get_status::{GetStatus, StatusScope};
+
+    let eid = hex::decode("89049032123451234512345678901235").unwrap();
+    let eid16: [u8; 16] = eid.clone().try_into().unwrap();
+    let keys = keyset(0x30, 16, 0x3C);
+    let mut card = ResponseAssembler::new(InProcess::in_memory(CardState::with_keys(
+        Some(eid16),
+        keys.clone(),
+    )));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.json");
+    std::fs::write(&path, keystore_json(&eid16, [&keys]).as_bytes()).unwrap();
+    let args = KeyArgs {
+        keystore: Some(path),
+        ..KeyArgs::default()
+    };
+    let (resolved, _) = args.resolve(Some(&eid)).unwrap();
+    assert_eq!(resolved.kvn(), 0x30);
+
+    let check = keys_check(&mut card, Some(&default_sd_aid()), &resolved, &s8()).unwrap();
+    assert!(check.matches);
+    let wrong = ResolvedKeys::from_static(&keyset(0x30, 16, 0x3D));
+    let check = keys_check(&mut card, Some(&default_sd_aid()), &wrong, &s8()).unwrap();
+    assert!(!check.matches);
+
+    let new31 = keyset(0x31, 16, 0x44);
+    {
+        let (mut chan, info) = SecureChannel::open(
+            &mut card,
+            Some(&default_sd_aid()),
+            &resolved,
+            LevelChoice::Auto,
+            &s8(),
+        )
+        .unwrap();
+        assert_eq!((info.i.as_str(), info.level.as_deref()), ("70", Some("33")));
+        assert_eq!(info.kdd, hex::encode_upper(&eid[6..]));
+        let status = GetStatus::new(StatusScope::IssuerSecurityDomain);
+        let resp = chan.exchange(&status.to_apdu().unwrap()).unwrap();
+        assert!(resp.sw.is_success(), "{}", resp.sw);
+        let entries = status.parse_response(&resp.data).unwrap();
+        assert_eq!(entries[0].aid, default_sd_aid());
+        let outcome = chan.put_key(&new31, None).unwrap();
+        assert_eq!(outcome.kvn, "31");
+    }
+    let (_, info) = SecureChannel::open(
+        &mut card,
+        Some(&default_sd_aid()),
+        &ResolvedKeys::from_static(&new31),
+        LevelChoice::Exactly(SecurityLevel::CMac),
+        &s8(),
+    )
+    .unwrap();
+    assert_eq!(
+        (info.kvn.as_str(), info.level.as_deref()),
+        ("31", Some("01"))
+    );
+}
