@@ -138,6 +138,41 @@ pub enum TraceCommand {
         /// The trace (JSON Lines; lines with only "c_apdu" and "r_apdu" are accepted).
         file: PathBuf,
     },
+    /// Decrypt the SCP03 sessions of a trace: derives each session's keys from the static keys
+    /// and the recorded challenges, checks every cryptogram, C-MAC and R-MAC, and prints the
+    /// plaintext. With --json, one object per exchange per line.
+    Decrypt(DecryptArgs),
+}
+
+/// `smsr trace decrypt`.
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// The trace (JSON Lines; lines with only "c_apdu" and "r_apdu" are accepted).
+    pub file: PathBuf,
+    /// The static ENC key (hex, 16/24/32 bytes).
+    #[arg(long, value_name = "HEX", env = "SMSR_KEY_ENC", hide_env_values = true)]
+    pub key_enc: Option<String>,
+    /// The static MAC key.
+    #[arg(long, value_name = "HEX", env = "SMSR_KEY_MAC", hide_env_values = true)]
+    pub key_mac: Option<String>,
+    /// The static DEK (only for key components; optional).
+    #[arg(long, value_name = "HEX", env = "SMSR_KEY_DEK", hide_env_values = true)]
+    pub key_dek: Option<String>,
+    /// A master key, diversified per card with --kdf (instead of --key-enc/--key-mac).
+    #[arg(long, value_name = "HEX", conflicts_with_all = ["key_enc", "key_mac", "key_dek"])]
+    pub key: Option<String>,
+    /// Diversification of --key: none, emv, visa2, kdf3.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub kdf: Option<String>,
+    /// The key version number (any KVN is tried; this one first).
+    #[arg(long, value_parser = parse_hex_byte)]
+    pub kvn: Option<u8>,
+}
+
+/// A byte in hex (`30`, `0x30`).
+pub fn parse_hex_byte(s: &str) -> Result<u8, String> {
+    let t = s.trim_start_matches("0x").trim_start_matches("0X");
+    u8::from_str_radix(t, 16).map_err(|_| format!("{s:?} is not a hex byte (e.g. 30)"))
 }
 
 #[cfg(test)]

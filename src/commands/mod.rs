@@ -3,6 +3,7 @@
 
 pub mod apdu;
 pub mod bench;
+pub mod decrypt;
 pub mod doctor;
 pub mod info;
 pub mod readers;
@@ -47,6 +48,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Transport(e) if e.is_setup_problem() => exit_code::NO_CARD,
+            Self::Transport(TransportError::SecureChannel { .. }) => exit_code::SECURITY,
             Self::Transport(TransportError::InvalidCommand(_) | TransportError::Trace { .. }) => {
                 exit_code::INPUT
             }
@@ -67,6 +69,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Apdu(args) => apdu::run(g, args),
         Command::Trace(TraceCommand::Show { file }) => trace::show(g, file),
         Command::Bench(args) => bench::run(g, args),
+        Command::Trace(TraceCommand::Decrypt(args)) => decrypt::run(g, args),
     }
 }
 
