@@ -15,6 +15,7 @@ use crate::ecasd::{self, ECASD_AID};
 use crate::fs::{self, MF_FILE_ID};
 use crate::isd_r::{self, ISD_R_AID};
 use crate::state::CardState;
+use smsr_proto::scp03::SecurityLevel;
 use smsr_proto::tlv::tlv;
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 
@@ -180,6 +181,42 @@ impl Card {
     /// What is selected on a channel (`None` if the channel is closed).
     pub fn selected(&self, channel: u8) -> Option<Selected> {
         self.slot(channel).map(Selection::public)
+    }
+
+    /// The security level of the ISD-R's secure channel session on a channel: `None` when the
+    /// ISD-R is not selected there or has no open (unaborted) session.
+    pub fn secure_channel_level(&self, channel: u8) -> Option<SecurityLevel> {
+        match self.slot(channel)? {
+            Selection::IsdR(session) => session.channel.level(),
+            _ => None,
+        }
+    }
+
+    /// INITIALIZE UPDATE to the ISD-R selected on `channel` with an injected card challenge
+    /// (replays of published sessions whose challenges are not pseudo-random).
+    #[cfg(test)]
+    pub(crate) fn initialize_update_with_challenge(
+        &mut self,
+        channel: u8,
+        cmd: &CommandApdu,
+        challenge: &[u8],
+    ) -> ResponseApdu {
+        let Some(Some(Selection::IsdR(session))) = self.channels.get_mut(usize::from(channel))
+        else {
+            return status(StatusWord::InsNotSupported);
+        };
+        match self
+            .nv
+            .state
+            .scp03_mut()
+            .initialize_update_from_values(cmd, Some(challenge))
+        {
+            Ok((resp, pending)) => {
+                session.channel = smsr_proto::scp03::CardChannel::Pending(pending);
+                resp
+            }
+            Err(r) => status(r.sw),
+        }
     }
 
     fn slot(&self, channel: u8) -> Option<&Selection> {
