@@ -42,12 +42,13 @@ impl Emulator {
         Ok(Self::with_store(state, Some(path.to_path_buf())))
     }
 
-    /// Opens the card in `path`, creating a new one (random EID) if the file does not exist.
+    /// Opens the card in `path`, creating a new one (random EID, random ISD-R keys) if the file
+    /// does not exist.
     pub fn open_or_create(path: &Path) -> Result<Self, EmulatorError> {
         if path.symlink_metadata().is_ok() {
             Self::open(path)
         } else {
-            Self::create(path, CardState::new(None), false)
+            Self::create(path, CardState::generate(None)?, false)
         }
     }
 
@@ -176,6 +177,11 @@ mod tests {
         let fresh = dir.path().join("fresh.json");
         let created = Emulator::open_or_create(&fresh).unwrap().state().clone();
         assert_eq!(Emulator::open(&fresh).unwrap().state(), &created);
+        // A card created on disk has random keys, never the GP test key.
+        assert_ne!(
+            created.scp03().keysets()[0].keys.enc().as_bytes(),
+            crate::keyset::GP_TEST_KEY
+        );
     }
 
     #[test]
