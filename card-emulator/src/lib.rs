@@ -7,6 +7,9 @@
 //! - [`card`]: [`card::Card::handle`], whole command in, whole response out; SELECT, MANAGE
 //!   CHANNEL and routing to the applications ([`ecasd`], [`isd_r`], the MF in [`fs`]).
 //! - [`adapter`]: what a T=0 or T=1 terminal sees (61xx, 6Cxx, GET RESPONSE, chaining).
+//! - [`isd_r`]: the ISD-R, a GlobalPlatform Security Domain with SCP03 sessions per channel.
+//! - [`registry`]: the GlobalPlatform Registry; [`keyset`]: the ISD-R's SCP03 key sets and the
+//!   keystore document for `smsr --keystore`.
 //! - [`state`]: the non-volatile [`CardState`] and its atomic, versioned file.
 //! - [`vpcd`]: the vsmartcard virtual reader link.
 
