@@ -14,11 +14,11 @@
 //!
 //! | INS | command | needs |
 //! |---|---|---|
-//! | `CA`/`CB` | GET DATA ([`get_data`]) | nothing (in clear or in a session) |
-//! | `F2` | GET STATUS ([`get_status`]) | a session with C-MAC |
-//! | `D8` | PUT KEY ([`put_key`]) | a session with C-MAC |
-//! | `E2` | STORE DATA ([`store_data`]) | a session with C-MAC |
-//! | `E4` | DELETE ([`delete`]) | a session with C-MAC |
+//! | `CA`/`CB` | GET DATA (`get_data.rs`) | nothing (in clear or in a session) |
+//! | `F2` | GET STATUS (`get_status.rs`) | a session with C-MAC |
+//! | `D8` | PUT KEY (`put_key.rs`) | a session with C-MAC |
+//! | `E2` | STORE DATA (`store_data.rs`) | a session with C-MAC |
+//! | `E4` | DELETE (`delete.rs`) | a session with C-MAC |
 //! | `E6`, `E8`, `F0` | INSTALL, LOAD, SET STATUS | a session with C-MAC; then `6A81` (not yet) |
 //!
 //! GPCS Table 11-2 asks only for an authenticated session for these; the ISD-R asks for a
