@@ -9,7 +9,7 @@
 //! decrypted (C-MAC, C-DECRYPTION) before it is processed and its response protected (R-MAC,
 //! R-ENCRYPTION) after. A command that fails verification, or comes with less protection than
 //! the session's level, is answered `6982` and ends the session. Selecting an application,
-//! closing the channel and resetting the card end the session too (a new [`Session`] replaces
+//! closing the channel and resetting the card end the session too (a new session state replaces
 //! the old one).
 //!
 //! | INS | command | needs |

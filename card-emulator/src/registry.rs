@@ -5,7 +5,7 @@
 //!
 //! | entry | AID | life cycle | privileges | associated SD |
 //! |---|---|---|---|---|
-//! | ISD-R (the card's ISD, SGP.02 §2.2.1.1) | `…8900000100` | `0F` SECURED | [`ISD_R_PRIVILEGES`] | itself |
+//! | ISD-R (the card's ISD, SGP.02 §2.2.1.1) | `…8900000100` | `0F` SECURED | [`ISD_R_PRIVILEGE_LIST`] | itself |
 //! | ECASD (SGP.02 §2.2.1.3) | `…8900000200` | `0F` PERSONALIZED | Security Domain | ISD-R |
 //! | ISD-P Executable Load File (SGP.02 Annex H) | `…8900000D00` | `01` LOADED | — | ISD-R |
 //!
