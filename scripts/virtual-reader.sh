@@ -10,7 +10,8 @@
 #
 # Environment: SMSR_RUN_DIR (pid files, logs, card state; default target/virtual-reader),
 # SMSR_EMULATOR_STATE (card state file; default $SMSR_RUN_DIR/card.json),
-# SMSR_VPCD_PORT (35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01").
+# SMSR_VPCD_PORT (35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01"),
+# SMSR_EMULATOR_ARGS (extra options for `euicc-emulator run`, e.g. --no-socket-tuning).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,7 +60,9 @@ start_emulator() {
     log "new card state in $state"
   fi
   log "starting euicc-emulator on 127.0.0.1:$port"
-  RUST_LOG=${RUST_LOG:-info} "$emulator" run --state "$state" --vpcd "127.0.0.1:$port" >>"$run_dir/emulator.log" 2>&1 &
+  # SMSR_EMULATOR_ARGS: extra options for `euicc-emulator run` (e.g. --no-socket-tuning).
+  # shellcheck disable=SC2086
+  RUST_LOG=${RUST_LOG:-info} "$emulator" run --state "$state" --vpcd "127.0.0.1:$port" ${SMSR_EMULATOR_ARGS:-} >>"$run_dir/emulator.log" 2>&1 &
   echo $! >"$run_dir/emulator.pid"
 }
 

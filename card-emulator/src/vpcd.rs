@@ -38,6 +38,7 @@ pub const DEFAULT_BACKOFF: Duration = Duration::from_millis(200);
 pub struct VpcdClient {
     addr: String,
     backoff: Duration,
+    tuned: bool,
 }
 
 impl VpcdClient {
@@ -60,6 +61,7 @@ impl VpcdClient {
         Ok(Self {
             addr: addr.to_owned(),
             backoff: DEFAULT_BACKOFF,
+            tuned: true,
         })
     }
 
@@ -67,6 +69,14 @@ impl VpcdClient {
     #[must_use]
     pub fn with_backoff(mut self, backoff: Duration) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Turns the socket tuning (`TCP_NODELAY`, `TCP_QUICKACK`) off, to measure what it saves
+    /// (`euicc-emulator run --no-socket-tuning`); on by default.
+    #[must_use]
+    pub fn with_socket_tuning(mut self, tuned: bool) -> Self {
+        self.tuned = tuned;
         self
     }
 
@@ -84,7 +94,7 @@ impl VpcdClient {
                 Ok(stream) => {
                     outage_logged = false;
                     tracing::info!("connected to vpcd at {}", self.addr);
-                    let result = serve(emulator, stream);
+                    let result = serve_with(emulator, stream, self.tuned);
                     emulator.power_off();
                     match result {
                         Ok(()) => tracing::info!("vpcd closed the connection"),
@@ -110,17 +120,22 @@ impl VpcdClient {
     fn connect(&self) -> io::Result<TcpStream> {
         let stream =
             TcpStream::connect(self.addr.to_socket_addrs()?.collect::<Vec<_>>().as_slice())?;
-        stream.set_nodelay(true)?;
+        stream.set_nodelay(self.tuned)?;
         Ok(stream)
     }
 }
 
 /// Serves the emulator over one vpcd connection until vpcd closes it (`Ok`) or it fails.
-pub fn serve(emulator: &mut Emulator, mut stream: TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
+pub fn serve(emulator: &mut Emulator, stream: TcpStream) -> io::Result<()> {
+    serve_with(emulator, stream, true)
+}
+
+/// [`serve`], with the socket tuning on or off.
+fn serve_with(emulator: &mut Emulator, mut stream: TcpStream, tuned: bool) -> io::Result<()> {
+    stream.set_nodelay(tuned)?;
     let mut frame = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(512);
-    while read_frame(&mut stream, &mut frame)? {
+    while read_frame(&mut stream, &mut frame, tuned)? {
         match frame.as_slice() {
             [] => tracing::warn!("vpcd sent an empty frame; ignored"),
             &[CTRL_POWER_OFF] => {
@@ -152,29 +167,38 @@ pub fn serve(emulator: &mut Emulator, mut stream: TcpStream) -> io::Result<()> {
 }
 
 /// Reads one frame into `frame`; `false` when vpcd closed the connection between frames.
-fn read_frame(stream: &mut TcpStream, frame: &mut Vec<u8>) -> io::Result<bool> {
+fn read_frame(stream: &mut TcpStream, frame: &mut Vec<u8>, tuned: bool) -> io::Result<bool> {
     let mut header = [0u8; 2];
-    if !read_full(stream, &mut header, true)? {
+    if !read_full(stream, &mut header, true, tuned)? {
         return Ok(false);
     }
     frame.clear();
     frame.resize(usize::from(u16::from_be_bytes(header)), 0);
-    read_full(stream, frame, false)?;
+    read_full(stream, frame, false, tuned)?;
     Ok(true)
 }
 
 /// Fills `buf`, re-arming `TCP_QUICKACK` around every read. A close before the first byte is
 /// `Ok(false)` if `eof_ok`, any other early close an `UnexpectedEof` error.
-fn read_full(stream: &mut TcpStream, buf: &mut [u8], eof_ok: bool) -> io::Result<bool> {
+fn read_full(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    eof_ok: bool,
+    tuned: bool,
+) -> io::Result<bool> {
     let mut filled = 0;
     while filled < buf.len() {
-        quickack(stream);
+        if tuned {
+            quickack(stream);
+        }
         let n = match stream.read(&mut buf[filled..]) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        quickack(stream);
+        if tuned {
+            quickack(stream);
+        }
         if n == 0 {
             return if filled == 0 && eof_ok {
                 Ok(false)
