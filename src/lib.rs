@@ -9,10 +9,12 @@
 
 pub mod cli;
 pub mod commands;
+pub mod eis;
 pub mod exit_code;
 pub mod hexfmt;
 pub mod keys;
 pub mod names;
+pub mod registry;
 pub mod secure;
 pub mod sensitive;
 pub mod trace;

@@ -1,0 +1,396 @@
+//! The eUICC Information Set (EIS, SGP.02 §5.x, ES1.RegisterEIS): what an SM-SR knows about a
+//! card before it talks to it, as a JSON file an EUM (or `euicc-emulator init --eis-out`) writes
+//! and `smsr eis register` reads. A user can write one by hand for a real card from the vendor's
+//! key sheet.
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "eid": "89001999000010000000000000000018",
+//!   "eum_id": "EUM-TEST",
+//!   "production_date": "2026-11-22",
+//!   "platform_type": "smsr euicc-emulator",
+//!   "platform_version": "1.0",
+//!   "isd_p_load_file_aid": "A0000005591010FFFFFFFF8900000D00",
+//!   "isd_p_module_aid": "A0000005591010FFFFFFFF8900000E00",
+//!   "isd_r": {
+//!     "aid": "A0000005591010FFFFFFFF8900000100",
+//!     "tar": "000001",
+//!     "scp80": [{ "kvn": 1, "kic": "HEX", "kid": "HEX", "counter": 0 }],
+//!     "scp03": [{ "kvn": 48, "enc": "HEX", "mac": "HEX", "dek": "HEX" }]
+//!   },
+//!   "ecasd": {
+//!     "aid": "A0000005591010FFFFFFFF8900000200",
+//!     "certificate": "7F21..."
+//!   },
+//!   "capabilities": { "secure_packet_version": "1.0", "remote_provisioning_version": "2.0" },
+//!   "available_memory": 524288
+//! }
+//! ```
+//!
+//! Field names follow the GSMA EIS (`EumSignedInfo`: Eid, Eum-Id, ProductionDate, PlatformType,
+//! PlatformVersion, Isd-p-loadfile-aid, Isd-p-module-aid, Ecasd, EuiccCapabilities; `Isd-r`
+//! with its key sets) in snake case. Only `version`, `eid` and `isd_r.aid` are required; the
+//! ISD-P AIDs default to SGP.02 Annex H's `…0D00`/`…0E00`, the ISD-R TAR to bytes 13–15 of its
+//! AID. Keys are secrets: the registry keeps them, `smsr eis show` never prints them.
+
+use crate::hexfmt;
+use serde::{Deserialize, Serialize};
+use smsr_proto::gp::aid::{Aid, ECASD, ISD_P_LOAD_FILE, ISD_P_MODULE, ISD_R};
+use std::fmt;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+/// The EIS file format version this tool reads and writes.
+pub const EIS_VERSION: u32 = 1;
+
+/// A secret in hex, zeroized on drop, redacted in Debug.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretHex(Zeroizing<String>);
+
+impl Serialize for SecretHex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretHex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::new)
+    }
+}
+
+impl SecretHex {
+    pub fn new(hex: impl Into<String>) -> Self {
+        Self(Zeroizing::new(hex.into()))
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> Result<Zeroizing<Vec<u8>>, String> {
+        hexfmt::parse(&self.0)
+            .map(Zeroizing::new)
+            .map_err(|_| "not hexadecimal".to_owned())
+    }
+}
+
+impl fmt::Debug for SecretHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("REDACTED")
+    }
+}
+
+/// An SCP80 key set (ETSI TS 102 225): KIc for ciphering, KID for the checksum, and the last
+/// counter value used.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Scp80Keyset {
+    pub kvn: u8,
+    pub kic: SecretHex,
+    pub kid: SecretHex,
+    #[serde(default)]
+    pub counter: u64,
+}
+
+/// An SCP03 key set of the ISD-R.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Scp03Keyset {
+    pub kvn: u8,
+    pub enc: SecretHex,
+    pub mac: SecretHex,
+    pub dek: SecretHex,
+}
+
+/// The ISD-R as the EIS describes it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IsdR {
+    pub aid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tar: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scp80: Vec<Scp80Keyset>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scp03: Vec<Scp03Keyset>,
+}
+
+/// The ECASD as the EIS describes it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Ecasd {
+    pub aid: String,
+    /// CERT.ECASD.ECKA (`7F21`, hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+}
+
+/// `EuiccCapabilities`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cattp_support: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_support: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure_packet_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_provisioning_version: Option<String>,
+}
+
+/// The eUICC Information Set.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Eis {
+    pub version: u32,
+    pub eid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eum_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    #[serde(default = "default_load_file")]
+    pub isd_p_load_file_aid: String,
+    #[serde(default = "default_module")]
+    pub isd_p_module_aid: String,
+    pub isd_r: IsdR,
+    #[serde(default = "default_ecasd")]
+    pub ecasd: Ecasd,
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_memory: Option<u64>,
+}
+
+fn default_load_file() -> String {
+    hexfmt::upper(&ISD_P_LOAD_FILE)
+}
+
+fn default_module() -> String {
+    hexfmt::upper(&ISD_P_MODULE)
+}
+
+fn default_ecasd() -> Ecasd {
+    Ecasd {
+        aid: hexfmt::upper(&ECASD),
+        certificate: None,
+    }
+}
+
+/// Why an EIS cannot be used.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum EisError {
+    #[error("the EIS is not valid JSON for this format: {0}; see the EIS format in the README")]
+    Syntax(String),
+    #[error("EIS version {0} is not supported (this smsr reads version {EIS_VERSION})")]
+    Version(u32),
+    #[error("EIS field {field}: {detail}")]
+    Field { field: String, detail: String },
+}
+
+fn field(field: impl Into<String>, detail: impl Into<String>) -> EisError {
+    EisError::Field {
+        field: field.into(),
+        detail: detail.into(),
+    }
+}
+
+/// The EID as 16 bytes from its 32 decimal digits.
+pub fn parse_eid(text: &str) -> Result<[u8; 16], String> {
+    let digits = text.trim();
+    if digits.len() != 32 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?} is not an EID: 32 decimal digits expected"
+        ));
+    }
+    let bytes = hexfmt::parse(digits).map_err(|e| e.to_string())?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("{text:?} is not an EID"))
+}
+
+fn check_aid(name: &str, text: &str) -> Result<Aid, EisError> {
+    let bytes = hexfmt::parse(text).map_err(|e| field(name, e.to_string()))?;
+    Aid::new(&bytes).map_err(|e| field(name, e.to_string()))
+}
+
+fn check_key(name: String, key: &SecretHex, lengths: &[usize]) -> Result<(), EisError> {
+    let bytes = key.bytes().map_err(|e| field(name.clone(), e))?;
+    if !lengths.contains(&bytes.len()) {
+        return Err(field(
+            name,
+            format!("{} bytes; expected {lengths:?}", bytes.len()),
+        ));
+    }
+    Ok(())
+}
+
+impl Eis {
+    /// Reads and checks an EIS document.
+    pub fn from_json(text: &str) -> Result<Self, EisError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| EisError::Syntax(e.to_string()))?;
+        match value.get("version").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(EIS_VERSION) => {}
+            Some(v) => return Err(EisError::Version(u32::try_from(v).unwrap_or(u32::MAX))),
+            None => return Err(field("version", "missing (expected 1)")),
+        }
+        let eis: Self =
+            serde_json::from_value(value).map_err(|e| EisError::Syntax(e.to_string()))?;
+        eis.check()?;
+        Ok(eis)
+    }
+
+    /// The document (with keys: it is for files with mode 0600 only).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks every field's form.
+    pub fn check(&self) -> Result<(), EisError> {
+        parse_eid(&self.eid).map_err(|e| field("eid", e))?;
+        check_aid("isd_p_load_file_aid", &self.isd_p_load_file_aid)?;
+        check_aid("isd_p_module_aid", &self.isd_p_module_aid)?;
+        check_aid("isd_r.aid", &self.isd_r.aid)?;
+        check_aid("ecasd.aid", &self.ecasd.aid)?;
+        if let Some(tar) = &self.isd_r.tar {
+            match hexfmt::parse(tar) {
+                Ok(b) if b.len() == 3 => {}
+                _ => return Err(field("isd_r.tar", "3 bytes in hex expected")),
+            }
+        }
+        for (i, k) in self.isd_r.scp80.iter().enumerate() {
+            check_key(format!("isd_r.scp80[{i}].kic"), &k.kic, &[16, 24, 32])?;
+            check_key(format!("isd_r.scp80[{i}].kid"), &k.kid, &[16, 24, 32])?;
+            if k.counter >= 1 << 40 {
+                return Err(field(
+                    format!("isd_r.scp80[{i}].counter"),
+                    "more than the 5 bytes of CNTR",
+                ));
+            }
+        }
+        for (i, k) in self.isd_r.scp03.iter().enumerate() {
+            for (n, key) in [("enc", &k.enc), ("mac", &k.mac), ("dek", &k.dek)] {
+                check_key(format!("isd_r.scp03[{i}].{n}"), key, &[16, 24, 32])?;
+            }
+        }
+        if let Some(cert) = &self.ecasd.certificate {
+            hexfmt::parse(cert).map_err(|e| field("ecasd.certificate", e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The EID's 16 bytes (checked by [`Eis::check`]).
+    pub fn eid_bytes(&self) -> [u8; 16] {
+        parse_eid(&self.eid).unwrap_or_default()
+    }
+
+    /// The ISD-R's TAR: as given, else bytes 13–15 of its AID (ETSI TS 101 220 §6, as SGP.02
+    /// Annex H lays the AID out).
+    pub fn isd_r_tar(&self) -> [u8; 3] {
+        let given = self
+            .isd_r
+            .tar
+            .as_deref()
+            .and_then(|t| hexfmt::parse(t).ok())
+            .and_then(|b| <[u8; 3]>::try_from(b).ok());
+        given.unwrap_or_else(|| {
+            let aid = hexfmt::parse(&self.isd_r.aid).unwrap_or_else(|_| ISD_R.to_vec());
+            tar_of(&aid)
+        })
+    }
+
+    /// A copy without keys, for display.
+    pub fn without_keys(&self) -> Self {
+        let mut e = self.clone();
+        for k in &mut e.isd_r.scp80 {
+            k.kic = SecretHex::new("REDACTED");
+            k.kid = SecretHex::new("REDACTED");
+        }
+        for k in &mut e.isd_r.scp03 {
+            k.enc = SecretHex::new("REDACTED");
+            k.mac = SecretHex::new("REDACTED");
+            k.dek = SecretHex::new("REDACTED");
+        }
+        e
+    }
+}
+
+/// The TAR of an SGP.02 instance AID: bytes 13–15 (ISD-R `000001`, ECASD `000002`, first ISD-P
+/// `000010`). For a shorter AID, its last three bytes.
+pub fn tar_of(aid: &[u8]) -> [u8; 3] {
+    let tail = match aid.get(12..15) {
+        Some(t) => t,
+        None => &aid[aid.len().saturating_sub(3)..],
+    };
+    let mut tar = [0u8; 3];
+    let start = 3 - tail.len().min(3);
+    tar[start..].copy_from_slice(&tail[..tail.len().min(3)]);
+    tar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> String {
+        r#"{
+          "version": 1,
+          "eid": "89001999000010000000000000000018",
+          "isd_r": {
+            "aid": "A0000005591010FFFFFFFF8900000100",
+            "scp80": [{"kvn": 1, "kic": "000102030405060708090A0B0C0D0E0F", "kid": "101112131415161718191A1B1C1D1E1F", "counter": 5}],
+            "scp03": [{"kvn": 48, "enc": "404142434445464748494A4B4C4D4E4F", "mac": "404142434445464748494A4B4C4D4E4F", "dek": "404142434445464748494A4B4C4D4E4F"}]
+          }
+        }"#
+        .to_owned()
+    }
+
+    #[test]
+    fn minimal_eis_gets_annex_h_defaults() {
+        let eis = Eis::from_json(&sample()).unwrap();
+        assert_eq!(eis.isd_p_load_file_aid, "A0000005591010FFFFFFFF8900000D00");
+        assert_eq!(eis.isd_p_module_aid, "A0000005591010FFFFFFFF8900000E00");
+        assert_eq!(eis.ecasd.aid, "A0000005591010FFFFFFFF8900000200");
+        assert_eq!(eis.isd_r_tar(), [0, 0, 1]);
+        assert_eq!(eis.isd_r.scp80[0].counter, 5);
+        let again = Eis::from_json(&eis.to_json()).unwrap();
+        assert_eq!(again, eis);
+        let shown = serde_json::to_string(&eis.without_keys()).unwrap();
+        assert!(!shown.contains("404142") && shown.contains("REDACTED"));
+        assert!(!format!("{eis:?}").contains("404142"));
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let cases = [
+            ("\"version\": 1", "\"version\": 2", "version 2"),
+            ("89001999000010000000000000000018", "8900", "eid"),
+            (
+                "000102030405060708090A0B0C0D0E0F",
+                "0001",
+                "isd_r.scp80[0].kic",
+            ),
+            ("\"counter\": 5", "\"counter\": 5, \"extra\": 1", "extra"),
+            ("\"aid\": \"A000", "\"aid\": \"ZZ00", "isd_r.aid"),
+        ];
+        for (from, to, named) in cases {
+            let text = sample().replacen(from, to, 1);
+            let err = Eis::from_json(&text).unwrap_err().to_string();
+            assert!(err.contains(named), "{named}: {err}");
+        }
+        assert!(Eis::from_json("[]").is_err());
+    }
+
+    #[test]
+    fn tars_are_bytes_13_to_15_of_the_aid() {
+        assert_eq!(tar_of(&ISD_R), [0, 0, 1]);
+        assert_eq!(tar_of(&ECASD), [0, 0, 2]);
+        let first_isd_p = hexfmt::parse("A0000005591010FFFFFFFF8900001000").unwrap();
+        assert_eq!(tar_of(&first_isd_p), [0, 0, 0x10]);
+        assert_eq!(tar_of(&[0xA0, 0x01]), [0, 0xA0, 0x01]);
+    }
+}

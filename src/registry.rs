@@ -1,0 +1,804 @@
+//! The SM-SR registry: one SQLite file (default `$XDG_DATA_HOME/smsr/smsr.db`, `--db` /
+//! `SMSR_DB` to choose) holding the registered EIS records, the ISD-Ps and profiles on each
+//! card, the SCP80 counters, the history of operations and the notifications received.
+//!
+//! Crash safety: every change commits in its own transaction, in an order that lets
+//! `smsr audit` reconcile the registry with the card after a crash at any point:
+//! - an operation on the card is first recorded as *pending* on its ISD-P row (intent), then
+//!   sent, then the row is updated and the pending mark cleared. A crash in between leaves the
+//!   pending mark, and the audit settles it from what the card reports (GET STATUS);
+//! - an SCP80 counter is incremented and committed *before* the packet using it is sent: a crash
+//!   wastes a value, never reuses one (the card refuses a counter that is not higher).
+//!
+//! Schema versions are kept in `PRAGMA user_version`; [`MIGRATIONS`] brings any older file up
+//! to date, the first version included.
+
+use crate::eis::Eis;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Schema migrations, in order: entry `n` takes a file from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 0 → 1
+    "CREATE TABLE eis (
+         eid TEXT PRIMARY KEY,
+         document TEXT NOT NULL,
+         registered_at TEXT NOT NULL,
+         last_audit TEXT
+     );
+     CREATE TABLE isdp (
+         eid TEXT NOT NULL REFERENCES eis(eid) ON DELETE CASCADE,
+         aid TEXT NOT NULL,
+         iccid TEXT,
+         state TEXT NOT NULL,
+         fallback INTEGER NOT NULL DEFAULT 0,
+         pol2 TEXT NOT NULL DEFAULT '[]',
+         memory INTEGER,
+         pending TEXT,
+         updated_at TEXT NOT NULL,
+         PRIMARY KEY (eid, aid)
+     );
+     CREATE TABLE scp80_counter (
+         eid TEXT NOT NULL REFERENCES eis(eid) ON DELETE CASCADE,
+         kvn INTEGER NOT NULL,
+         counter INTEGER NOT NULL,
+         PRIMARY KEY (eid, kvn)
+     );
+     CREATE TABLE history (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         eid TEXT NOT NULL,
+         at TEXT NOT NULL,
+         operation TEXT NOT NULL,
+         outcome TEXT NOT NULL,
+         detail TEXT NOT NULL DEFAULT ''
+     );
+     CREATE TABLE notification (
+         eid TEXT NOT NULL,
+         seq INTEGER NOT NULL,
+         kind INTEGER NOT NULL,
+         aid TEXT,
+         received_at TEXT NOT NULL,
+         confirmed_at TEXT,
+         PRIMARY KEY (eid, seq)
+     );",
+];
+
+/// Why the registry cannot do what was asked.
+#[derive(Debug, Error)]
+pub enum RegistryError {
+    #[error(
+        "SM-SR registry {}: {detail}; check the path given with --db (or SMSR_DB) and its \
+         permissions",
+        path.display()
+    )]
+    Open { path: PathBuf, detail: String },
+    #[error(
+        "SM-SR registry {} has schema version {found}, newer than this smsr knows ({known}): \
+         use a newer smsr",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
+    #[error("SM-SR registry: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("no eUICC with EID {0} is registered: register its EIS with `smsr eis register FILE`")]
+    UnknownEid(String),
+    #[error(
+        "an eUICC with EID {0} is registered already: `smsr eis register --replace FILE` \
+         replaces its EIS (keys and counters included)"
+    )]
+    AlreadyRegistered(String),
+    #[error("EID {eid} has no ISD-P {aid} in the registry (`smsr eis show {eid}` lists them)")]
+    UnknownIsdp { eid: String, aid: String },
+    #[error("EID {eid} has no profile with ICCID {iccid} in the registry")]
+    UnknownIccid { eid: String, iccid: String },
+    #[error("the EIS stored for {eid} is unreadable: {detail}")]
+    Corrupt { eid: String, detail: String },
+    #[error("all ISD-P AIDs of EID {0} are in use (…1000 to …FFFF00)")]
+    NoFreeAid(String),
+}
+
+/// An ISD-P as the registry knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IsdpRecord {
+    pub aid: String,
+    pub iccid: Option<String>,
+    /// `created`, `personalized`, `disabled`, `enabled` (SGP.02 life cycle), or `creating`
+    /// before the card confirmed the CreateISDP.
+    pub state: String,
+    pub fallback: bool,
+    /// POL2 rules (JSON array).
+    pub pol2: String,
+    pub memory: Option<u64>,
+    /// An operation sent to the card whose outcome is not yet recorded.
+    pub pending: Option<String>,
+    pub updated_at: String,
+}
+
+/// One line of the operation history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub operation: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// A registered card, for listings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EisSummary {
+    pub eid: String,
+    pub registered_at: String,
+    pub last_audit: Option<String>,
+    pub isdps: u64,
+}
+
+/// The registry.
+#[derive(Debug)]
+pub struct Registry {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// `$XDG_DATA_HOME/smsr/smsr.db`, else `~/.local/share/smsr/smsr.db`.
+pub fn default_path() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|d| d.join("smsr/smsr.db"))
+}
+
+fn now() -> String {
+    crate::trace::now_rfc3339()
+}
+
+impl Registry {
+    /// Opens (creating when absent, mode 0600) and migrates the registry at `path`.
+    pub fn open(path: &Path) -> Result<Self, RegistryError> {
+        let open_err = |detail: String| RegistryError::Open {
+            path: path.to_owned(),
+            detail,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        }
+        let existed = path.exists();
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        #[cfg(unix)]
+        if !existed {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| open_err(e.to_string()))?;
+        }
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+        )
+        .map_err(|e| open_err(e.to_string()))?;
+        let mut registry = Self {
+            conn,
+            path: path.to_owned(),
+        };
+        registry.migrate()?;
+        Ok(registry)
+    }
+
+    /// An in-memory registry (tests).
+    pub fn in_memory() -> Result<Self, RegistryError> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        let mut registry = Self {
+            conn,
+            path: PathBuf::from(":memory:"),
+        };
+        registry.migrate()?;
+        Ok(registry)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&mut self) -> Result<(), RegistryError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len();
+        let from = usize::try_from(version).unwrap_or(usize::MAX);
+        if from > known {
+            return Err(RegistryError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(i + 1).unwrap_or(i64::MAX),
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version of the file.
+    pub fn schema_version(&self) -> Result<i64, RegistryError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Registers an EIS (ES1.RegisterEIS). With `replace`, an existing record of the same EID
+    /// is replaced (its ISD-Ps and history kept; SCP80 counters raised to the EIS's when
+    /// higher).
+    pub fn register(&mut self, eis: &Eis, replace: bool) -> Result<(), RegistryError> {
+        let tx = self.conn.transaction()?;
+        let exists = eis_exists(&tx, &eis.eid)?;
+        if exists && !replace {
+            return Err(RegistryError::AlreadyRegistered(eis.eid.clone()));
+        }
+        let document = eis.to_json();
+        if exists {
+            tx.execute(
+                "UPDATE eis SET document = ?2 WHERE eid = ?1",
+                params![eis.eid, document],
+            )?;
+        } else {
+            tx.execute(
+                "INSERT INTO eis (eid, document, registered_at) VALUES (?1, ?2, ?3)",
+                params![eis.eid, document, now()],
+            )?;
+        }
+        for k in &eis.isd_r.scp80 {
+            tx.execute(
+                "INSERT INTO scp80_counter (eid, kvn, counter) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (eid, kvn) DO UPDATE SET counter = MAX(counter, excluded.counter)",
+                params![eis.eid, k.kvn, i64::try_from(k.counter).unwrap_or(i64::MAX)],
+            )?;
+        }
+        log(
+            &tx,
+            &eis.eid,
+            if exists {
+                "eis replace"
+            } else {
+                "eis register"
+            },
+            "ok",
+            "",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The EIS of a card.
+    pub fn eis(&self, eid: &str) -> Result<Eis, RegistryError> {
+        let document: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT document FROM eis WHERE eid = ?1",
+                params![eid],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let document = document.ok_or_else(|| RegistryError::UnknownEid(eid.to_owned()))?;
+        let mut eis = Eis::from_json(&document).map_err(|e| RegistryError::Corrupt {
+            eid: eid.to_owned(),
+            detail: e.to_string(),
+        })?;
+        // The counters live in their own table, the EIS copy is only their starting point.
+        for k in &mut eis.isd_r.scp80 {
+            k.counter = self.counter(eid, k.kvn)?;
+        }
+        Ok(eis)
+    }
+
+    /// Every registered card.
+    pub fn list(&self) -> Result<Vec<EisSummary>, RegistryError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT e.eid, e.registered_at, e.last_audit,
+                    (SELECT COUNT(*) FROM isdp i WHERE i.eid = e.eid)
+             FROM eis e ORDER BY e.eid",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(EisSummary {
+                eid: r.get(0)?,
+                registered_at: r.get(1)?,
+                last_audit: r.get(2)?,
+                isdps: r.get::<_, i64>(3).map(|n| u64::try_from(n).unwrap_or(0))?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn require(&self, eid: &str) -> Result<(), RegistryError> {
+        if eis_exists(&self.conn, eid)? {
+            Ok(())
+        } else {
+            Err(RegistryError::UnknownEid(eid.to_owned()))
+        }
+    }
+
+    /// The ISD-Ps of a card, by AID.
+    pub fn isdps(&self, eid: &str) -> Result<Vec<IsdpRecord>, RegistryError> {
+        self.require(eid)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT aid, iccid, state, fallback, pol2, memory, pending, updated_at
+             FROM isdp WHERE eid = ?1 ORDER BY aid",
+        )?;
+        let rows = stmt.query_map(params![eid], |r| {
+            Ok(IsdpRecord {
+                aid: r.get(0)?,
+                iccid: r.get(1)?,
+                state: r.get(2)?,
+                fallback: r.get(3)?,
+                pol2: r.get(4)?,
+                memory: r
+                    .get::<_, Option<i64>>(5)?
+                    .map(|m| u64::try_from(m).unwrap_or(0)),
+                pending: r.get(6)?,
+                updated_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One ISD-P by AID.
+    pub fn isdp(&self, eid: &str, aid: &str) -> Result<IsdpRecord, RegistryError> {
+        self.isdps(eid)?
+            .into_iter()
+            .find(|r| r.aid.eq_ignore_ascii_case(aid))
+            .ok_or_else(|| RegistryError::UnknownIsdp {
+                eid: eid.to_owned(),
+                aid: aid.to_owned(),
+            })
+    }
+
+    /// The ISD-P holding a profile.
+    pub fn isdp_by_iccid(&self, eid: &str, iccid: &str) -> Result<IsdpRecord, RegistryError> {
+        self.isdps(eid)?
+            .into_iter()
+            .find(|r| r.iccid.as_deref() == Some(iccid))
+            .ok_or_else(|| RegistryError::UnknownIccid {
+                eid: eid.to_owned(),
+                iccid: iccid.to_owned(),
+            })
+    }
+
+    /// The first free ISD-P AID (SGP.02 Annex H layout `A0000005591010FFFFFFFF89 00 nnnn 00`,
+    /// from `nnnn` = `0010`), skipping the AIDs in the registry and in `on_card`.
+    pub fn next_isdp_aid(&self, eid: &str, on_card: &[String]) -> Result<String, RegistryError> {
+        let taken: Vec<String> = self
+            .isdps(eid)?
+            .into_iter()
+            .map(|r| r.aid.to_ascii_uppercase())
+            .chain(on_card.iter().map(|a| a.to_ascii_uppercase()))
+            .collect();
+        (0x0010u16..=0xFFFF)
+            .map(|n| format!("A0000005591010FFFFFFFF8900{n:04X}00"))
+            .find(|aid| !taken.contains(aid))
+            .ok_or_else(|| RegistryError::NoFreeAid(eid.to_owned()))
+    }
+
+    /// Records the intent to create an ISD-P (state `creating`, pending `create`), before the
+    /// INSTALL is sent.
+    pub fn begin_create(
+        &mut self,
+        eid: &str,
+        aid: &str,
+        iccid: Option<&str>,
+        memory: Option<u64>,
+    ) -> Result<(), RegistryError> {
+        self.require(eid)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO isdp (eid, aid, iccid, state, memory, pending, updated_at)
+             VALUES (?1, ?2, ?3, 'creating', ?4, 'create', ?5)",
+            params![
+                eid,
+                aid,
+                iccid,
+                memory.map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+                now()
+            ],
+        )?;
+        log(&tx, eid, "isdp create", "pending", aid)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks an operation as sent to the card (`enable`, `disable`, `delete`, …).
+    pub fn begin(&mut self, eid: &str, aid: &str, operation: &str) -> Result<(), RegistryError> {
+        self.isdp(eid, aid)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE isdp SET pending = ?3, updated_at = ?4 WHERE eid = ?1 AND aid = ?2",
+            params![eid, aid, operation, now()],
+        )?;
+        log(&tx, eid, operation, "pending", aid)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records an ISD-P's state as the card reported it, clearing its pending mark; `None`
+    /// removes the ISD-P (deleted, or a create the card never did).
+    pub fn settle(
+        &mut self,
+        eid: &str,
+        aid: &str,
+        state: Option<&str>,
+        outcome: &str,
+    ) -> Result<(), RegistryError> {
+        let tx = self.conn.transaction()?;
+        let operation: Option<Option<String>> = tx
+            .query_row(
+                "SELECT pending FROM isdp WHERE eid = ?1 AND aid = ?2",
+                params![eid, aid],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let operation = operation.flatten().unwrap_or_else(|| "update".into());
+        match state {
+            Some(s) => {
+                let n = tx.execute(
+                    "UPDATE isdp SET state = ?3, pending = NULL, updated_at = ?4
+                     WHERE eid = ?1 AND aid = ?2",
+                    params![eid, aid, s, now()],
+                )?;
+                if n == 0 {
+                    tx.execute(
+                        "INSERT INTO isdp (eid, aid, state, updated_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![eid, aid, s, now()],
+                    )?;
+                }
+            }
+            None => {
+                tx.execute(
+                    "DELETE FROM isdp WHERE eid = ?1 AND aid = ?2",
+                    params![eid, aid],
+                )?;
+            }
+        }
+        log(&tx, eid, &operation, outcome, aid)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Clears a pending mark without a state change (the card refused the operation).
+    pub fn abandon(&mut self, eid: &str, aid: &str, outcome: &str) -> Result<(), RegistryError> {
+        let record = self.isdp(eid, aid)?;
+        if record.pending.as_deref() == Some("create") {
+            return self.settle(eid, aid, None, outcome);
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE isdp SET pending = NULL, updated_at = ?3 WHERE eid = ?1 AND aid = ?2",
+            params![eid, aid, now()],
+        )?;
+        log(
+            &tx,
+            eid,
+            record.pending.as_deref().unwrap_or("update"),
+            outcome,
+            aid,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets the profile attributes of an ISD-P.
+    pub fn set_profile(
+        &mut self,
+        eid: &str,
+        aid: &str,
+        iccid: Option<&str>,
+        fallback: Option<bool>,
+        pol2: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        self.isdp(eid, aid)?;
+        let tx = self.conn.transaction()?;
+        if let Some(i) = iccid {
+            tx.execute(
+                "UPDATE isdp SET iccid = ?3 WHERE eid = ?1 AND aid = ?2",
+                params![eid, aid, i],
+            )?;
+        }
+        if let Some(f) = fallback {
+            if f {
+                tx.execute("UPDATE isdp SET fallback = 0 WHERE eid = ?1", params![eid])?;
+            }
+            tx.execute(
+                "UPDATE isdp SET fallback = ?3 WHERE eid = ?1 AND aid = ?2",
+                params![eid, aid, f],
+            )?;
+        }
+        if let Some(p) = pol2 {
+            tx.execute(
+                "UPDATE isdp SET pol2 = ?3 WHERE eid = ?1 AND aid = ?2",
+                params![eid, aid, p],
+            )?;
+        }
+        tx.execute(
+            "UPDATE isdp SET updated_at = ?3 WHERE eid = ?1 AND aid = ?2",
+            params![eid, aid, now()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The last SCP80 counter value used with a key set.
+    pub fn counter(&self, eid: &str, kvn: u8) -> Result<u64, RegistryError> {
+        let c: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT counter FROM scp80_counter WHERE eid = ?1 AND kvn = ?2",
+                params![eid, kvn],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(c.map_or(0, |c| u64::try_from(c).unwrap_or(0)))
+    }
+
+    /// Takes the next SCP80 counter value of a key set and commits it before returning, so no
+    /// value is ever used twice, whatever happens after.
+    pub fn next_counter(&mut self, eid: &str, kvn: u8) -> Result<u64, RegistryError> {
+        self.require(eid)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO scp80_counter (eid, kvn, counter) VALUES (?1, ?2, 1)
+             ON CONFLICT (eid, kvn) DO UPDATE SET counter = counter + 1",
+            params![eid, kvn],
+        )?;
+        let c: i64 = tx.query_row(
+            "SELECT counter FROM scp80_counter WHERE eid = ?1 AND kvn = ?2",
+            params![eid, kvn],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(u64::try_from(c).unwrap_or(0))
+    }
+
+    /// Notes an audit of the card.
+    pub fn audited(&mut self, eid: &str, detail: &str) -> Result<(), RegistryError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE eis SET last_audit = ?2 WHERE eid = ?1",
+            params![eid, now()],
+        )?;
+        log(&tx, eid, "audit", "ok", detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Appends to the history.
+    pub fn log(
+        &mut self,
+        eid: &str,
+        operation: &str,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<(), RegistryError> {
+        log(&self.conn, eid, operation, outcome, detail)
+    }
+
+    /// The history of a card, oldest first.
+    pub fn history(&self, eid: &str) -> Result<Vec<HistoryEntry>, RegistryError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, operation, outcome, detail FROM history WHERE eid = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![eid], |r| {
+            Ok(HistoryEntry {
+                at: r.get(0)?,
+                operation: r.get(1)?,
+                outcome: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a notification received from the card; `false` when it was known already.
+    pub fn record_notification(
+        &mut self,
+        eid: &str,
+        seq: u16,
+        kind: u8,
+        aid: Option<&str>,
+    ) -> Result<bool, RegistryError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO notification (eid, seq, kind, aid, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![eid, seq, kind, aid, now()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Marks a notification confirmed to the card.
+    pub fn confirm_notification(&mut self, eid: &str, seq: u16) -> Result<(), RegistryError> {
+        self.conn.execute(
+            "UPDATE notification SET confirmed_at = ?3 WHERE eid = ?1 AND seq = ?2",
+            params![eid, seq, now()],
+        )?;
+        Ok(())
+    }
+}
+
+fn eis_exists(conn: &Connection, eid: &str) -> Result<bool, RegistryError> {
+    Ok(conn
+        .query_row("SELECT 1 FROM eis WHERE eid = ?1", params![eid], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn log(
+    conn: &Connection,
+    eid: &str,
+    operation: &str,
+    outcome: &str,
+    detail: &str,
+) -> Result<(), RegistryError> {
+    conn.execute(
+        "INSERT INTO history (eid, at, operation, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![eid, now(), operation, outcome, detail],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EID: &str = "89001999000010000000000000000018";
+
+    fn eis() -> Eis {
+        Eis::from_json(&format!(
+            r#"{{"version":1,"eid":"{EID}","isd_r":{{"aid":"A0000005591010FFFFFFFF8900000100",
+            "scp80":[{{"kvn":1,"kic":"000102030405060708090A0B0C0D0E0F","kid":"000102030405060708090A0B0C0D0E0F","counter":7}}]}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn register_show_list_and_refuse_twice() {
+        let mut r = Registry::in_memory().unwrap();
+        assert_eq!(r.schema_version().unwrap(), 1);
+        r.register(&eis(), false).unwrap();
+        let err = r.register(&eis(), false).unwrap_err();
+        assert!(err.to_string().contains("--replace"), "{err}");
+        r.register(&eis(), true).unwrap();
+        assert_eq!(r.eis(EID).unwrap().eid, EID);
+        assert_eq!(r.list().unwrap().len(), 1);
+        let err = r.eis("89001999000010000000000000000026").unwrap_err();
+        assert!(err.to_string().contains("smsr eis register"), "{err}");
+    }
+
+    #[test]
+    fn counters_only_go_up_and_commit_first() {
+        let mut r = Registry::in_memory().unwrap();
+        r.register(&eis(), false).unwrap();
+        assert_eq!(r.counter(EID, 1).unwrap(), 7);
+        assert_eq!(r.next_counter(EID, 1).unwrap(), 8);
+        assert_eq!(r.next_counter(EID, 1).unwrap(), 9);
+        // Re-registering an EIS with an older counter does not lower it.
+        r.register(&eis(), true).unwrap();
+        assert_eq!(r.counter(EID, 1).unwrap(), 9);
+        assert_eq!(r.eis(EID).unwrap().isd_r.scp80[0].counter, 9);
+    }
+
+    #[test]
+    fn isdp_create_intent_then_settle_or_abandon() {
+        let mut r = Registry::in_memory().unwrap();
+        r.register(&eis(), false).unwrap();
+        let aid = r.next_isdp_aid(EID, &[]).unwrap();
+        assert_eq!(aid, "A0000005591010FFFFFFFF8900001000");
+        r.begin_create(EID, &aid, Some("8988"), Some(4096)).unwrap();
+        let rec = r.isdp(EID, &aid).unwrap();
+        assert_eq!(
+            (rec.state.as_str(), rec.pending.as_deref()),
+            ("creating", Some("create"))
+        );
+        let next = r
+            .next_isdp_aid(EID, &["A0000005591010FFFFFFFF8900001100".into()])
+            .unwrap();
+        assert_eq!(next, "A0000005591010FFFFFFFF8900001200");
+        r.settle(EID, &aid, Some("created"), "ok").unwrap();
+        let rec = r.isdp(EID, &aid).unwrap();
+        assert_eq!((rec.state.as_str(), rec.pending), ("created", None));
+
+        r.begin_create(EID, &next, None, None).unwrap();
+        r.abandon(EID, &next, "refused 6A80").unwrap();
+        assert!(r.isdp(EID, &next).is_err());
+
+        r.begin(EID, &aid, "delete").unwrap();
+        r.settle(EID, &aid, None, "ok").unwrap();
+        assert!(r.isdps(EID).unwrap().is_empty());
+        let ops: Vec<String> = r
+            .history(EID)
+            .unwrap()
+            .into_iter()
+            .map(|h| format!("{} {}", h.operation, h.outcome))
+            .collect();
+        assert!(ops.contains(&"create ok".to_owned()), "{ops:?}");
+        assert!(ops.contains(&"delete ok".to_owned()), "{ops:?}");
+    }
+
+    #[test]
+    fn fallback_is_unique_per_card() {
+        let mut r = Registry::in_memory().unwrap();
+        r.register(&eis(), false).unwrap();
+        for aid in [
+            "A0000005591010FFFFFFFF8900001000",
+            "A0000005591010FFFFFFFF8900001100",
+        ] {
+            r.settle(EID, aid, Some("disabled"), "ok").unwrap();
+        }
+        r.set_profile(
+            EID,
+            "A0000005591010FFFFFFFF8900001000",
+            Some("1"),
+            Some(true),
+            None,
+        )
+        .unwrap();
+        r.set_profile(
+            EID,
+            "A0000005591010FFFFFFFF8900001100",
+            Some("2"),
+            Some(true),
+            None,
+        )
+        .unwrap();
+        let fallbacks: Vec<String> = r
+            .isdps(EID)
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.fallback)
+            .map(|i| i.aid)
+            .collect();
+        assert_eq!(fallbacks, ["A0000005591010FFFFFFFF8900001100"]);
+        assert_eq!(r.isdp_by_iccid(EID, "2").unwrap().aid, fallbacks[0]);
+    }
+
+    #[test]
+    fn file_is_private_migrated_and_refused_when_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/smsr.db");
+        {
+            let mut r = Registry::open(&path).unwrap();
+            r.register(&eis(), false).unwrap();
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0);
+        }
+        let r = Registry::open(&path).unwrap();
+        assert_eq!(r.eis(EID).unwrap().eid, EID);
+        r.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(r);
+        let err = Registry::open(&path).unwrap_err();
+        assert!(
+            matches!(err, RegistryError::TooNew { found: 99, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn notifications_are_recorded_once() {
+        let mut r = Registry::in_memory().unwrap();
+        r.register(&eis(), false).unwrap();
+        assert!(r.record_notification(EID, 1, 1, None).unwrap());
+        assert!(!r.record_notification(EID, 1, 1, None).unwrap());
+        r.confirm_notification(EID, 1).unwrap();
+    }
+}
