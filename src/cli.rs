@@ -63,6 +63,10 @@ pub struct GlobalArgs {
     /// Print JSON on stdout instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The SM-SR registry (SQLite) of the eis/isdp/profile/audit commands. Default:
+    /// $XDG_DATA_HOME/smsr/smsr.db or ~/.local/share/smsr/smsr.db.
+    #[arg(long, global = true, value_name = "FILE", env = "SMSR_DB")]
+    pub db: Option<PathBuf>,
     /// More diagnostics on stderr (-v: each APDU, -vv: debug).
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -79,6 +83,13 @@ pub enum TransportKind {
     Pcsc,
     /// The bundled emulator, linked in.
     Emulator,
+}
+
+/// How ES5 commands reach the ISD-R.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Es5Choice {
+    /// An SCP03 session on the ISD-R with the EIS's keys (test-card convenience).
+    Scp03,
 }
 
 /// The commands.
@@ -102,6 +113,18 @@ pub enum Command {
     /// Measure the round-trip time of one APDU through the chosen transport (median, p90,
     /// p99): a reader's speed, or the virtual reader's socket tuning.
     Bench(BenchArgs),
+    /// SM-SR: the eUICC Information Sets in the registry (register, show, list).
+    #[command(subcommand)]
+    Eis(crate::commands::platform::EisCommand),
+    /// SM-SR: ISD-P management on the card (ES5.CreateISDP).
+    #[command(subcommand)]
+    Isdp(crate::commands::platform::IsdpCommand),
+    /// SM-SR: profile life cycle on the card (ES5.DeleteProfile).
+    #[command(subcommand)]
+    Profile(crate::commands::platform::ProfileCommand),
+    /// SM-SR: ES5.AuditEIS — read the card's ISD-Ps and make the registry agree, settling
+    /// operations a crash left pending.
+    Audit(crate::commands::platform::AuditArgs),
 }
 
 /// `smsr bench`.

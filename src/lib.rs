@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod commands;
 pub mod eis;
+pub mod es5;
 pub mod exit_code;
 pub mod hexfmt;
 pub mod keys;

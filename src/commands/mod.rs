@@ -6,6 +6,7 @@ pub mod bench;
 pub mod decrypt;
 pub mod doctor;
 pub mod info;
+pub mod platform;
 pub mod readers;
 pub mod trace;
 
@@ -35,6 +36,9 @@ pub enum CliError {
     /// The card answered an error status word to a command the operation needed.
     #[error("{what}: the card answered {sw:04X} ({meaning})", sw = sw.to_u16(), meaning = sw.meaning())]
     CardRefused { what: String, sw: StatusWord },
+    /// A secure channel could not be opened or broke.
+    #[error("{0}")]
+    Secure(crate::secure::SecureError),
     /// The card answered something that does not follow the specification.
     #[error("{0}")]
     BadResponse(String),
@@ -47,15 +51,22 @@ impl CliError {
     /// The process exit code (see [`crate::exit_code`]).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Transport(e) if e.is_setup_problem() => exit_code::NO_CARD,
-            Self::Transport(TransportError::SecureChannel { .. }) => exit_code::SECURITY,
-            Self::Transport(TransportError::InvalidCommand(_) | TransportError::Trace { .. }) => {
-                exit_code::INPUT
+            Self::Transport(e) | Self::Secure(crate::secure::SecureError::Transport(e)) => {
+                transport_exit_code(e)
             }
-            Self::Transport(_) => exit_code::COMMUNICATION,
+            Self::Secure(_) => exit_code::SECURITY,
             Self::Trace(_) | Self::Input(_) => exit_code::INPUT,
             Self::CardRefused { .. } | Self::BadResponse(_) | Self::Failed(_) => exit_code::FAILURE,
         }
+    }
+}
+
+fn transport_exit_code(e: &TransportError) -> u8 {
+    match e {
+        e if e.is_setup_problem() => exit_code::NO_CARD,
+        TransportError::SecureChannel { .. } => exit_code::SECURITY,
+        TransportError::InvalidCommand(_) | TransportError::Trace { .. } => exit_code::INPUT,
+        _ => exit_code::COMMUNICATION,
     }
 }
 
@@ -69,6 +80,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Apdu(args) => apdu::run(g, args),
         Command::Trace(TraceCommand::Show { file }) => trace::show(g, file),
         Command::Bench(args) => bench::run(g, args),
+        Command::Eis(cmd) => platform::eis(g, cmd),
+        Command::Isdp(cmd) => platform::isdp(g, cmd),
+        Command::Profile(cmd) => platform::profile(g, cmd),
+        Command::Audit(args) => platform::audit(g, args),
         Command::Trace(TraceCommand::Decrypt(args)) => decrypt::run(g, args),
     }
 }

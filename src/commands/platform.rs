@@ -1,0 +1,323 @@
+//! The SM-SR commands (SGP.02 ES1/ES5): `smsr eis ...`, `smsr isdp create`, `smsr profile
+//! delete`, `smsr audit`.
+
+use super::{info, open_card, print_json, CliError};
+use crate::cli::{Es5Choice, GlobalArgs};
+use crate::eis::Eis;
+use crate::es5::{self, Es5Error, Scp03Link};
+use crate::registry::{self, Registry, RegistryError};
+use crate::transport::Transport;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// How ES5 reaches the ISD-R.
+#[derive(Clone, Debug, Args)]
+pub struct Es5Args {
+    /// ES5 transport: scp03 (an SCP03 session on the ISD-R with the EIS's keys; a test-card
+    /// convenience for cards and emulators that expose the ISD-R to the terminal).
+    #[arg(long, value_enum, default_value_t = Es5Choice::Scp03, env = "SMSR_ES5")]
+    pub es5: Es5Choice,
+}
+
+/// `smsr eis ...`.
+#[derive(Debug, Subcommand)]
+pub enum EisCommand {
+    /// Register a card's eUICC Information Set (ES1.RegisterEIS) from a JSON file.
+    Register {
+        /// The EIS file (see the README's EIS format; `euicc-emulator init --eis-out` writes one).
+        file: PathBuf,
+        /// Replace the EIS of a card registered already (its ISD-Ps and history are kept).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Show a registered card: EIS (keys redacted), ISD-Ps and profiles, history.
+    Show {
+        /// The EID (default: the EID of the card in the reader).
+        eid: Option<String>,
+    },
+    /// List the registered cards.
+    List,
+}
+
+/// `smsr isdp ...`.
+#[derive(Debug, Subcommand)]
+pub enum IsdpCommand {
+    /// ES5.CreateISDP: create an ISD-P on the card (INSTALL of the ISD-P module with the first
+    /// free AID), recorded in the registry.
+    Create {
+        #[arg(long)]
+        eid: String,
+        /// The ICCID of the profile this ISD-P is for.
+        #[arg(long)]
+        iccid: Option<String>,
+        /// Non-volatile memory quota in bytes.
+        #[arg(long)]
+        memory: Option<u32>,
+        #[command(flatten)]
+        es5: Es5Args,
+    },
+}
+
+/// Which profile.
+#[derive(Clone, Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ProfileRef {
+    /// The profile's ICCID.
+    #[arg(long)]
+    pub iccid: Option<String>,
+    /// The ISD-P's AID.
+    #[arg(long)]
+    pub isdp: Option<String>,
+}
+
+/// `smsr profile ...` (SM-SR side).
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// ES5.DeleteProfile: DELETE of the ISD-P and everything in it.
+    Delete {
+        #[arg(long)]
+        eid: String,
+        #[command(flatten)]
+        profile: ProfileRef,
+        #[command(flatten)]
+        es5: Es5Args,
+    },
+}
+
+/// `smsr audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long)]
+    pub eid: String,
+    #[command(flatten)]
+    pub es5: Es5Args,
+}
+
+fn open_registry(g: &GlobalArgs) -> Result<Registry, CliError> {
+    let path = g
+        .db
+        .clone()
+        .or_else(registry::default_path)
+        .ok_or_else(|| {
+            CliError::Input("no place for the SM-SR registry: give --db FILE (or SMSR_DB)".into())
+        })?;
+    Ok(Registry::open(&path)?)
+}
+
+impl From<RegistryError> for CliError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::UnknownEid(_)
+            | RegistryError::AlreadyRegistered(_)
+            | RegistryError::UnknownIsdp { .. }
+            | RegistryError::UnknownIccid { .. } => CliError::Failed(e.to_string()),
+            _ => CliError::Input(e.to_string()),
+        }
+    }
+}
+
+impl From<Es5Error> for CliError {
+    fn from(e: Es5Error) -> Self {
+        match e {
+            Es5Error::Transport(t) => CliError::Transport(t),
+            Es5Error::Registry(r) => r.into(),
+            Es5Error::Secure(s) => CliError::Secure(s),
+            Es5Error::Input(m) => CliError::Input(m),
+            other => CliError::Failed(other.to_string()),
+        }
+    }
+}
+
+/// The card, checked to be the one the EID names, and an ES5 link to its ISD-R.
+fn link_for(
+    g: &GlobalArgs,
+    registry: &Registry,
+    eid: &str,
+    _es5: &Es5Args,
+) -> Result<Scp03Link<Box<dyn Transport>>, CliError> {
+    let eis = registry.eis(eid)?;
+    let mut card = open_card(g)?;
+    let on_card = info::read_eid(card.as_mut())?;
+    let on_card = crate::hexfmt::upper(&on_card.0);
+    if on_card != eis.eid {
+        return Err(CliError::Input(format!(
+            "the card in {} has EID {on_card}, not {}: choose the reader with --reader, or \
+             give --eid {on_card}",
+            card.reader_name(),
+            eis.eid
+        )));
+    }
+    Ok(Scp03Link::new(card, &eis)?)
+}
+
+#[derive(Serialize)]
+struct Shown {
+    eis: Eis,
+    isdps: Vec<registry::IsdpRecord>,
+    history: Vec<registry::HistoryEntry>,
+}
+
+pub fn eis(g: &GlobalArgs, cmd: &EisCommand) -> Result<(), CliError> {
+    let mut registry = open_registry(g)?;
+    match cmd {
+        EisCommand::Register { file, replace } => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| CliError::Input(format!("cannot read EIS {}: {e}", file.display())))?;
+            let eis = Eis::from_json(&text)
+                .map_err(|e| CliError::Input(format!("EIS {}: {e}", file.display())))?;
+            registry.register(&eis, *replace)?;
+            if g.json {
+                print_json(&serde_json::json!({"registered": eis.eid, "replaced": replace}));
+            } else {
+                println!("registered {} in {}", eis.eid, registry.path().display());
+            }
+        }
+        EisCommand::Show { eid } => {
+            let eid = match eid {
+                Some(e) => e.clone(),
+                None => {
+                    let mut card = open_card(g)?;
+                    crate::hexfmt::upper(&info::read_eid(card.as_mut())?.0)
+                }
+            };
+            let shown = Shown {
+                eis: registry.eis(&eid)?.without_keys(),
+                isdps: registry.isdps(&eid)?,
+                history: registry.history(&eid)?,
+            };
+            if g.json {
+                print_json(&shown);
+            } else {
+                let e = &shown.eis;
+                println!("EID        {}", e.eid);
+                println!(
+                    "ISD-R      {} (TAR {})",
+                    e.isd_r.aid,
+                    crate::hexfmt::upper(&e.isd_r_tar())
+                );
+                println!(
+                    "key sets   SCP80 {:?}, SCP03 {:?}",
+                    e.isd_r.scp80.iter().map(|k| k.kvn).collect::<Vec<_>>(),
+                    e.isd_r.scp03.iter().map(|k| k.kvn).collect::<Vec<_>>()
+                );
+                println!(
+                    "ISD-P ELF  {} module {}",
+                    e.isd_p_load_file_aid, e.isd_p_module_aid
+                );
+                print_isdps(&shown.isdps);
+                for h in &shown.history {
+                    println!("  {} {} {} {}", h.at, h.operation, h.outcome, h.detail);
+                }
+            }
+        }
+        EisCommand::List => {
+            let list = registry.list()?;
+            if g.json {
+                print_json(&serde_json::json!({ "euiccs": list }));
+            } else if list.is_empty() {
+                println!("no eUICC registered (smsr eis register FILE)");
+            } else {
+                for e in &list {
+                    println!(
+                        "{}  {} ISD-P(s)  registered {}  last audit {}",
+                        e.eid,
+                        e.isdps,
+                        e.registered_at,
+                        e.last_audit.as_deref().unwrap_or("never")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_isdps(isdps: &[registry::IsdpRecord]) {
+    if isdps.is_empty() {
+        println!("ISD-Ps     none");
+    }
+    for i in isdps {
+        println!(
+            "ISD-P      {}  {}{}  ICCID {}{}",
+            i.aid,
+            i.state,
+            i.pending
+                .as_deref()
+                .map(|p| format!(" (pending {p})"))
+                .unwrap_or_default(),
+            i.iccid.as_deref().unwrap_or("-"),
+            if i.fallback { "  fallback" } else { "" }
+        );
+    }
+}
+
+pub fn isdp(g: &GlobalArgs, cmd: &IsdpCommand) -> Result<(), CliError> {
+    let mut registry = open_registry(g)?;
+    match cmd {
+        IsdpCommand::Create {
+            eid,
+            iccid,
+            memory,
+            es5,
+        } => {
+            let mut link = link_for(g, &registry, eid, es5)?;
+            let created =
+                es5::create_isdp(&mut registry, &mut link, eid, iccid.as_deref(), *memory)?;
+            if g.json {
+                print_json(&created);
+            } else {
+                println!("created ISD-P {} on {}", created.aid, created.eid);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
+    let mut registry = open_registry(g)?;
+    match cmd {
+        ProfileCommand::Delete { eid, profile, es5 } => {
+            let record = match (&profile.iccid, &profile.isdp) {
+                (Some(iccid), _) => registry.isdp_by_iccid(eid, iccid)?,
+                (None, Some(aid)) => registry.isdp(eid, aid)?,
+                (None, None) => {
+                    return Err(CliError::Input("give --iccid or --isdp".into()));
+                }
+            };
+            let mut link = link_for(g, &registry, eid, es5)?;
+            es5::delete_isdp(&mut registry, &mut link, eid, &record)?;
+            if g.json {
+                print_json(&serde_json::json!({"deleted": record.aid, "eid": eid}));
+            } else {
+                println!("deleted ISD-P {} from {eid}", record.aid);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn audit(g: &GlobalArgs, args: &AuditArgs) -> Result<(), CliError> {
+    let mut registry = open_registry(g)?;
+    let mut link = link_for(g, &registry, &args.eid, &args.es5)?;
+    let audit = es5::audit(&mut registry, &mut link, &args.eid)?;
+    if g.json {
+        print_json(&audit);
+    } else {
+        println!("EID        {}", audit.eid);
+        print_isdps(&audit.isdps);
+        if audit.changes.is_empty() {
+            println!("registry and card agree");
+        }
+        for c in &audit.changes {
+            println!(
+                "changed    {}: registry {} -> card {} ({})",
+                c.aid,
+                c.registry.as_deref().unwrap_or("-"),
+                c.card.as_deref().unwrap_or("-"),
+                c.action
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,362 @@
+//! ES5 (SM-SR ↔ ISD-R) at the host: the link that carries a script of APDUs to the ISD-R, and
+//! the platform-management functions built on it (SGP.02 §5.x: CreateISDP, DeleteProfile,
+//! AuditEIS, …), each keeping the registry consistent with the card
+//! ([`crate::registry`]: intent recorded before the command, outcome after).
+//!
+//! Links, chosen per card with `--es5`:
+//! - `scp03`: SELECT the ISD-R and send the script's APDUs through an SCP03 session with the
+//!   EIS's ISD-R SCP03 key set — a test-card convenience for cards and emulators that expose
+//!   the ISD-R to the terminal.
+//!
+//! A script stops at the first command whose status word is an error, as ETSI TS 102 226
+//! §5.2.1 has the card do with a remote command script.
+
+use crate::eis::Eis;
+use crate::hexfmt;
+use crate::keys::{LevelChoice, ResolvedKeys};
+use crate::registry::{IsdpRecord, Registry, RegistryError};
+use crate::secure::{SecureChannel, SecureError, SessionOptions};
+use crate::transport::{Transport, TransportError};
+use serde::Serialize;
+use smsr_proto::gp::aid::Aid;
+use smsr_proto::gp::delete::Delete;
+use smsr_proto::gp::get_status::{GetStatus, StatusScope};
+use smsr_proto::gp::install::Install;
+use smsr_proto::gp::life_cycle;
+use smsr_proto::scp03::StaticKeys;
+use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
+use thiserror::Error;
+
+/// Why an ES5 function failed.
+#[derive(Debug, Error)]
+pub enum Es5Error {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Secure(#[from] SecureError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("{what}: the card answered {sw:04X} ({meaning}){hint}", sw = sw.to_u16(), meaning = sw.meaning())]
+    Refused {
+        what: String,
+        sw: StatusWord,
+        hint: String,
+    },
+    #[error("{0}")]
+    Input(String),
+    #[error("the card's answer does not follow SGP.02: {0}")]
+    BadResponse(String),
+}
+
+/// How scripts reach the ISD-R.
+pub trait Es5Link {
+    /// Runs `commands` on the ISD-R; returns the responses of the commands executed (the last
+    /// one is the first error, if any).
+    fn run(&mut self, commands: &[CommandApdu]) -> Result<Vec<ResponseApdu>, Es5Error>;
+}
+
+/// `--es5 scp03`: an SCP03 session on the ISD-R, opened on first use.
+#[derive(Debug)]
+pub struct Scp03Link<T: Transport> {
+    state: LinkState<T>,
+    keys: ResolvedKeys,
+    isd_r: Aid,
+}
+
+#[derive(Debug)]
+enum LinkState<T: Transport> {
+    Closed(Option<T>),
+    Open(Box<SecureChannel<T>>),
+}
+
+impl<T: Transport> Scp03Link<T> {
+    /// A link with the EIS's ISD-R SCP03 key set (the first one listed).
+    pub fn new(transport: T, eis: &Eis) -> Result<Self, Es5Error> {
+        let k = eis.isd_r.scp03.first().ok_or_else(|| {
+            Es5Error::Input(format!(
+                "the EIS of {} has no ISD-R SCP03 key set (isd_r.scp03), which --es5 scp03 \
+                 needs; add it to the EIS and register it again with --replace",
+                eis.eid
+            ))
+        })?;
+        let bytes = |s: &crate::eis::SecretHex| s.bytes().map_err(Es5Error::Input);
+        let keys = StaticKeys::new(k.kvn, &bytes(&k.enc)?, &bytes(&k.mac)?, &bytes(&k.dek)?)
+            .map_err(|e| Es5Error::Input(format!("EIS ISD-R SCP03 keys: {e}")))?;
+        let aid = hexfmt::parse(&eis.isd_r.aid)
+            .ok()
+            .and_then(|b| Aid::new(&b).ok())
+            .unwrap_or_else(Aid::isd_r);
+        Ok(Self {
+            state: LinkState::Closed(Some(transport)),
+            keys: ResolvedKeys::from_static(&keys),
+            isd_r: aid,
+        })
+    }
+
+    fn channel(&mut self) -> Result<&mut SecureChannel<T>, Es5Error> {
+        if let LinkState::Closed(t) = &mut self.state {
+            let transport = t.take().ok_or_else(|| {
+                Es5Error::Input("the ES5 link was lost after an earlier failure".into())
+            })?;
+            let (channel, _) = SecureChannel::open(
+                transport,
+                Some(&self.isd_r),
+                &self.keys,
+                LevelChoice::Auto,
+                &SessionOptions::default(),
+            )?;
+            self.state = LinkState::Open(Box::new(channel));
+        }
+        match &mut self.state {
+            LinkState::Open(c) => Ok(c),
+            LinkState::Closed(_) => Err(Es5Error::Input("ES5 link not open".into())),
+        }
+    }
+}
+
+impl<T: Transport> Es5Link for Scp03Link<T> {
+    fn run(&mut self, commands: &[CommandApdu]) -> Result<Vec<ResponseApdu>, Es5Error> {
+        let channel = self.channel()?;
+        let mut out = Vec::with_capacity(commands.len());
+        for c in commands {
+            let r = channel.exchange(c)?;
+            let failed = !(r.sw.is_success() || r.sw.is_warning());
+            out.push(r);
+            if failed {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The life cycle of an ISD-P as the registry names it (SGP.02 §5: `07` created, `0F`
+/// personalized, `1F` disabled, `3F` enabled).
+pub fn state_name(life_cycle: u8) -> &'static str {
+    match life_cycle {
+        life_cycle::SELECTABLE => "created",
+        life_cycle::PERSONALIZED => "personalized",
+        life_cycle::ISD_P_DISABLED => "disabled",
+        life_cycle::ISD_P_ENABLED => "enabled",
+        life_cycle::INSTALLED => "installed",
+        _ => "unknown",
+    }
+}
+
+fn last_ok(what: &str, responses: &[ResponseApdu], expected: usize) -> Result<(), Es5Error> {
+    match responses.last() {
+        Some(r) if responses.len() == expected && (r.sw.is_success() || r.sw.is_warning()) => {
+            Ok(())
+        }
+        Some(r) => Err(Es5Error::Refused {
+            what: what.to_owned(),
+            sw: r.sw,
+            hint: hint(r.sw),
+        }),
+        None => Err(Es5Error::BadResponse(format!("{what}: no response"))),
+    }
+}
+
+/// What the status words of ISD-R functions usually mean (SGP.02 fact file §5).
+fn hint(sw: StatusWord) -> String {
+    match sw.to_u16() {
+        0x6985 => "; the profile is not in a state that allows this (enabled, fallback, or not \
+                   yet personalized): `smsr audit` shows the card's view"
+            .into(),
+        0x69E1 => "; the profile's POL1 forbids it".into(),
+        0x6A84 => "; not enough memory on the card".into(),
+        0x6A88 | 0x6A82 => "; no such ISD-P on the card: `smsr audit` updates the registry".into(),
+        0x6A80 => "; the card finds the command's data wrong (e.g. the AID exists already)".into(),
+        0x6982 => "; the ISD-R needs a secure session: check the EIS keys".into(),
+        _ => String::new(),
+    }
+}
+
+/// The ISD-Ps the card reports (GET STATUS P1 `40`, E3 format with legacy fallback), as
+/// (AID, life cycle).
+pub fn card_isdps(link: &mut dyn Es5Link) -> Result<Vec<(String, u8)>, Es5Error> {
+    let mut out = Vec::new();
+    let mut request = Some(GetStatus::new(StatusScope::Applications));
+    let mut rounds = 0;
+    while let Some(get) = request.take() {
+        rounds += 1;
+        if rounds > 64 {
+            return Err(Es5Error::BadResponse(
+                "GET STATUS never stops paging".into(),
+            ));
+        }
+        let apdu = get.to_apdu().map_err(|e| Es5Error::Input(e.to_string()))?;
+        let responses = link.run(&[apdu])?;
+        let r = responses
+            .last()
+            .ok_or_else(|| Es5Error::BadResponse("GET STATUS: no response".into()))?;
+        if r.sw == StatusWord::ReferencedDataNotFound {
+            break;
+        }
+        if !(r.sw.is_success() || r.sw == StatusWord::MoreDataAvailable) {
+            return Err(Es5Error::Refused {
+                what: "GET STATUS of the ISD-Ps".into(),
+                sw: r.sw,
+                hint: hint(r.sw),
+            });
+        }
+        let entries = get
+            .parse_response(&r.data)
+            .map_err(|e| Es5Error::BadResponse(format!("GET STATUS: {e}")))?;
+        for e in entries {
+            if e.aid.isd_p_number().is_some_and(|n| n >= 0x0010) {
+                out.push((hexfmt::upper(e.aid.as_bytes()), e.life_cycle));
+            }
+        }
+        request = get.follow_up(r.sw);
+    }
+    Ok(out)
+}
+
+/// The outcome of CreateISDP.
+#[derive(Debug, Serialize)]
+pub struct Created {
+    pub eid: String,
+    pub aid: String,
+    pub iccid: Option<String>,
+    pub state: String,
+}
+
+/// ES5.CreateISDP: allocates the first free ISD-P AID, records the intent, sends INSTALL [for
+/// install and make selectable] of the EIS's ISD-P module, and records the outcome.
+pub fn create_isdp(
+    registry: &mut Registry,
+    link: &mut dyn Es5Link,
+    eid: &str,
+    iccid: Option<&str>,
+    memory: Option<u32>,
+) -> Result<Created, Es5Error> {
+    let eis = registry.eis(eid)?;
+    let aid_hex = registry.next_isdp_aid(eid, &[])?;
+    let aid = Aid::new(&hexfmt::parse(&aid_hex).map_err(|e| Es5Error::Input(e.to_string()))?)
+        .map_err(|e| Es5Error::Input(e.to_string()))?;
+    let mut install = Install::create_isd_p(aid, memory);
+    if let Install::ForInstall { data: i, .. } = &mut install {
+        let aid_of = |t: &str| {
+            hexfmt::parse(t)
+                .ok()
+                .and_then(|b| Aid::new(&b).ok())
+                .ok_or_else(|| Es5Error::Input(format!("EIS AID {t} is not an AID")))
+        };
+        i.load_file = Some(aid_of(&eis.isd_p_load_file_aid)?);
+        i.module = Some(aid_of(&eis.isd_p_module_aid)?);
+    }
+    let apdus = install
+        .to_apdus()
+        .map_err(|e| Es5Error::Input(e.to_string()))?;
+    registry.begin_create(eid, &aid_hex, iccid, memory.map(u64::from))?;
+    // On a link failure the card may or may not have created it: the pending mark stays for
+    // `smsr audit`.
+    let responses = link.run(&apdus)?;
+    if let Err(e) = last_ok("CreateISDP (INSTALL of the ISD-P)", &responses, apdus.len()) {
+        registry.abandon(eid, &aid_hex, &e.to_string())?;
+        return Err(e);
+    }
+    registry.settle(eid, &aid_hex, Some("created"), "ok")?;
+    Ok(Created {
+        eid: eid.to_owned(),
+        aid: aid_hex,
+        iccid: iccid.map(str::to_owned),
+        state: "created".into(),
+    })
+}
+
+/// ES5.DeleteProfile: GP DELETE of the ISD-P and its related objects.
+pub fn delete_isdp(
+    registry: &mut Registry,
+    link: &mut dyn Es5Link,
+    eid: &str,
+    record: &IsdpRecord,
+) -> Result<(), Es5Error> {
+    let aid = Aid::new(&hexfmt::parse(&record.aid).map_err(|e| Es5Error::Input(e.to_string()))?)
+        .map_err(|e| Es5Error::Input(e.to_string()))?;
+    let apdus = Delete::object_and_related(aid)
+        .to_apdus()
+        .map_err(|e| Es5Error::Input(e.to_string()))?;
+    registry.begin(eid, &record.aid, "delete")?;
+    let responses = link.run(&apdus)?;
+    if let Err(e) = last_ok(
+        "DeleteProfile (DELETE of the ISD-P)",
+        &responses,
+        apdus.len(),
+    ) {
+        registry.abandon(eid, &record.aid, &e.to_string())?;
+        return Err(e);
+    }
+    registry.settle(eid, &record.aid, None, "ok")?;
+    Ok(())
+}
+
+/// One difference between the registry and the card found by an audit.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct AuditChange {
+    pub aid: String,
+    pub registry: Option<String>,
+    pub card: Option<String>,
+    pub action: String,
+}
+
+/// The outcome of an audit.
+#[derive(Debug, Serialize)]
+pub struct Audit {
+    pub eid: String,
+    pub isdps: Vec<IsdpRecord>,
+    pub changes: Vec<AuditChange>,
+}
+
+/// ES5.AuditEIS: reads the card's ISD-Ps and makes the registry agree with them, settling
+/// operations left pending by a crash.
+pub fn audit(
+    registry: &mut Registry,
+    link: &mut dyn Es5Link,
+    eid: &str,
+) -> Result<Audit, Es5Error> {
+    let on_card = card_isdps(link)?;
+    let known = registry.isdps(eid)?;
+    let mut changes = Vec::new();
+    for rec in &known {
+        let card = on_card
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(&rec.aid))
+            .map(|(_, lc)| state_name(*lc).to_owned());
+        let same = card.as_deref() == Some(rec.state.as_str()) && rec.pending.is_none();
+        if same {
+            continue;
+        }
+        let action = match (&card, &rec.pending) {
+            (Some(_), Some(p)) => format!("pending {p} settled from the card"),
+            (None, Some(p)) => format!("pending {p}: not on the card, removed"),
+            (Some(_), None) => "state updated from the card".to_owned(),
+            (None, None) => "not on the card, removed".to_owned(),
+        };
+        registry.settle(eid, &rec.aid, card.as_deref(), "audit")?;
+        changes.push(AuditChange {
+            aid: rec.aid.clone(),
+            registry: Some(rec.state.clone()),
+            card,
+            action,
+        });
+    }
+    for (aid, lc) in &on_card {
+        if !known.iter().any(|r| r.aid.eq_ignore_ascii_case(aid)) {
+            registry.settle(eid, aid, Some(state_name(*lc)), "audit")?;
+            changes.push(AuditChange {
+                aid: aid.clone(),
+                registry: None,
+                card: Some(state_name(*lc).to_owned()),
+                action: "found on the card, added".to_owned(),
+            });
+        }
+    }
+    registry.audited(eid, &format!("{} change(s)", changes.len()))?;
+    Ok(Audit {
+        eid: eid.to_owned(),
+        isdps: registry.isdps(eid)?,
+        changes,
+    })
+}
