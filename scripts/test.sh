@@ -12,12 +12,15 @@ cd "$root"
 scripts/install-deps.sh
 cargo build --workspace --bins
 
-# The virtual reader's card is the tests' own: a fresh state in its own run directory.
+# The virtual reader's card is the tests' own: a fresh state in its own run directory, in the
+# second vpcd slot ("Virtual PCD 00 01"), so a card left in the first one (scripts/demo.sh
+# leaves its emulator running there) does not get in the way.
 export SMSR_RUN_DIR="$root/target/test-virtual-reader"
+export SMSR_VPCD_PORT=35964
 rm -rf "$SMSR_RUN_DIR"
 trap 'scripts/virtual-reader.sh stop' EXIT
 scripts/virtual-reader.sh start >/dev/null
 
-export SMSR_TEST_VPCD_READER="Virtual PCD 00 00"
+export SMSR_TEST_VPCD_READER="Virtual PCD 00 01"
 export SMSR_REQUIRE_VPCD=1
 cargo test --workspace

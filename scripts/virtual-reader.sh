@@ -55,6 +55,13 @@ start_pcscd() {
 
 start_emulator() {
   if alive "$run_dir/emulator.pid"; then log "emulator already running"; return 0; fi
+  # vpcd takes one card per port: another emulator (another run directory) would keep it.
+  if ss -Htn state established "dport = :$port" 2>/dev/null | grep -q .; then
+    log "another card is already connected to $reader (port $port), e.g. the demo's emulator:"
+    log "stop it (SMSR_RUN_DIR=<its run dir> scripts/virtual-reader.sh stop) or use the other"
+    log "reader (SMSR_VPCD_PORT=35964)"
+    exit 1
+  fi
   if [ ! -f "$state" ]; then
     "$emulator" init --state "$state" >/dev/null
     log "new card state in $state"

@@ -21,6 +21,8 @@ Examples:
   smsr --reader 'Virtual PCD' info     the card in the virtual reader
   smsr doctor                          check pcscd, readers, vpcd, the card, file permissions
   smsr apdu 00A4040010A0000005591010FFFFFFFF8900000200 80CA005A00
+  smsr gp keys-check --key-enc HEX --key-mac HEX    do these keys open the ISD-R?
+  smsr gp list --keyset NAME           the GlobalPlatform registry through SCP03
   smsr --trace run.jsonl info && smsr trace show run.jsonl";
 
 /// The command line.
@@ -113,6 +115,10 @@ pub enum Command {
     /// Measure the round-trip time of one APDU through the chosen transport (median, p90,
     /// p99): a reader's speed, or the virtual reader's socket tuning.
     Bench(BenchArgs),
+    /// GlobalPlatform card management through SCP03: keys-check, list, info, apdu, put-key,
+    /// delete, install, store-data.
+    #[command(subcommand)]
+    Gp(crate::commands::gp::GpCommand),
     /// SM-SR: the eUICC Information Sets in the registry (register, show, list).
     #[command(subcommand)]
     Eis(crate::commands::platform::EisCommand),

@@ -20,7 +20,7 @@ use crate::transport::{Transport, TransportError};
 use serde::Serialize;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::delete::Delete;
-use smsr_proto::gp::get_status::{GetStatus, StatusScope};
+use smsr_proto::gp::get_status::StatusScope;
 use smsr_proto::gp::install::Install;
 use smsr_proto::gp::life_cycle;
 use smsr_proto::scp03::StaticKeys;
@@ -175,42 +175,25 @@ fn hint(sw: StatusWord) -> String {
 /// The ISD-Ps the card reports (GET STATUS P1 `40`, E3 format with legacy fallback), as
 /// (AID, life cycle).
 pub fn card_isdps(link: &mut dyn Es5Link) -> Result<Vec<(String, u8)>, Es5Error> {
-    let mut out = Vec::new();
-    let mut request = Some(GetStatus::new(StatusScope::Applications));
-    let mut rounds = 0;
-    while let Some(get) = request.take() {
-        rounds += 1;
-        if rounds > 64 {
-            return Err(Es5Error::BadResponse(
-                "GET STATUS never stops paging".into(),
-            ));
-        }
-        let apdu = get.to_apdu().map_err(|e| Es5Error::Input(e.to_string()))?;
-        let responses = link.run(&[apdu])?;
-        let r = responses
-            .last()
-            .ok_or_else(|| Es5Error::BadResponse("GET STATUS: no response".into()))?;
-        if r.sw == StatusWord::ReferencedDataNotFound {
-            break;
-        }
-        if !(r.sw.is_success() || r.sw == StatusWord::MoreDataAvailable) {
-            return Err(Es5Error::Refused {
-                what: "GET STATUS of the ISD-Ps".into(),
-                sw: r.sw,
-                hint: hint(r.sw),
-            });
-        }
-        let entries = get
-            .parse_response(&r.data)
-            .map_err(|e| Es5Error::BadResponse(format!("GET STATUS: {e}")))?;
-        for e in entries {
-            if e.aid.isd_p_number().is_some_and(|n| n >= 0x0010) {
-                out.push((hexfmt::upper(e.aid.as_bytes()), e.life_cycle));
-            }
-        }
-        request = get.follow_up(r.sw);
-    }
-    Ok(out)
+    let entries = crate::gp::get_status_all(StatusScope::Applications, |apdu| {
+        link.run(std::slice::from_ref(apdu))?
+            .pop()
+            .ok_or_else(|| Es5Error::BadResponse("GET STATUS: no response".into()))
+    })
+    .map_err(|e| match e {
+        crate::gp::StatusError::Link(e) => e,
+        crate::gp::StatusError::Refused(sw) => Es5Error::Refused {
+            what: "GET STATUS of the ISD-Ps".into(),
+            sw,
+            hint: hint(sw),
+        },
+        crate::gp::StatusError::BadResponse(m) => Es5Error::BadResponse(m),
+    })?;
+    Ok(entries
+        .into_iter()
+        .filter(|e| e.aid.isd_p_number().is_some_and(|n| n >= 0x0010))
+        .map(|e| (hexfmt::upper(e.aid.as_bytes()), e.life_cycle))
+        .collect())
 }
 
 /// The outcome of CreateISDP.

@@ -5,6 +5,10 @@
 //!   assembly, trace recording, fault injection).
 //! - [`trace`]: the JSON Lines trace format, its reader and its readable listing.
 //! - [`names`]: names of instructions and AIDs for listings.
+//! - [`keys`], [`secure`]: SCP03 keys (command line, environment, keystore) and the SCP03
+//!   secure channel as a transport; [`gp`]: GlobalPlatform card management over a channel.
+//! - [`eis`], [`registry`], [`es5`]: the SM-SR: eUICC Information Sets, its SQLite registry,
+//!   and the ES5 functions on the card's ISD-R.
 //! - [`cli`], [`commands`]: the `smsr` command line.
 
 pub mod cli;
@@ -12,6 +16,7 @@ pub mod commands;
 pub mod eis;
 pub mod es5;
 pub mod exit_code;
+pub mod gp;
 pub mod hexfmt;
 pub mod keys;
 pub mod names;

@@ -248,3 +248,115 @@ fn eid_survives_emulator_and_pcscd_restarts() {
         eprintln!("eid_survives_emulator_and_pcscd_restarts: pcscd restart skipped: pcscd was not started by scripts/virtual-reader.sh");
     }
 }
+
+#[test]
+fn gp_keys_check_list_secure_apdu_and_key_rotation() {
+    let Some(v) = vpcd("gp_keys_check_list_secure_apdu_and_key_rotation") else {
+        return;
+    };
+    // The card's ISD-R keys, exported as a keystore found by the card's EID.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keystore = dir.path().join("keys.json");
+    let out = Command::new(root().join("target/debug/euicc-emulator"))
+        .args(["keys", "--state"])
+        .arg(run_dir().join("card.json"))
+        .arg("--out")
+        .arg(&keystore)
+        .output()
+        .expect("run euicc-emulator keys");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ks = keystore.to_str().expect("utf-8 path");
+    let check = v.json(&["gp", "keys-check", "--keystore", ks]);
+    assert_eq!(check["matches"], true, "{check}");
+    let kvn = check["session"]["kvn"].as_str().expect("kvn").to_owned();
+    let list = v.json(&["gp", "list", "--keystore", ks]);
+    assert!(
+        list["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["name"] == "ISD-R"),
+        "{list}"
+    );
+    let apdu = v.json(&[
+        "gp",
+        "apdu",
+        "--secure",
+        "--keystore",
+        ks,
+        "--level",
+        "33",
+        "80CA00E000",
+    ]);
+    assert_eq!(apdu["exchanges"][0]["sw"], "9000", "{apdu}");
+    // Rotate the ISD-R key set to new keys, open a session with them, rotate back.
+    let new_key = "000102030405060708090A0B0C0D0E0F";
+    let rotated = v.json(&[
+        "gp",
+        "put-key",
+        "--keystore",
+        ks,
+        "--new-kvn",
+        "32",
+        "--new-key",
+        new_key,
+        "--replace",
+    ]);
+    assert_eq!(
+        rotated["replaced"].as_str(),
+        Some(kvn.as_str()),
+        "{rotated}"
+    );
+    let new_keys = [
+        "--key-enc",
+        new_key,
+        "--key-mac",
+        new_key,
+        "--key-dek",
+        new_key,
+    ];
+    let mut list_args = vec!["gp", "list"];
+    list_args.extend(new_keys);
+    let list = v.json(&list_args);
+    assert!(!list["entries"].as_array().expect("entries").is_empty());
+    let old = v.smsr(&["gp", "keys-check", "--keystore", ks]);
+    // The keystore names the old key version, which the card no longer holds.
+    assert_eq!(
+        old.status.code(),
+        Some(6),
+        "old key set gone after rotation"
+    );
+    assert!(String::from_utf8_lossy(&old.stderr).contains("no key set with key version"));
+    let keys_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&keystore).expect("keystore")).expect("JSON");
+    let ks0 = &keys_json["keysets"][0];
+    let (enc, mac, dek) = (
+        ks0["enc"].as_str().expect("enc"),
+        ks0["mac"].as_str().expect("mac"),
+        ks0["dek"].as_str().expect("dek"),
+    );
+    let mut back = vec![
+        "gp",
+        "put-key",
+        "--replace",
+        "32",
+        "--new-kvn",
+        kvn.as_str(),
+    ];
+    back.extend([
+        "--new-key-enc",
+        enc,
+        "--new-key-mac",
+        mac,
+        "--new-key-dek",
+        dek,
+    ]);
+    back.extend(new_keys);
+    v.json(&back);
+    let check = v.json(&["gp", "keys-check", "--keystore", ks]);
+    assert_eq!(check["matches"], true, "original keys back: {check}");
+}

@@ -5,6 +5,7 @@ pub mod apdu;
 pub mod bench;
 pub mod decrypt;
 pub mod doctor;
+pub mod gp;
 pub mod info;
 pub mod platform;
 pub mod readers;
@@ -80,6 +81,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Apdu(args) => apdu::run(g, args),
         Command::Trace(TraceCommand::Show { file }) => trace::show(g, file),
         Command::Bench(args) => bench::run(g, args),
+        Command::Gp(cmd) => gp::run(g, cmd),
         Command::Eis(cmd) => platform::eis(g, cmd),
         Command::Isdp(cmd) => platform::isdp(g, cmd),
         Command::Profile(cmd) => platform::profile(g, cmd),
