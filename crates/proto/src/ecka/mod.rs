@@ -27,6 +27,8 @@ pub mod variant;
 mod pair_tests;
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod scp03_tests;
 
 pub use card::{CardConfig, CardKeySet, CertificateAccepted, KeySetCard};
 pub use crt::ControlReferenceTemplate;

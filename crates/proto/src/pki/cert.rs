@@ -19,9 +19,12 @@
 //!
 //! The decoder is strict: fields must come in this order, once each, with no unknown tag and
 //! nothing after `5F37`; BER lengths must be minimal (so the signed bytes are exactly the
-//! re-encoded fields). The position of `45` before `73` follows the GP UICC Configuration
-//! certificate layout; SGP.02 text placing it elsewhere is not public (see the module
-//! [`crate::pki`] assumptions).
+//! re-encoded fields).
+//!
+//! Readings where the public record is thin (shared/protocol/SGP02.md "Open points"): `45`
+//! sits after the dates and before `73`; key usage is the two-byte form ([`KeyUsage`]); dates
+//! are written `YYYYMMDD` and `YYMMDD` is read; `73` is kept as raw bytes (njiwa's EUM and CI
+//! defaults `C0` and `00` are not BER-TLV); the CI certificate is self-signed in this format.
 
 use super::keys::{EcdsaSignature, PrivateKey, PublicKey};
 use super::PkiError;
