@@ -110,11 +110,8 @@ impl TestPki {
             &keys.sm_sr,
         )
         .sign(&keys.ci);
-        let ecasd = CertificateBody {
-            image_number: Some(eid.to_vec()),
-            ..body(5, eum_id, eid, KeyUsage::KEY_AGREEMENT, None, &keys.ecasd)
-        }
-        .sign(&keys.eum);
+        let ecasd =
+            body(5, eum_id, eid, KeyUsage::KEY_AGREEMENT, None, &keys.ecasd).sign(&keys.eum);
         let party = |key: PrivateKey, certificate: Certificate| Party { key, certificate };
         Ok(Self {
             ci: party(keys.ci, ci),

@@ -217,3 +217,33 @@ fn dates() {
     assert!(BcdDate::new(2030, 1, 32).is_err());
     assert!(BcdDate::new(10000, 1, 1).is_err());
 }
+
+#[test]
+fn image_number_sits_between_expiry_and_discretionary_data() {
+    let pki = pki();
+    let body = CertificateBody {
+        image_number: Some(h("0102")),
+        discretionary: Some(h("C80101")),
+        ..pki.ecasd.certificate.body.clone()
+    };
+    let cert = body.sign(&pki.eum.key);
+    let tags: Vec<Tag> = Tlv::parse(&cert.to_bytes())
+        .unwrap()
+        .children()
+        .unwrap()
+        .iter()
+        .map(|t| t.tag)
+        .collect();
+    let at = |t: u32| tags.iter().position(|x| *x == Tag::new(t)).unwrap();
+    assert_eq!(at(0x45), at(0x5F24) + 1);
+    assert_eq!(at(0x73), at(0x45) + 1);
+    assert_eq!(Certificate::decode(&cert.to_bytes()).unwrap(), cert);
+    // 45 after 73 is out of order.
+    let mut fields = Tlv::parse(&cert.to_bytes()).unwrap().children().unwrap();
+    fields.swap(at(0x45), at(0x73));
+    let bytes = Tlv::constructed(TAG_CERTIFICATE, &fields).to_bytes();
+    assert!(matches!(
+        Certificate::decode(&bytes),
+        Err(PkiError::Layout { .. })
+    ));
+}
