@@ -8,9 +8,13 @@
 //!   logical channels in the class byte).
 //! - [`status`]: status words with their ISO 7816-4, ETSI TS 102 221 and GlobalPlatform meanings.
 //! - [`tlv`]: strict BER-TLV (ISO/IEC 8825-1 as profiled by ISO/IEC 7816-4 §5.2).
+//! - [`ecka`]: SGP.02 ES8 EstablishISDPKeySet (ECKA-EG, X9.63 KDF, receipt), host and card.
+//! - [`pki`]: SGP.02 `7F21` certificates on NIST P-256, ECDSA, ECDH and a test PKI.
 
 pub mod apdu;
+pub mod ecka;
 pub mod gp;
+pub mod pki;
 pub mod scp03;
 pub mod status;
 pub mod tlv;
