@@ -7,7 +7,10 @@
 //! - [`card`]: [`card::Card::handle`], whole command in, whole response out; SELECT, MANAGE
 //!   CHANNEL and routing to the applications ([`ecasd`], [`isd_r`], the MF in [`fs`]).
 //! - [`adapter`]: what a T=0 or T=1 terminal sees (61xx, 6Cxx, GET RESPONSE, chaining).
-//! - [`isd_r`]: the ISD-R, a GlobalPlatform Security Domain with SCP03 sessions per channel.
+//! - [`isd_r`]: the ISD-R, a GlobalPlatform Security Domain with SCP03 sessions per channel,
+//!   and the SGP.02 ES5 functions (CreateISDP, Enable/Disable/Delete profile, fallback,
+//!   notifications); [`isd_p`]: what the card keeps about each ISD-P and its profile;
+//!   [`notification`]: the queue of notifications to the SM-SR.
 //! - [`registry`]: the GlobalPlatform Registry; [`keyset`]: the ISD-R's SCP03 key sets and the
 //!   keystore document for `smsr --keystore`.
 //! - [`state`]: the non-volatile [`CardState`] and its atomic, versioned file.
@@ -20,8 +23,10 @@ pub mod ecasd;
 pub mod eid;
 mod emulator;
 pub mod fs;
+pub mod isd_p;
 pub mod isd_r;
 pub mod keyset;
+pub mod notification;
 pub mod registry;
 pub mod state;
 pub mod vpcd;
