@@ -1,6 +1,7 @@
 //! The ISD-R driven by smsr-proto's host side of SCP03 ([`Scp03Host`]) through
 //! [`Card::handle`], and replays of published SCP03 sessions (`shared/vectors/scp03.json`).
 
+mod es5;
 mod vectors;
 
 use crate::card::Card;
