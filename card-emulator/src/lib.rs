@@ -14,6 +14,7 @@
 //! - [`registry`]: the GlobalPlatform Registry; [`keyset`]: the ISD-R's SCP03 key sets and the
 //!   keystore document for `smsr --keystore`.
 //! - [`state`]: the non-volatile [`CardState`] and its atomic, versioned file.
+//! - [`test_installer`]: a profile into an ISD-P without ES8 (`profile-add`).
 //! - [`vpcd`]: the vsmartcard virtual reader link.
 
 pub mod adapter;
@@ -29,6 +30,7 @@ pub mod keyset;
 pub mod notification;
 pub mod registry;
 pub mod state;
+pub mod test_installer;
 pub mod vpcd;
 
 pub use emulator::Emulator;
@@ -63,6 +65,16 @@ pub enum EmulatorError {
     /// The OS random number generator gave no keys for a new card.
     #[error(transparent)]
     KeyGeneration(#[from] keyset::KeyGenerationError),
+    /// A command-line value that is not what it should be.
+    #[error("invalid {what} {input:?}: {reason}")]
+    InvalidArgument {
+        what: &'static str,
+        input: String,
+        reason: String,
+    },
+    /// The card refuses a profile function (the test installer).
+    #[error(transparent)]
+    Profile(#[from] state::ProfileError),
     /// The vpcd address is unusable.
     #[error("vpcd address {addr:?}: {reason}")]
     VpcdAddress { addr: String, reason: String },
