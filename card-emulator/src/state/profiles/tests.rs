@@ -262,3 +262,72 @@ fn the_queue_keeps_the_newest() {
     }
     assert_eq!(st.notifications().pending().count(), NOTIFICATION_QUEUE_MAX);
 }
+
+mod invariants {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Create(u16),
+        Install(u16, bool, u8),
+        Enable(u16),
+        Disable(u16),
+        Fallback(u16),
+        Delete(u16),
+        ConfirmOldest,
+        Reset,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let n = 0x10u16..0x15;
+        prop_oneof![
+            n.clone().prop_map(Op::Create),
+            (n.clone(), any::<bool>(), 0u8..8).prop_map(|(n, f, p)| Op::Install(n, f, p)),
+            n.clone().prop_map(Op::Enable),
+            n.clone().prop_map(Op::Disable),
+            n.clone().prop_map(Op::Fallback),
+            n.prop_map(Op::Delete),
+            Just(Op::ConfirmOldest),
+            Just(Op::Reset),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the SM-SR sends: at most one ISD-P enabled, at most one fallback, a
+        /// profile exactly in the DISABLED/ENABLED states, a refused function changes nothing,
+        /// and the state survives its file.
+        #[test]
+        fn profile_rules_keep_the_card_consistent(ops in proptest::collection::vec(op(), 1..40)) {
+            let mut st = CardState::new(None);
+            for op in ops {
+                let before = st.clone();
+                let result = match op {
+                    Op::Create(n) => st.create_isd_p(aid(n), IsdP::created(0x70, None, None)),
+                    Op::Install(n, f, p) => st.install_test_profile(&aid(n), iccid(n), f, p),
+                    Op::Enable(n) => st.enable_profile(&aid(n)).map(|_| ()),
+                    Op::Disable(n) => st.disable_profile(&aid(n)).map(|_| ()),
+                    Op::Fallback(n) => st.set_fallback_attribute(&aid(n)),
+                    Op::Delete(n) => st.delete_isd_p(&aid(n)),
+                    Op::ConfirmOldest => match st.notifications().oldest().map(|n| n.sequence) {
+                        Some(seq) => st.confirm_notification(seq).map(|_| ()),
+                        None => Ok(()),
+                    },
+                    Op::Reset => {
+                        st.clear_reset_pending();
+                        Ok(())
+                    }
+                };
+                if result.is_err() {
+                    prop_assert_eq!(&st, &before);
+                }
+                let r = st.registry();
+                prop_assert!(r.isd_ps().filter(|e| e.life_cycle == life_cycle::ISD_P_ENABLED).count() <= 1);
+                prop_assert!(r.isd_ps().filter(|e| e.isd_p.as_ref().unwrap().is_fallback()).count() <= 1);
+                let back = CardState::from_json(&st.to_json());
+                prop_assert!(back.is_ok(), "{:?}", back.err());
+                prop_assert_eq!(back.unwrap(), st.clone());
+            }
+        }
+    }
+}
