@@ -153,9 +153,16 @@ impl Card {
 
     /// Clears the volatile state: only the basic channel is open, with the MF selected
     /// (TS 102 221 §8.6: the MF is selected after activation).
+    ///
+    /// A reset also stands for the REFRESH after which a real eUICC runs with its newly enabled
+    /// profile: the profile changes pending until reset are applied (SGP.02 §3.2, see
+    /// [`smsr_proto::sgp02::codings::CHANGE_IMMEDIATE_PENDING_RESET`]).
     pub fn reset(&mut self) {
         self.channels = std::array::from_fn(|_| None);
         self.channels[0] = Some(Selection::Mf);
+        if self.nv.get().reset_pending() {
+            self.nv.get_mut().clear_reset_pending();
+        }
     }
 
     /// The non-volatile state.

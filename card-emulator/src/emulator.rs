@@ -89,6 +89,9 @@ impl Emulator {
     pub fn power_on(&mut self) -> Vec<u8> {
         self.adapter.reset();
         self.powered = true;
+        // Profile changes pending until reset were applied: persist them (a failure is logged
+        // and the write retried after the next command).
+        self.persist();
         ATR.to_vec()
     }
 
@@ -96,6 +99,26 @@ impl Emulator {
     pub fn power_off(&mut self) {
         self.adapter.reset();
         self.powered = false;
+        self.persist();
+    }
+
+    /// Writes the state file if the card changed its state; `false` if the write failed (the
+    /// state stays marked as changed, so the next command tries again).
+    fn persist(&mut self) -> bool {
+        if !self.adapter.card_mut().take_dirty() {
+            return true;
+        }
+        let Some(path) = &self.state_path else {
+            return true;
+        };
+        match self.adapter.card().state().save(path) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("cannot persist the card state: {e}");
+                self.adapter.card_mut().state_mut();
+                false
+            }
+        }
     }
 
     /// Warm reset; returns the ATR.
@@ -109,20 +132,10 @@ impl Emulator {
     /// retried after the next command.
     pub fn transmit(&mut self, command: &[u8]) -> Vec<u8> {
         let response = self.adapter.transmit(command);
-        if !self.adapter.card_mut().take_dirty() {
-            return response;
-        }
-        let Some(path) = &self.state_path else {
-            return response;
-        };
-        match self.adapter.card().state().save(path) {
-            Ok(()) => response,
-            Err(e) => {
-                tracing::error!("cannot persist the card state: {e}");
-                // Keep the state marked as changed so the next command tries again.
-                self.adapter.card_mut().state_mut();
-                StatusWord::MemoryFailure.to_bytes().to_vec()
-            }
+        if self.persist() {
+            response
+        } else {
+            StatusWord::MemoryFailure.to_bytes().to_vec()
         }
     }
 }

@@ -14,12 +14,17 @@
 //!
 //! | INS | command | needs |
 //! |---|---|---|
-//! | `CA`/`CB` | GET DATA (`get_data.rs`) | nothing (in clear or in a session) |
+//! | `CA`/`CB` | GET DATA (`get_data.rs`) | nothing (in clear or in a session); `00E1` notifications: a session with C-MAC |
 //! | `F2` | GET STATUS (`get_status.rs`) | a session with C-MAC |
 //! | `D8` | PUT KEY (`put_key.rs`) | a session with C-MAC |
-//! | `E2` | STORE DATA (`store_data.rs`) | a session with C-MAC |
-//! | `E4` | DELETE (`delete.rs`) | a session with C-MAC |
-//! | `E6`, `E8`, `F0` | INSTALL, LOAD, SET STATUS | a session with C-MAC; then `6A81` (not yet) |
+//! | `E2` | STORE DATA (`store_data.rs`): personalization, ES5 Enable/Disable/SetFallbackAttribute/HandleNotificationConfirmation | a session with C-MAC |
+//! | `E4` | DELETE (`delete.rs`): ES5 DeleteProfile, key sets | a session with C-MAC |
+//! | `E6` | INSTALL (`install.rs`): ES5 CreateISDP | a session with C-MAC |
+//! | `E8`, `F0` | LOAD, SET STATUS | a session with C-MAC; then `6A81` (not offered) |
+//!
+//! The SGP.02 codings these follow, where the public record leaves them open, are the one
+//! table [`smsr_proto::sgp02::codings`]; the profile rules live in [`crate::state`]
+//! ([`crate::state::ProfileError`]).
 //!
 //! GPCS Table 11-2 asks only for an authenticated session for these; the ISD-R asks for a
 //! C-MAC as well, as SGP.02 has every ISD-R command integrity-protected. Without it:
@@ -28,6 +33,7 @@
 mod delete;
 mod get_data;
 mod get_status;
+mod install;
 mod put_key;
 mod store_data;
 
@@ -35,6 +41,7 @@ use crate::card::Nv;
 use crate::class::Class;
 use smsr_proto::gp::BlockAssembler;
 use smsr_proto::scp03::{CardChannel, CardStep};
+use smsr_proto::sgp02::codings::GET_DATA_NOTIFICATION;
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 
 pub use get_status::GET_STATUS_PAGE_MAX;
@@ -130,7 +137,17 @@ fn dispatch(session: &mut Session, nv: &mut Nv, cmd: &CommandApdu) -> ResponseAp
         // Paging answers the GET STATUS commands that follow each other.
         session.paging = None;
     }
+    let c_mac_session = session
+        .channel
+        .session()
+        .filter(|s| s.level().is_some_and(|l| l.c_mac()))
+        .map(|s| s.kvn());
     if cmd.ins == INS_GET_DATA || cmd.ins == INS_GET_DATA_ODD {
+        if u16::from_be_bytes([cmd.p1, cmd.p2]) == GET_DATA_NOTIFICATION && c_mac_session.is_none()
+        {
+            // Notifications belong to the SM-SR: only through its secure channel.
+            return status(StatusWord::SecurityStatusNotSatisfied);
+        }
         return get_data::process(nv.get(), cmd);
     }
     let management = [
@@ -148,9 +165,8 @@ fn dispatch(session: &mut Session, nv: &mut Nv, cmd: &CommandApdu) -> ResponseAp
     if class.is_interindustry() {
         return status(StatusWord::ClaNotSupported);
     }
-    let session_kvn = match session.channel.session() {
-        Some(s) if s.level().is_some_and(|l| l.c_mac()) => s.kvn(),
-        _ => return status(StatusWord::SecurityStatusNotSatisfied),
+    let Some(session_kvn) = c_mac_session else {
+        return status(StatusWord::SecurityStatusNotSatisfied);
     };
     if cmd.ins != INS_STORE_DATA && session.store_data.in_progress() {
         // GPCS §11.11.2.2: another command breaks a STORE DATA block sequence.
@@ -161,7 +177,8 @@ fn dispatch(session: &mut Session, nv: &mut Nv, cmd: &CommandApdu) -> ResponseAp
         INS_PUT_KEY => put_key::process(nv, session_kvn, cmd),
         INS_STORE_DATA => store_data::process(&mut session.store_data, nv, cmd),
         INS_DELETE => delete::process(nv, cmd),
-        // INSTALL, LOAD and SET STATUS are not implemented yet.
+        INS_INSTALL => install::process(nv, cmd),
+        // LOAD and SET STATUS are not offered: the ISD-R loads no code.
         _ => status(StatusWord::FunctionNotSupported),
     }
 }

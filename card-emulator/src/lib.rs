@@ -7,10 +7,14 @@
 //! - [`card`]: [`card::Card::handle`], whole command in, whole response out; SELECT, MANAGE
 //!   CHANNEL and routing to the applications ([`ecasd`], [`isd_r`], the MF in [`fs`]).
 //! - [`adapter`]: what a T=0 or T=1 terminal sees (61xx, 6Cxx, GET RESPONSE, chaining).
-//! - [`isd_r`]: the ISD-R, a GlobalPlatform Security Domain with SCP03 sessions per channel.
+//! - [`isd_r`]: the ISD-R, a GlobalPlatform Security Domain with SCP03 sessions per channel,
+//!   and the SGP.02 ES5 functions (CreateISDP, Enable/Disable/Delete profile, fallback,
+//!   notifications); [`isd_p`]: what the card keeps about each ISD-P and its profile;
+//!   [`notification`]: the queue of notifications to the SM-SR.
 //! - [`registry`]: the GlobalPlatform Registry; [`keyset`]: the ISD-R's SCP03 key sets and the
 //!   keystore document for `smsr --keystore`.
 //! - [`state`]: the non-volatile [`CardState`] and its atomic, versioned file.
+//! - [`test_installer`]: a profile into an ISD-P without ES8 (`profile-add`).
 //! - [`vpcd`]: the vsmartcard virtual reader link.
 
 pub mod adapter;
@@ -20,10 +24,13 @@ pub mod ecasd;
 pub mod eid;
 mod emulator;
 pub mod fs;
+pub mod isd_p;
 pub mod isd_r;
 pub mod keyset;
+pub mod notification;
 pub mod registry;
 pub mod state;
+pub mod test_installer;
 pub mod vpcd;
 
 pub use emulator::Emulator;
@@ -58,6 +65,16 @@ pub enum EmulatorError {
     /// The OS random number generator gave no keys for a new card.
     #[error(transparent)]
     KeyGeneration(#[from] keyset::KeyGenerationError),
+    /// A command-line value that is not what it should be.
+    #[error("invalid {what} {input:?}: {reason}")]
+    InvalidArgument {
+        what: &'static str,
+        input: String,
+        reason: String,
+    },
+    /// The card refuses a profile function (the test installer).
+    #[error(transparent)]
+    Profile(#[from] state::ProfileError),
     /// The vpcd address is unusable.
     #[error("vpcd address {addr:?}: {reason}")]
     VpcdAddress { addr: String, reason: String },

@@ -1,16 +1,19 @@
 //! `euicc-emulator`: create, inspect and run an emulated SGP.02 eUICC on vsmartcard's virtual
 //! reader.
 //!
-//! Exit codes: 0 success; 2 command line (including an invalid `--eid` or `--vpcd`); 3 state
-//! file (missing, unreadable, corrupt, unsupported version, already exists, cannot be written,
-//! or the keystore file cannot be written); 4 no randomness from the OS for the card's keys.
+//! Exit codes: 0 success; 2 command line (including an invalid `--eid`, `--vpcd`, `--isdp`,
+//! `--iccid` or `--pol1`); 3 state file (missing, unreadable, corrupt, unsupported version,
+//! already exists, cannot be written, or the keystore file cannot be written); 4 no randomness
+//! from the OS for the card's keys; 5 the card refuses the profile (`profile-add`).
 //!
 //! The card's keys leave the state file only through `keys`: `show` never prints them.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use euicc_emulator::eid::{eid_to_string, parse_eid};
+use euicc_emulator::isd_p::{iccid_to_string, IsdP};
 use euicc_emulator::keyset::{keystore_json, keystore_name};
 use euicc_emulator::state::{write_atomic, STATE_VERSION};
+use euicc_emulator::test_installer::{add_profile, TestProfile};
 use euicc_emulator::vpcd::{VpcdClient, DEFAULT_VPCD_ADDR};
 use euicc_emulator::{CardState, Emulator, EmulatorError};
 use std::path::PathBuf;
@@ -74,6 +77,29 @@ enum Command {
         #[arg(long)]
         no_socket_tuning: bool,
     },
+    /// Test installer: put a profile into an ISD-P (created if absent), which becomes DISABLED
+    /// (1F) as after an ES8 download. Only ICCID, Fallback Attribute and POL1 are recorded
+    /// (no file system). For tests until the SM-DP download exists.
+    #[command(name = "profile-add")]
+    ProfileAdd {
+        /// The card's state file.
+        #[arg(long, env = "EUICC_STATE")]
+        state: PathBuf,
+        /// The ISD-P instance AID, A0000005591010FFFFFFFF89 00 nnnn 00 in hex (first ISD-P:
+        /// A0000005591010FFFFFFFF8900001000).
+        #[arg(long)]
+        isdp: String,
+        /// The profile's ICCID, 19 or 20 digits.
+        #[arg(long)]
+        iccid: String,
+        /// Give the profile the Fallback Attribute (taken from any other profile).
+        #[arg(long)]
+        fallback: bool,
+        /// POL1, one byte in hex: 01 disabling not allowed, 02 deletion not allowed, 04 delete
+        /// when disabled (codings assumed, see smsr-proto sgp02::codings).
+        #[arg(long, default_value = "00")]
+        pol1: String,
+    },
     /// Show a card's state: EID, key versions, registry (never the keys).
     Show {
         /// The card's state file.
@@ -129,6 +155,23 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
             };
             let emulator = Emulator::create(&state, card, force)?;
             print_state(emulator.state(), &state, json, false);
+            Ok(())
+        }
+        Command::ProfileAdd {
+            state,
+            isdp,
+            iccid,
+            fallback,
+            pol1,
+        } => {
+            let profile = TestProfile::parse(&isdp, &iccid, fallback, &pol1)?;
+            add_profile(&state, &profile)?;
+            println!(
+                "{} ICCID {} DISABLED{}",
+                hex::encode_upper(profile.isd_p.as_bytes()),
+                profile.iccid_digits(),
+                if profile.fallback { ", fallback" } else { "" }
+            );
             Ok(())
         }
         Command::Show { state, json } => {
@@ -190,6 +233,7 @@ fn print_state(card: &CardState, path: &std::path::Path, json: bool, details: bo
                     "privileges": e.privileges.map(|p| hex::encode_upper(p.to_bytes())),
                     "associated_sd": e.associated_sd.as_ref().map(|a| hex::encode_upper(a.as_bytes())),
                     "modules": e.modules.iter().map(|m| hex::encode_upper(m.as_bytes())).collect::<Vec<_>>(),
+                    "isd_p": e.isd_p.as_ref().map(isd_p_json),
                 })
             })
             .collect();
@@ -203,6 +247,11 @@ fn print_state(card: &CardState, path: &std::path::Path, json: bool, details: bo
                 "kdd": hex::encode_upper(card.kdd()),
             },
             "registry": registry,
+            "notifications": card.notifications().pending().map(|n| serde_json::json!({
+                "sequence": n.sequence,
+                "type": format!("{:02X}", n.kind.to_byte()),
+                "isd_p": n.isd_p.as_ref().map(|a| hex::encode_upper(a.as_bytes())),
+            })).collect::<Vec<_>>(),
         });
         println!("{value}");
     } else {
@@ -230,9 +279,33 @@ fn print_state(card: &CardState, path: &std::path::Path, json: bool, details: bo
                 for m in &e.modules {
                     println!("  {:<11}   module {}", "", hex::encode_upper(m.as_bytes()));
                 }
+                if let Some(p) = e.isd_p.as_ref().and_then(|d| d.profile.as_ref()) {
+                    println!(
+                        "  {:<11}   profile ICCID {} POL1 {:02X}{}",
+                        "",
+                        iccid_to_string(&p.iccid),
+                        p.pol1,
+                        if p.fallback { " fallback" } else { "" }
+                    );
+                }
             }
         }
     }
+}
+
+/// An ISD-P's SGP.02 data for `show --json`.
+fn isd_p_json(d: &IsdP) -> serde_json::Value {
+    serde_json::json!({
+        "scp03_i": format!("{:02X}", d.scp03_i),
+        "non_volatile_quota": d.non_volatile_quota,
+        "volatile_quota": d.volatile_quota,
+        "pending_reset": d.pending_reset,
+        "profile": d.profile.as_ref().map(|p| serde_json::json!({
+            "iccid": iccid_to_string(&p.iccid),
+            "fallback": p.fallback,
+            "pol1": format!("{:02X}", p.pol1),
+        })),
+    })
 }
 
 /// The listing of `keys`.
@@ -261,11 +334,14 @@ fn print_keys(card: &CardState) {
 
 fn exit_code(e: &EmulatorError) -> u8 {
     match e {
-        EmulatorError::InvalidEid { .. } | EmulatorError::VpcdAddress { .. } => 2,
+        EmulatorError::InvalidEid { .. }
+        | EmulatorError::VpcdAddress { .. }
+        | EmulatorError::InvalidArgument { .. } => 2,
         EmulatorError::Io { .. }
         | EmulatorError::State { .. }
         | EmulatorError::StateExists { .. } => 3,
         EmulatorError::KeyGeneration(_) => 4,
+        EmulatorError::Profile(_) => 5,
     }
 }
 
@@ -306,6 +382,19 @@ mod tests {
             &["x", "keys", "--state", "f"],
             &["x", "keys", "--state", "f", "--json"],
             &["x", "keys", "--state", "f", "--out", "k.json"],
+            &[
+                "x",
+                "profile-add",
+                "--state",
+                "f",
+                "--isdp",
+                "A0000005591010FFFFFFFF8900001000",
+                "--iccid",
+                "8949449999999990023",
+                "--fallback",
+                "--pol1",
+                "04",
+            ],
         ];
         for args in ok {
             assert!(Cli::try_parse_from(*args).is_ok(), "{args:?}");
@@ -319,6 +408,26 @@ mod tests {
             &["x", "init", "--state", "f", "--keys", "weak"],
             &["x", "keys", "--state", "f", "--json", "--out", "k.json"],
             &["x", "keys", "--state", "f", "--out"],
+            &[
+                "x",
+                "profile-add",
+                "--state",
+                "f",
+                "--iccid",
+                "8949449999999990023",
+            ],
+            &["x", "profile-add", "--state", "f", "--isdp", "A0"],
+            &[
+                "x",
+                "profile-add",
+                "--state",
+                "f",
+                "--isdp",
+                "A0",
+                "--iccid",
+                "1",
+                "--pol1",
+            ],
         ];
         for args in bad {
             assert!(Cli::try_parse_from(*args).is_err(), "{args:?}");

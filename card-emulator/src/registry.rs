@@ -13,6 +13,7 @@
 //! are Security Domains associated with the ISD-R; only they can be deleted (the ISD-R, the
 //! ECASD and the ISD-P load file are part of the platform).
 
+use crate::isd_p::IsdP;
 use smsr_proto::gp::get_status::{RegistryEntry, StatusScope};
 use smsr_proto::gp::life_cycle;
 use smsr_proto::gp::{Aid, Privilege, Privileges};
@@ -83,6 +84,8 @@ pub struct RegistryRecord {
     pub associated_sd: Option<Aid>,
     /// A load file's Executable Modules.
     pub modules: Vec<Aid>,
+    /// An ISD-P's SGP.02 data (`Some` for every ISD-P, `None` for the other entries).
+    pub isd_p: Option<IsdP>,
 }
 
 impl RegistryRecord {
@@ -93,7 +96,24 @@ impl RegistryRecord {
         if scope == StatusScope::LoadFilesAndModules {
             entry.modules = self.modules.clone();
         }
+        if let Some(isd_p) = &self.isd_p {
+            entry.other.push(isd_p.attributes().to_tlv());
+        }
         entry
+    }
+
+    /// An ISD-P entry as CreateISDP makes it: SELECTABLE, privileges `80 C0 00`, associated
+    /// with the ISD-R.
+    pub fn isd_p(aid: Aid, data: IsdP) -> Self {
+        Self {
+            kind: EntryKind::Application,
+            aid,
+            life_cycle: life_cycle::SELECTABLE,
+            privileges: Some(Privileges::ISD_P),
+            associated_sd: Some(Aid::isd_r()),
+            modules: Vec::new(),
+            isd_p: Some(data),
+        }
     }
 
     /// Whether the scope of GET STATUS P1 lists this entry.
@@ -107,16 +127,26 @@ impl RegistryRecord {
         }
     }
 
-    /// Whether DELETE may remove this entry: ISD-Ps only (SGP.02 ES5.DeleteProfile), and
-    /// not while enabled.
+    /// Whether DELETE may remove this entry: ISD-Ps only (SGP.02 ES5.DeleteProfile), not
+    /// while enabled, not the fallback profile, not against POL1.
     pub fn deletion(&self) -> Deletion {
-        if self.kind != EntryKind::Application || !self.aid.is_isd_p() {
-            Deletion::Platform
-        } else if self.life_cycle == life_cycle::ISD_P_ENABLED {
+        let Some(isd_p) = self.isd_p.as_ref().filter(|_| self.is_isd_p()) else {
+            return Deletion::Platform;
+        };
+        if self.life_cycle == life_cycle::ISD_P_ENABLED {
             Deletion::Enabled
+        } else if isd_p.is_fallback() {
+            Deletion::Fallback
+        } else if isd_p.delete_forbidden() {
+            Deletion::Pol1
         } else {
             Deletion::Allowed
         }
+    }
+
+    /// Whether this is an ISD-P (an application entry with an ISD-P AID).
+    pub fn is_isd_p(&self) -> bool {
+        self.kind == EntryKind::Application && self.aid.is_isd_p()
     }
 }
 
@@ -128,6 +158,10 @@ pub enum Deletion {
     Platform,
     /// An enabled ISD-P (SGP.02: disable it first).
     Enabled,
+    /// The ISD-P of the profile with the Fallback Attribute.
+    Fallback,
+    /// POL1 of the profile forbids its deletion.
+    Pol1,
 }
 
 /// The registry: its entries in GET STATUS order.
@@ -145,6 +179,16 @@ pub enum RegistryError {
     NoIssuerSecurityDomain,
     #[error("the registry has more than one Issuer Security Domain entry")]
     SeveralIssuerSecurityDomains,
+    #[error("ISD-P {0} has no SGP.02 data")]
+    IsdPWithoutData(Aid),
+    #[error("{0} is not an ISD-P but has ISD-P data")]
+    DataWithoutIsdP(Aid),
+    #[error("ISD-P {0}: a profile goes with life cycle 1F or 3F, no profile with 03, 07 or 0F")]
+    ProfileLifeCycle(Aid),
+    #[error("more than one ISD-P is enabled")]
+    SeveralEnabled,
+    #[error("more than one profile has the Fallback Attribute")]
+    SeveralFallbacks,
 }
 
 impl Registry {
@@ -159,6 +203,7 @@ impl Registry {
                 privileges: Some(isd_r_privileges()),
                 associated_sd: Some(isd_r.clone()),
                 modules: Vec::new(),
+                isd_p: None,
             },
             RegistryRecord {
                 kind: EntryKind::Application,
@@ -167,6 +212,7 @@ impl Registry {
                 privileges: Some(Privileges::from_list(&[Privilege::SecurityDomain])),
                 associated_sd: Some(isd_r.clone()),
                 modules: Vec::new(),
+                isd_p: None,
             },
             RegistryRecord {
                 kind: EntryKind::LoadFile,
@@ -175,6 +221,7 @@ impl Registry {
                 privileges: None,
                 associated_sd: Some(isd_r),
                 modules: vec![Aid::isd_p_module()],
+                isd_p: None,
             },
         ];
         Self { entries }
@@ -189,6 +236,54 @@ impl Registry {
         for e in entries {
             registry.add(e)?;
         }
+        if let Some(e) = registry
+            .entries
+            .iter()
+            .find(|e| e.is_isd_p() && e.isd_p.is_none())
+        {
+            return Err(RegistryError::IsdPWithoutData(e.aid.clone()));
+        }
+        if let Some(e) = registry
+            .entries
+            .iter()
+            .find(|e| !e.is_isd_p() && e.isd_p.is_some())
+        {
+            return Err(RegistryError::DataWithoutIsdP(e.aid.clone()));
+        }
+        if let Some(e) = registry.isd_ps().find(|e| {
+            let with_profile = e.isd_p.as_ref().is_some_and(|d| d.profile.is_some());
+            let profile_state = matches!(
+                e.life_cycle,
+                life_cycle::ISD_P_DISABLED | life_cycle::ISD_P_ENABLED
+            );
+            let known = matches!(
+                e.life_cycle,
+                life_cycle::INSTALLED
+                    | life_cycle::SELECTABLE
+                    | life_cycle::PERSONALIZED
+                    | life_cycle::ISD_P_DISABLED
+                    | life_cycle::ISD_P_ENABLED
+            );
+            !known || with_profile != profile_state
+        }) {
+            return Err(RegistryError::ProfileLifeCycle(e.aid.clone()));
+        }
+        if registry
+            .isd_ps()
+            .filter(|e| e.life_cycle == life_cycle::ISD_P_ENABLED)
+            .count()
+            > 1
+        {
+            return Err(RegistryError::SeveralEnabled);
+        }
+        if registry
+            .isd_ps()
+            .filter(|e| e.isd_p.as_ref().is_some_and(IsdP::is_fallback))
+            .count()
+            > 1
+        {
+            return Err(RegistryError::SeveralFallbacks);
+        }
         match registry
             .entries
             .iter()
@@ -199,6 +294,43 @@ impl Registry {
             1 => Ok(registry),
             _ => Err(RegistryError::SeveralIssuerSecurityDomains),
         }
+    }
+
+    /// The ISD-P entries (those with SGP.02 data), in registry order.
+    pub fn isd_ps(&self) -> impl Iterator<Item = &RegistryRecord> {
+        self.entries
+            .iter()
+            .filter(|e| e.is_isd_p() && e.isd_p.is_some())
+    }
+
+    /// The ISD-P with this AID and its SGP.02 data.
+    pub fn isd_p(&self, aid: &[u8]) -> Option<(&RegistryRecord, &IsdP)> {
+        let e = self.find(aid).filter(|e| e.is_isd_p())?;
+        Some((e, e.isd_p.as_ref()?))
+    }
+
+    /// The enabled ISD-P.
+    pub fn enabled_isd_p(&self) -> Option<&RegistryRecord> {
+        self.isd_ps()
+            .find(|e| e.life_cycle == life_cycle::ISD_P_ENABLED)
+    }
+
+    /// The ISD-P of the profile with the Fallback Attribute.
+    pub fn fallback_isd_p(&self) -> Option<&RegistryRecord> {
+        self.isd_ps()
+            .find(|e| e.isd_p.as_ref().is_some_and(IsdP::is_fallback))
+    }
+
+    /// Write access to the entry with this AID.
+    pub(crate) fn find_mut(&mut self, aid: &[u8]) -> Option<&mut RegistryRecord> {
+        self.entries.iter_mut().find(|e| e.aid.as_bytes() == aid)
+    }
+
+    /// Write access to the ISD-P entries.
+    pub(crate) fn isd_ps_mut(&mut self) -> impl Iterator<Item = &mut RegistryRecord> {
+        self.entries
+            .iter_mut()
+            .filter(|e| e.is_isd_p() && e.isd_p.is_some())
     }
 
     /// All entries.
@@ -254,12 +386,8 @@ mod tests {
 
     fn isd_p(n: u16, lcs: u8) -> RegistryRecord {
         RegistryRecord {
-            kind: EntryKind::Application,
-            aid: Aid::isd_p(n).unwrap(),
             life_cycle: lcs,
-            privileges: Some(Privileges::ISD_P),
-            associated_sd: Some(Aid::isd_r()),
-            modules: Vec::new(),
+            ..RegistryRecord::isd_p(Aid::isd_p(n).unwrap(), IsdP::created(0x70, None, None))
         }
     }
 

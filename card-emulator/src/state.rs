@@ -6,11 +6,12 @@
 //! Volatile state (selections, logical channels, pending response data, secure channels) is not
 //! here: it lives in [`crate::card::Card`] and [`crate::adapter::Adapter`] and is lost on reset.
 //!
-//! File format, version 2 (keys and KDD in upper-case hex, `scp03_i` the SCP03 "i" parameter,
+//! File format, version 3 (keys and KDD in upper-case hex, `scp03_i` the SCP03 "i" parameter,
 //! `sequence_counter` the pseudo-random challenge counter of each key set; `iin`, `cin` and
-//! `store_data` appear once STORE DATA has set them):
+//! `store_data` appear once STORE DATA has set them; each ISD-P's registry entry has `isd_p`
+//! with its SGP.02 data; `notifications` is the queue of unconfirmed notifications):
 //! ```json
-//! { "version": 2,
+//! { "version": 3,
 //!   "eid": "89001999000011234567890123456789",
 //!   "isd_r": {
 //!     "kdd": "34567890123456789",
@@ -19,18 +20,34 @@
 //!     "iin": "…", "cin": "…", "store_data": { "0070": "…" } },
 //!   "registry": [
 //!     { "kind": "isd", "aid": "A0000005591010FFFFFFFF8900000100", "life_cycle": "0F",
-//!       "privileges": "80FE80", "associated_sd": "A0000005591010FFFFFFFF8900000100" }, … ] }
+//!       "privileges": "80FE80", "associated_sd": "A0000005591010FFFFFFFF8900000100" }, …
+//!     { "kind": "application", "aid": "A0000005591010FFFFFFFF8900001000", "life_cycle": "3F",
+//!       "privileges": "80C000", "associated_sd": "A0000005591010FFFFFFFF8900000100",
+//!       "isd_p": { "scp03_i": "70", "non_volatile_quota": 65536, "pending_reset": true,
+//!                  "profile": { "iccid": "8949449999999990023", "fallback": true, "pol1": "00" } } } ],
+//!   "notifications": { "next_sequence": 3, "pending": [
+//!     { "sequence": 2, "type": "02", "isd_p": "A0000005591010FFFFFFFF8900001000",
+//!       "disabled": "A0000005591010FFFFFFFF8900001100" } ] } }
 //! ```
-//! Version 1 (`{ "version": 1, "eid": "…" }`) is still read: the card gets a fresh random key
-//! set and the default registry, and [`CardState::load`] rewrites the file as version 2 at once
-//! (so the keys it reports stay the keys of the card).
+//! Version 2 (no `isd_p`, no `notifications`) is read and migrated with its keys: ISD-Ps get
+//! default SGP.02 data (see `state/file.rs`) and the eUICC declaration is queued. Version 1
+//! (`{ "version": 1, "eid": "…" }`) is still read: the card gets a fresh random key set and the
+//! default registry. [`CardState::load`] rewrites a migrated file as version 3 at once (so the
+//! keys it reports stay the keys of the card).
+//!
+//! The ISD-P and profile rules (CreateISDP, Enable, Disable, SetFallbackAttribute, Delete,
+//! notifications, the test installer) are `CardState` methods too, in `state/profiles.rs`.
 
 mod file;
+mod profiles;
+
+pub use profiles::ProfileError;
 
 use crate::eid::{generate_eid, EID_LEN};
 use crate::keyset::{
     random_keyset, test_keyset, KeyGenerationError, DEFAULT_KVN, DEFAULT_SCP_OPTIONS,
 };
+use crate::notification::Notifications;
 use crate::registry::Registry;
 use crate::EmulatorError;
 use smsr_proto::gp::aid::ISD_R;
@@ -42,8 +59,17 @@ use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-/// The state file format version this emulator writes (it reads 1 and 2).
-pub const STATE_VERSION: u32 = 2;
+/// The state file format version this emulator writes (it reads 1, 2 and 3).
+pub const STATE_VERSION: u32 = 3;
+
+/// The card's non-volatile memory for applications and profiles: 512 KiB, an eUICC's typical
+/// free memory for profiles. Personalization data and the ISD-Ps' non-volatile quotas
+/// (CreateISDP `EF { C8 }`) are taken from it; `FF21` reports what is left.
+pub const NON_VOLATILE_MEMORY: u32 = 512 * 1024;
+
+/// The card's volatile memory for applications: 8 KiB of transient RAM, less the ISD-Ps'
+/// volatile quotas (`EF { C7 }`).
+pub const VOLATILE_MEMORY: u32 = 8 * 1024;
 
 /// Most bytes of STORE DATA personalization data the card keeps.
 pub const PERSONALIZATION_MAX: usize = 16 * 1024;
@@ -64,6 +90,8 @@ pub struct CardState {
     cin: Option<Vec<u8>>,
     /// STORE DATA personalization data by DGI.
     personalization: BTreeMap<u16, Vec<u8>>,
+    /// Notifications to the SM-SR not yet confirmed.
+    notifications: Notifications,
 }
 
 impl CardState {
@@ -97,6 +125,7 @@ impl CardState {
             iin: None,
             cin: None,
             personalization: BTreeMap::new(),
+            notifications: Notifications::declaration(),
         }
     }
 
@@ -120,6 +149,7 @@ impl CardState {
             iin: None,
             cin: None,
             personalization: BTreeMap::new(),
+            notifications: Notifications::default(),
         })
     }
 
@@ -274,12 +304,14 @@ impl CardState {
         file::encode(self)
     }
 
-    /// Reads a state from its JSON file content (version 1 is migrated, with fresh keys).
+    /// Reads a state from its JSON file content (versions 1 and 2 are migrated; version 1 gets
+    /// fresh keys).
     pub fn from_json(text: &str) -> Result<Self, StateError> {
         file::decode(text).map(|d| d.state)
     }
 
-    /// Loads a state file. A version-1 file is migrated and written back as version 2.
+    /// Loads a state file. A version-1 or version-2 file is migrated and written back as
+    /// version 3.
     pub fn load(path: &Path) -> Result<Self, EmulatorError> {
         let text = fs::read_to_string(path)
             .map(Zeroizing::new)
@@ -294,7 +326,7 @@ impl CardState {
         if decoded.migrated {
             decoded.state.save(path)?;
             tracing::info!(
-                "{}: migrated to state file version {STATE_VERSION} with a new random ISD-R key set",
+                "{}: migrated to state file version {STATE_VERSION}",
                 path.display()
             );
         }
@@ -334,6 +366,7 @@ impl PartialEq for CardState {
             && self.iin == other.iin
             && self.cin == other.cin
             && self.personalization == other.personalization
+            && self.notifications == other.notifications
     }
 }
 
@@ -451,7 +484,7 @@ mod tests {
         state.set_iin(vec![1, 2, 3]);
         assert!(state.store_dgis(vec![(0x0070, vec![0xAA; 3]), (0x3A03, vec![])]));
         let json = state.to_json();
-        assert!(json.contains("\"version\": 2"));
+        assert!(json.contains("\"version\": 3"));
         assert!(json.contains("\"eid\": \"89044011112233441122334411223321\""));
         assert!(json.contains("\"kdd\": \"33441122334411223321\""));
         assert!(json.contains("\"scp03_i\": \"70\""));
@@ -492,7 +525,7 @@ mod tests {
         fs::write(&path, &v1).unwrap();
         let loaded = CardState::load(&path).unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"version\": 2"));
+        assert!(text.contains("\"version\": 3"));
         assert_eq!(CardState::load(&path).unwrap(), loaded);
         #[cfg(unix)]
         {
@@ -549,8 +582,8 @@ mod tests {
                 "not a number",
             ),
             (
-                "{\"version\":3,\"eid\":\"00\"}".to_owned(),
-                "version 3 is not supported",
+                "{\"version\":4,\"eid\":\"00\"}".to_owned(),
+                "version 4 is not supported",
             ),
             ("{\"version\":1}".to_owned(), "missing field `eid`"),
             (

@@ -31,7 +31,7 @@ fn init_show_and_refuse_to_overwrite() {
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["eid"], eid);
-    assert_eq!(json["state_version"], 2);
+    assert_eq!(json["state_version"], 3);
     assert_eq!(json["isd_r"]["kvns"], serde_json::json!([0x30]));
     assert_eq!(json["isd_r"]["scp03_i"], "70");
     assert_eq!(
@@ -163,6 +163,83 @@ fn version_1_state_is_migrated() {
     assert_eq!(first.stdout, second.stdout, "migrated once, keys kept");
     let out = run(&["show", "--state", path(&state), "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["state_version"], 2);
+    assert_eq!(json["state_version"], 3);
     assert_eq!(json["eid"], eid);
+}
+
+#[test]
+fn profile_add_is_the_test_installer() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("card.json");
+    assert!(run(&["init", "--state", path(&state), "--keys", "default"])
+        .status
+        .success());
+    let isdp = "A0000005591010FFFFFFFF8900001000";
+    let out = run(&[
+        "profile-add",
+        "--state",
+        path(&state),
+        "--isdp",
+        isdp,
+        "--iccid",
+        "8949449999999990023",
+        "--fallback",
+        "--pol1",
+        "04",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("{isdp} ICCID 8949449999999990023 DISABLED, fallback\n")
+    );
+    let out = run(&["show", "--state", path(&state), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = json["registry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["aid"] == isdp)
+        .unwrap();
+    assert_eq!(entry["life_cycle"], "1F");
+    assert_eq!(entry["privileges"], "80C000");
+    let profile = &entry["isd_p"]["profile"];
+    assert_eq!(profile["iccid"], "8949449999999990023");
+    assert_eq!(profile["fallback"], true);
+    assert_eq!(profile["pol1"], "04");
+    assert_eq!(json["notifications"][0]["type"], "01");
+    let out = run(&["show", "--state", path(&state)]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("profile ICCID 8949449999999990023 POL1 04 fallback"),
+        "{text}"
+    );
+    // The ISD-P holds a profile already: refused, exit code 5.
+    let again = run(&[
+        "profile-add",
+        "--state",
+        path(&state),
+        "--isdp",
+        isdp,
+        "--iccid",
+        "8949449999999990031",
+    ]);
+    assert_eq!(again.status.code(), Some(5), "{again:?}");
+    assert!(String::from_utf8(again.stderr).unwrap().contains("1F"));
+    // Not an ISD-P AID: exit code 2.
+    let bad = run(&[
+        "profile-add",
+        "--state",
+        path(&state),
+        "--isdp",
+        "A0000005591010FFFFFFFF8900000200",
+        "--iccid",
+        "8949449999999990031",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(String::from_utf8(bad.stderr).unwrap().contains("--isdp"));
+    // The help names it.
+    let help = run(&["--help"]);
+    assert!(String::from_utf8(help.stdout)
+        .unwrap()
+        .contains("Test installer"));
 }

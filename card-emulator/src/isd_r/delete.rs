@@ -1,9 +1,11 @@
 //! DELETE on the ISD-R (GPCS v2.3.1 §11.2).
 //!
-//! - Card content, `4F AID`: an ISD-P that is not enabled is removed from the registry (SGP.02
-//!   DeleteProfile). The ISD-R, the ECASD and the ISD-P load file belong to the platform, and
-//!   an enabled ISD-P must be disabled first: `6985`. An AID not in the registry: `6A88`.
-//!   P2 b8 (related objects) changes nothing: an ISD-P has none. Tokens are not checked.
+//! - Card content, `4F AID`: SGP.02 DeleteProfile (§4.1.1.4) removes an ISD-P with its
+//!   profile. Refused ([`crate::state::ProfileError`], [`smsr_proto::sgp02::codings`]): the
+//!   ISD-R, the ECASD and the ISD-P load file (platform) and an enabled ISD-P: `6985`; the
+//!   fallback profile: `6985`; POL1 "deletion not allowed": `69E1`. An AID not in the
+//!   registry: `6A88`. P2 b8 (related objects; njiwa's `40` decodes as "object only") changes
+//!   nothing: an ISD-P has none. Tokens are not checked.
 //! - Keys, `D2 KVN` (with `D0` 1, 2 or 3 or without `D0`): the whole SCP03 key set goes, unless
 //!   it is the only one left (`6985`: the ISD-R would be unreachable). `D0` alone would take
 //!   one key out of every set, leaving them incomplete: `6985`. A KVN or key identifier that
@@ -13,7 +15,6 @@
 //! malformed data: `6A86` and `6A80`.
 
 use crate::card::Nv;
-use crate::registry::Deletion;
 use smsr_proto::gp::{ConfirmationResponse, Delete, DeleteTarget, GpError};
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 
@@ -31,16 +32,11 @@ fn delete(nv: &mut Nv, cmd: &CommandApdu) -> Result<(), StatusWord> {
     })?;
     match request.target {
         DeleteTarget::CardContent { aid, .. } => {
-            let entry = nv
-                .get()
+            nv.get()
                 .registry()
                 .find(aid.as_bytes())
                 .ok_or(StatusWord::ReferencedDataNotFound)?;
-            if entry.deletion() != Deletion::Allowed {
-                return Err(StatusWord::ConditionsOfUseNotSatisfied);
-            }
-            nv.get_mut().registry_mut().remove(aid.as_bytes());
-            Ok(())
+            nv.get_mut().delete_isd_p(&aid).map_err(|e| e.status_word())
         }
         DeleteTarget::Key { key_id, version } => {
             if key_id.is_some_and(|id| !(1..=3).contains(&id)) {

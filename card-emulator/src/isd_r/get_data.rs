@@ -10,7 +10,12 @@
 //! | `CF` | key diversification data | the KDD of INITIALIZE UPDATE |
 //! | `C1` | sequence counter | of the default (first) key set, 3 bytes |
 //! | `E0` | Key Information Template | keys 1–3 (ENC, MAC, DEK) of each key set, type `88` |
-//! | `FF21` | extended card resources (ETSI TS 102 226) | see [`FREE_NON_VOLATILE_MEMORY`] |
+//! | `FF21` | extended card resources (ETSI TS 102 226) | free memory: [`NON_VOLATILE_MEMORY`] and [`VOLATILE_MEMORY`] less personalization data and ISD-P quotas |
+//! | `00E1` | oldest unconfirmed SGP.02 notification `E1 { … }` | needs a session with C-MAC; `6A88` when none ([`GET_DATA_NOTIFICATION`]) |
+//!
+//! [`NON_VOLATILE_MEMORY`]: crate::state::NON_VOLATILE_MEMORY
+//! [`VOLATILE_MEMORY`]: crate::state::VOLATILE_MEMORY
+//! [`GET_DATA_NOTIFICATION`]: smsr_proto::sgp02::codings::GET_DATA_NOTIFICATION
 //!
 //! Anything else (the EID `5A` is the ECASD's, no CPLC `9F7F`): `6A88`.
 
@@ -23,17 +28,12 @@ use smsr_proto::gp::{
 };
 use smsr_proto::scp03::put_key::KEY_TYPE_AES;
 use smsr_proto::scp03::SCP03_ID;
+use smsr_proto::sgp02::codings::GET_DATA_NOTIFICATION;
+use smsr_proto::tlv::Tlv;
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 
 /// The GlobalPlatform version in Card Recognition Data: `{globalPlatform 2 2 3 1}`.
 pub const GP_VERSION: [u8; 3] = [2, 3, 1];
-
-/// Free non-volatile memory reported in `FF21` before personalization data: 512 KiB, an
-/// eUICC's typical free memory for profiles. STORE DATA personalization data is subtracted.
-pub const FREE_NON_VOLATILE_MEMORY: u32 = 512 * 1024;
-
-/// Free volatile memory reported in `FF21`: 8 KiB of transient RAM.
-pub const FREE_VOLATILE_MEMORY: u32 = 8 * 1024;
 
 pub(super) fn process(state: &CardState, cmd: &CommandApdu) -> ResponseApdu {
     let Ok(request) = GetData::from_apdu(cmd) else {
@@ -85,16 +85,16 @@ pub(super) fn value(state: &CardState, tag: u16) -> Option<Vec<u8>> {
                 .collect(),
         }
         .value(),
-        tags::EXTENDED_CARD_RESOURCES => {
-            let used = u32::try_from(state.personalization_len()).unwrap_or(u32::MAX);
-            ExtendedCardResources {
-                installed_applications: u32::try_from(state.registry().installed_applications())
-                    .ok(),
-                free_non_volatile_memory: Some(FREE_NON_VOLATILE_MEMORY.saturating_sub(used)),
-                free_volatile_memory: Some(FREE_VOLATILE_MEMORY),
-                other: Vec::new(),
-            }
-            .value()
+        tags::EXTENDED_CARD_RESOURCES => ExtendedCardResources {
+            installed_applications: u32::try_from(state.registry().installed_applications()).ok(),
+            free_non_volatile_memory: Some(state.free_non_volatile_memory()),
+            free_volatile_memory: Some(state.free_volatile_memory()),
+            other: Vec::new(),
+        }
+        .value(),
+        GET_DATA_NOTIFICATION => {
+            let message = state.notifications().oldest()?.message(state.eid());
+            Tlv::parse(&message.to_bytes()).ok()?.value
         }
         _ => return None,
     })

@@ -1,10 +1,15 @@
 //! STORE DATA on the ISD-R (GPCS v2.3.1 §11.11): numbered blocks (P2 from `00`, P1 b8 on the
 //! last) are joined, then the whole data is taken by its structure (P1 b5 b4):
 //!
-//! - DGI (`01`): every DGI is kept in the card's personalization data by its DGI number,
-//!   replacing an earlier value (the values are stored as received, encrypted or not; the
-//!   SGP.02 functions carried in DGIs are not interpreted yet). At most
-//!   [`PERSONALIZATION_MAX`](crate::state::PERSONALIZATION_MAX) bytes in all, else `6A84`.
+//! - DGI (`01`), SGP.02 ES5 functions ([`smsr_proto::sgp02::Es5Command`]), alone in the
+//!   data: EnableProfile `3A03`, DisableProfile `3A04`, SetFallbackAttribute `3A05`,
+//!   HandleNotificationConfirmation `3A08` (answered `80 { 4F AID … }`, the ISD-Ps deleted per
+//!   POL1, when P1 b1 asks for data). Rules and status words: [`crate::state::ProfileError`]
+//!   and [`smsr_proto::sgp02::codings`]; an ES5 DGI with other DGIs, or malformed: `6A80`.
+//! - DGI (`01`), other DGIs: every DGI is kept in the card's personalization data by its DGI
+//!   number, replacing an earlier value (the values are stored as received, encrypted or not).
+//!   At most [`PERSONALIZATION_MAX`](crate::state::PERSONALIZATION_MAX) bytes in all, else
+//!   `6A84`.
 //! - BER-TLV (`10`): `42` (IIN) and `45` (CIN) set what GET DATA returns; `BF3E { 5C 01 5A }`
 //!   (SGP.22 ES10c GetEID, which eUICCs answer on the ISD-R, as the pySim SCP03 vectors
 //!   show) is answered `BF3E { 5A EID }` when P1 b1 asks for response data. Other objects:
@@ -16,9 +21,11 @@
 //! `6A86` (§11.11.2.1).
 
 use crate::card::Nv;
+use crate::state::ProfileError;
 use smsr_proto::gp::get_data::tags;
 use smsr_proto::gp::store_data::DataStructure;
-use smsr_proto::gp::{BlockAssembler, Dgi, GpError, StoreData};
+use smsr_proto::gp::{Aid, BlockAssembler, Dgi, GpError, StoreData};
+use smsr_proto::sgp02::{confirmation_response, Es5Command};
 use smsr_proto::tlv::{tlv, Tlv};
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 
@@ -52,6 +59,13 @@ fn store_data(
     let response = match block.structure {
         DataStructure::Dgi => {
             let dgis = Dgi::parse_all(&whole).map_err(|_| StatusWord::IncorrectData)?;
+            if let Some(function) = es5_function(&dgis)? {
+                let deleted = es5(nv, function).map_err(|e| e.status_word())?;
+                return Ok(match deleted {
+                    Some(list) if block.response_expected => confirmation_response(&list),
+                    _ => Vec::new(),
+                });
+            }
             let dgis = dgis.into_iter().map(|d| (d.tag, d.value)).collect();
             if !nv.get_mut().store_dgis(dgis) {
                 return Err(StatusWord::NotEnoughMemory);
@@ -65,6 +79,31 @@ fn store_data(
         return Err(StatusWord::IncorrectP1P2);
     }
     Ok(response)
+}
+
+/// The ES5 function of the data, if it holds one: it must be the only DGI.
+fn es5_function(dgis: &[Dgi]) -> Result<Option<Es5Command>, StatusWord> {
+    let mut found = None;
+    for dgi in dgis {
+        if let Some(f) = Es5Command::from_dgi(dgi).map_err(|_| StatusWord::IncorrectData)? {
+            found = Some(f);
+        }
+    }
+    if found.is_some() && dgis.len() != 1 {
+        return Err(StatusWord::IncorrectData);
+    }
+    Ok(found)
+}
+
+/// Runs an ES5 function; for a confirmation, returns the ISD-Ps it deleted.
+fn es5(nv: &mut Nv, function: Es5Command) -> Result<Option<Vec<Aid>>, ProfileError> {
+    let state = nv.get_mut();
+    match function {
+        Es5Command::EnableProfile(aid) => state.enable_profile(&aid).map(|_| None),
+        Es5Command::DisableProfile(aid) => state.disable_profile(&aid).map(|_| None),
+        Es5Command::SetFallbackAttribute(aid) => state.set_fallback_attribute(&aid).map(|()| None),
+        Es5Command::NotificationConfirmation(seq) => state.confirm_notification(seq).map(Some),
+    }
 }
 
 fn ber_tlv(nv: &mut Nv, data: &[u8]) -> Result<Vec<u8>, StatusWord> {

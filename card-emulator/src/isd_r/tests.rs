@@ -1,12 +1,14 @@
 //! The ISD-R driven by smsr-proto's host side of SCP03 ([`Scp03Host`]) through
 //! [`Card::handle`], and replays of published SCP03 sessions (`shared/vectors/scp03.json`).
 
+mod es5;
 mod vectors;
 
 use crate::card::Card;
 use crate::eid::parse_eid;
+use crate::isd_p::{parse_iccid, IsdP, Profile};
 use crate::keyset::{test_keyset, GP_TEST_KEY};
-use crate::registry::{EntryKind, RegistryRecord};
+use crate::registry::RegistryRecord;
 use crate::state::CardState;
 use crate::Emulator;
 use smsr_proto::gp::get_data::{tags, SequenceCounter};
@@ -14,7 +16,7 @@ use smsr_proto::gp::get_status::{ResponseFormat, StatusScope};
 use smsr_proto::gp::life_cycle;
 use smsr_proto::gp::{
     Aid, CardData, DataObject, Delete, Dgi, ExtendedCardResources, GetData, GetStatus,
-    KeyInformationTemplate, Privileges, StoreData,
+    KeyInformationTemplate, StoreData,
 };
 use smsr_proto::scp03::put_key::{put_key_command, PutKeyResponse};
 use smsr_proto::scp03::{Established, HostOptions, Scp03Host, ScpError, SecurityLevel, StaticKeys};
@@ -85,14 +87,20 @@ fn get_status(scope: StatusScope, format: ResponseFormat) -> GetStatus {
     }
 }
 
+/// An ISD-P registry entry in life cycle `lcs`, with a profile when `lcs` is DISABLED or
+/// ENABLED.
 fn isd_p(n: u16, lcs: u8) -> RegistryRecord {
+    let mut data = IsdP::created(0x70, None, None);
+    if matches!(lcs, life_cycle::ISD_P_DISABLED | life_cycle::ISD_P_ENABLED) {
+        data.profile = Some(Profile {
+            iccid: parse_iccid(&format!("894944000000000{n:04}")).unwrap(),
+            fallback: false,
+            pol1: 0,
+        });
+    }
     RegistryRecord {
-        kind: EntryKind::Application,
-        aid: Aid::isd_p(n).unwrap(),
         life_cycle: lcs,
-        privileges: Some(Privileges::ISD_P),
-        associated_sd: Some(Aid::isd_r()),
-        modules: Vec::new(),
+        ..RegistryRecord::isd_p(Aid::isd_p(n).unwrap(), data)
     }
 }
 
@@ -179,7 +187,10 @@ fn management_without_a_session_is_6982() {
     let mut s = open(&mut c, SecurityLevel::CMac);
     let r = send(&mut c, &mut s, apdu("00F28002024F0000"));
     assert_eq!(r.sw, StatusWord::ClaNotSupported);
+    // INSTALL without data is no CreateISDP; LOAD is not offered.
     let r = send(&mut c, &mut s, apdu("80E60C0000"));
+    assert_eq!(r.sw, StatusWord::IncorrectData);
+    let r = send(&mut c, &mut s, apdu("80E8800001C400"));
     assert_eq!(r.sw, StatusWord::FunctionNotSupported);
 }
 

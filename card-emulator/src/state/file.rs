@@ -1,13 +1,24 @@
-//! The JSON forms of [`CardState`]: version 2 (written) and version 1 (read and migrated).
+//! The JSON forms of [`CardState`]: version 3 (written), versions 2 and 1 (read and
+//! migrated).
+//!
+//! Version 3 is version 2 with each ISD-P's SGP.02 data (`isd_p` in its registry entry) and the
+//! notification queue (`notifications`). A version-2 file migrates with its keys and registry
+//! kept: each ISD-P gets SCP03 "i" `70`, no quotas and, if its life cycle says it holds a
+//! profile (DISABLED or ENABLED), a profile of unknown ICCID ([`MIGRATED_ICCID`]) without
+//! Fallback Attribute or POL1; the eUICC declaration notification is queued.
 
 use super::{CardState, StateError, PERSONALIZATION_MAX, STATE_VERSION};
 use crate::eid::{eid_to_string, EID_LEN};
+use crate::isd_p::{iccid_to_string, parse_iccid, IsdP, Profile, ICCID_LEN};
 use crate::keyset::{random_keyset, DEFAULT_KVN};
+use crate::notification::{Notifications, PendingNotification};
 use crate::registry::{EntryKind, Registry, RegistryRecord};
 use serde::{Deserialize, Serialize};
+use smsr_proto::gp::life_cycle;
 use smsr_proto::gp::{Aid, Privileges};
 use smsr_proto::scp03::cryptogram::SEQUENCE_COUNTER_MAX;
 use smsr_proto::scp03::{ScpOptions, StaticKeys};
+use smsr_proto::sgp02::NotificationType;
 use std::collections::BTreeMap;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -26,14 +37,66 @@ struct StateFileV1 {
     eid: String,
 }
 
-/// Version 2.
+/// The ICCID given to the profile of an ISD-P that a version-2 file shows DISABLED or ENABLED
+/// (version 2 kept no profile data): all `F`, the erased content of EF_ICCID.
+pub const MIGRATED_ICCID: [u8; ICCID_LEN] = [0xFF; ICCID_LEN];
+
+/// Versions 2 and 3 (version 2 has no `isd_p` and no `notifications`).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StateFileV2 {
+struct StateFileV3 {
     version: u32,
     eid: String,
     isd_r: IsdRFile,
     registry: Vec<RegistryFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notifications: Option<NotificationsFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationsFile {
+    next_sequence: u16,
+    pending: Vec<NotificationFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationFile {
+    sequence: u16,
+    /// The notification type in hex.
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    isd_p: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    disabled: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IsdPFile {
+    /// The SCP03 "i" parameter in hex.
+    scp03_i: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    non_volatile_quota: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    volatile_quota: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pending_reset: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    profile: Option<ProfileFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    /// The printed digits, or 20 hex digits as stored (for an ICCID that is no digit string).
+    iccid: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    fallback: bool,
+    /// POL1 in hex.
+    pol1: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -75,6 +138,9 @@ struct RegistryFile {
     associated_sd: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     modules: Vec<String>,
+    /// An ISD-P's SGP.02 data (version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    isd_p: Option<IsdPFile>,
 }
 
 /// A state read from a file; `migrated` when it was an older version.
@@ -96,7 +162,8 @@ pub(super) fn encode(state: &CardState) -> Zeroizing<String> {
             sequence_counter: set.sequence_counter,
         })
         .collect();
-    let file = StateFileV2 {
+    let notifications = &state.notifications;
+    let file = StateFileV3 {
         version: STATE_VERSION,
         eid: eid_to_string(&state.eid),
         isd_r: IsdRFile {
@@ -112,6 +179,10 @@ pub(super) fn encode(state: &CardState) -> Zeroizing<String> {
                 .collect(),
         },
         registry: state.registry.entries().iter().map(registry_file).collect(),
+        notifications: Some(NotificationsFile {
+            next_sequence: notifications.next_sequence(),
+            pending: notifications.pending().map(notification_file).collect(),
+        }),
     };
     // Strings, integers, vectors and maps of them always serialize.
     let mut out = Zeroizing::new(serde_json::to_string_pretty(&file).unwrap_or_default());
@@ -134,6 +205,33 @@ fn registry_file(r: &RegistryRecord) -> RegistryFile {
             .iter()
             .map(|m| hex::encode_upper(m.as_bytes()))
             .collect(),
+        isd_p: r.isd_p.as_ref().map(isd_p_file),
+    }
+}
+
+fn isd_p_file(d: &IsdP) -> IsdPFile {
+    IsdPFile {
+        scp03_i: format!("{:02X}", d.scp03_i),
+        non_volatile_quota: d.non_volatile_quota,
+        volatile_quota: d.volatile_quota,
+        pending_reset: d.pending_reset,
+        profile: d.profile.as_ref().map(|p| ProfileFile {
+            iccid: match iccid_to_string(&p.iccid) {
+                digits if parse_iccid(&digits) == Some(p.iccid) => digits,
+                _ => hex::encode_upper(p.iccid),
+            },
+            fallback: p.fallback,
+            pol1: format!("{:02X}", p.pol1),
+        }),
+    }
+}
+
+fn notification_file(n: &PendingNotification) -> NotificationFile {
+    NotificationFile {
+        sequence: n.sequence,
+        kind: format!("{:02X}", n.kind.to_byte()),
+        isd_p: n.isd_p.as_ref().map(|a| hex::encode_upper(a.as_bytes())),
+        disabled: n.disabled.as_ref().map(|a| hex::encode_upper(a.as_bytes())),
     }
 }
 
@@ -162,11 +260,11 @@ pub(super) fn decode(text: &str) -> Result<Decoded, StateError> {
                 migrated: true,
             })
         }
-        Some(v) if v == u64::from(STATE_VERSION) => {
-            let file: StateFileV2 = serde_json::from_str(text).map_err(invalid)?;
+        Some(v @ (2 | 3)) => {
+            let file: StateFileV3 = serde_json::from_str(text).map_err(invalid)?;
             Ok(Decoded {
-                state: from_v2(&file)?,
-                migrated: false,
+                state: from_v3(&file, v == 3)?,
+                migrated: v != u64::from(STATE_VERSION),
             })
         }
         Some(v) => Err(StateError::UnsupportedVersion(v)),
@@ -176,7 +274,12 @@ pub(super) fn decode(text: &str) -> Result<Decoded, StateError> {
     }
 }
 
-fn from_v2(file: &StateFileV2) -> Result<CardState, StateError> {
+fn from_v3(file: &StateFileV3, v3: bool) -> Result<CardState, StateError> {
+    if !v3 && (file.notifications.is_some() || file.registry.iter().any(|r| r.isd_p.is_some())) {
+        return Err(StateError::Invalid(
+            "a version 2 file has no \"notifications\" or \"isd_p\"".into(),
+        ));
+    }
     let eid = hex_array::<EID_LEN>(&file.eid, "eid")?;
     let isd_r = &file.isd_r;
     let kdd = hex_array::<10>(&isd_r.kdd, "isd_r.kdd")?;
@@ -209,13 +312,16 @@ fn from_v2(file: &StateFileV2) -> Result<CardState, StateError> {
             .map_err(|e| StateError::Invalid(format!("{what}: {e}")))?;
         keysets.push((keys, set.sequence_counter));
     }
-    let registry = Registry::from_entries(
-        file.registry
-            .iter()
-            .map(registry_record)
-            .collect::<Result<_, _>>()?,
-    )
-    .map_err(|e| StateError::Invalid(e.to_string()))?;
+    let mut records = file
+        .registry
+        .iter()
+        .map(registry_record)
+        .collect::<Result<Vec<_>, _>>()?;
+    if !v3 {
+        migrate_isd_ps(&mut records);
+    }
+    let registry =
+        Registry::from_entries(records).map_err(|e| StateError::Invalid(e.to_string()))?;
     let mut personalization = BTreeMap::new();
     let mut total = 0;
     for (dgi, value) in &isd_r.store_data {
@@ -241,7 +347,88 @@ fn from_v2(file: &StateFileV2) -> Result<CardState, StateError> {
         .map(|v| hex_bytes(v, "isd_r.cin"))
         .transpose()?;
     state.personalization = personalization;
+    state.notifications = match &file.notifications {
+        Some(n) => notifications(n)?,
+        None if v3 => return Err(StateError::Invalid("no \"notifications\"".into())),
+        None => Notifications::declaration(),
+    };
     Ok(state)
+}
+
+/// Version 2 → 3: SGP.02 data for the ISD-Ps (see the module documentation).
+fn migrate_isd_ps(records: &mut [RegistryRecord]) {
+    for r in records.iter_mut().filter(|r| r.is_isd_p()) {
+        let mut data = IsdP::created(0x70, None, None);
+        if matches!(
+            r.life_cycle,
+            life_cycle::ISD_P_DISABLED | life_cycle::ISD_P_ENABLED
+        ) {
+            data.profile = Some(Profile {
+                iccid: MIGRATED_ICCID,
+                fallback: false,
+                pol1: 0,
+            });
+        }
+        r.isd_p = Some(data);
+    }
+}
+
+fn notifications(file: &NotificationsFile) -> Result<Notifications, StateError> {
+    let mut queue = Vec::with_capacity(file.pending.len());
+    for n in &file.pending {
+        let aid = |text: &Option<String>, field: &str| -> Result<Option<Aid>, StateError> {
+            text.as_deref()
+                .map(|t| {
+                    Aid::new(&hex_bytes(t, field)?)
+                        .map_err(|e| StateError::Invalid(format!("{field}: {e}")))
+                })
+                .transpose()
+        };
+        if queue
+            .iter()
+            .any(|q: &PendingNotification| q.sequence == n.sequence)
+        {
+            return Err(StateError::Invalid(format!(
+                "notification {:04X} appears twice",
+                n.sequence
+            )));
+        }
+        let [kind] = hex_array::<1>(&n.kind, "notifications type")?;
+        queue.push(PendingNotification {
+            sequence: n.sequence,
+            kind: NotificationType::from_byte(kind),
+            isd_p: aid(&n.isd_p, "notifications isd_p")?,
+            disabled: aid(&n.disabled, "notifications disabled")?,
+        });
+    }
+    Ok(Notifications::from_parts(queue, file.next_sequence))
+}
+
+fn isd_p_data(f: &IsdPFile) -> Result<IsdP, StateError> {
+    let [scp03_i] = hex_array::<1>(&f.scp03_i, "registry isd_p scp03_i")?;
+    let profile = f
+        .profile
+        .as_ref()
+        .map(|p| -> Result<Profile, StateError> {
+            let iccid = match parse_iccid(&p.iccid) {
+                Some(iccid) => iccid,
+                None => hex_array::<ICCID_LEN>(&p.iccid, "registry isd_p profile iccid")?,
+            };
+            let [pol1] = hex_array::<1>(&p.pol1, "registry isd_p profile pol1")?;
+            Ok(Profile {
+                iccid,
+                fallback: p.fallback,
+                pol1,
+            })
+        })
+        .transpose()?;
+    Ok(IsdP {
+        scp03_i,
+        non_volatile_quota: f.non_volatile_quota,
+        volatile_quota: f.volatile_quota,
+        profile,
+        pending_reset: f.pending_reset,
+    })
 }
 
 fn registry_record(r: &RegistryFile) -> Result<RegistryRecord, StateError> {
@@ -264,8 +451,10 @@ fn registry_record(r: &RegistryFile) -> Result<RegistryRecord, StateError> {
                 .map_err(|e| StateError::Invalid(format!("registry privileges: {e}")))
         })
         .transpose()?;
+    let isd_p = r.isd_p.as_ref().map(isd_p_data).transpose()?;
     Ok(RegistryRecord {
         kind,
+        isd_p,
         aid: aid(&r.aid, "aid")?,
         life_cycle,
         privileges,
@@ -311,3 +500,6 @@ pub(super) fn encode_v1(eid: &[u8; EID_LEN]) -> String {
         eid_to_string(eid)
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,8 @@
 //! - [`apdu`]: ISO/IEC 7816-4 command and response APDUs (cases 1–4, short and extended length,
 //!   logical channels in the class byte).
 //! - [`status`]: status words with their ISO 7816-4, ETSI TS 102 221 and GlobalPlatform meanings.
+//! - [`sgp02`]: SGP.02 ES5 functions of the ISD-R (codings table, STORE DATA DGIs, `E1`
+//!   notifications).
 //! - [`tlv`]: strict BER-TLV (ISO/IEC 8825-1 as profiled by ISO/IEC 7816-4 §5.2).
 //! - [`ecka`]: SGP.02 ES8 EstablishISDPKeySet (ECKA-EG, X9.63 KDF, receipt), host and card.
 //! - [`pki`]: SGP.02 `7F21` certificates on NIST P-256, ECDSA, ECDH and a test PKI.
@@ -16,6 +18,7 @@ pub mod ecka;
 pub mod gp;
 pub mod pki;
 pub mod scp03;
+pub mod sgp02;
 pub mod status;
 pub mod tlv;
 
