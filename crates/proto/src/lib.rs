@@ -8,11 +8,13 @@
 //!   logical channels in the class byte).
 //! - [`status`]: status words with their ISO 7816-4, ETSI TS 102 221 and GlobalPlatform meanings.
 //! - [`tlv`]: strict BER-TLV (ISO/IEC 8825-1 as profiled by ISO/IEC 7816-4 §5.2).
+//! - [`saip`]: SAIP (TCA eUICC Profile Package) decoding, encoding, personalization.
 //! - [`auth`]: USIM authentication: MILENAGE, the TS 34.108 test algorithm, AUTHENTICATE.
 
 pub mod apdu;
 pub mod auth;
 pub mod gp;
+pub mod saip;
 pub mod scp03;
 pub mod status;
 pub mod tlv;
