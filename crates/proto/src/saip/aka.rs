@@ -7,7 +7,9 @@
 
 use super::der::{not_default, Node, Writer};
 use super::{PeHeader, SaipError, SecretBytes};
-use crate::auth::milenage::MilenageConstants;
+use crate::auth::milenage::{Milenage, MilenageConstants};
+use crate::auth::test_algorithm::TestAlgorithm;
+use crate::auth::{AkaAlgorithm, AkaOutputs, AMF_LEN, MAC_LEN, RAND_LEN, SQN_LEN};
 
 /// `algorithmID` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +85,81 @@ impl AlgoParameter {
     /// The MILENAGE constants this PE configures.
     pub fn milenage_constants(&self) -> MilenageConstants {
         MilenageConstants::from_saip(&self.rotation_constants, &self.xoring_constants)
+    }
+
+    /// The algorithm this PE configures, ready to compute (MILENAGE with its K, OPc and
+    /// constants, or the test algorithm with its K). TUAK and other values are not available.
+    pub fn algorithm(&self) -> Result<ProfileAlgorithm, SaipError> {
+        let k: [u8; 16] = self
+            .key
+            .expose()
+            .try_into()
+            .map_err(|_| SaipError::InvalidValue {
+                what: "key",
+                reason: format!("{} bytes; 16 required", self.key.len()),
+            })?;
+        match self.algorithm_id {
+            AlgorithmId::Milenage => {
+                let opc: [u8; 16] =
+                    self.opc
+                        .expose()
+                        .try_into()
+                        .map_err(|_| SaipError::InvalidValue {
+                            what: "opc",
+                            reason: format!("{} bytes; 16 required", self.opc.len()),
+                        })?;
+                Ok(ProfileAlgorithm::Milenage(Box::new(
+                    Milenage::with_constants(&k, &opc, self.milenage_constants()),
+                )))
+            }
+            AlgorithmId::UsimTestAlgorithm => Ok(ProfileAlgorithm::Test(TestAlgorithm::new(&k))),
+            other => Err(SaipError::InvalidValue {
+                what: "algorithmID",
+                reason: format!("{other:?} is not implemented"),
+            }),
+        }
+    }
+}
+
+/// An authentication algorithm configured by an `akaParameter`.
+#[derive(Clone, Debug)]
+pub enum ProfileAlgorithm {
+    Milenage(Box<Milenage>),
+    Test(TestAlgorithm),
+}
+
+impl AkaAlgorithm for ProfileAlgorithm {
+    fn f1(&self, rand: &[u8; RAND_LEN], sqn: &[u8; SQN_LEN], amf: &[u8; AMF_LEN]) -> [u8; MAC_LEN] {
+        match self {
+            Self::Milenage(m) => m.f1(rand, sqn, amf),
+            Self::Test(t) => t.f1(rand, sqn, amf),
+        }
+    }
+
+    fn f1_star(
+        &self,
+        rand: &[u8; RAND_LEN],
+        sqn: &[u8; SQN_LEN],
+        amf: &[u8; AMF_LEN],
+    ) -> [u8; MAC_LEN] {
+        match self {
+            Self::Milenage(m) => m.f1_star(rand, sqn, amf),
+            Self::Test(t) => t.f1_star(rand, sqn, amf),
+        }
+    }
+
+    fn f2345(&self, rand: &[u8; RAND_LEN]) -> AkaOutputs {
+        match self {
+            Self::Milenage(m) => m.f2345(rand),
+            Self::Test(t) => t.f2345(rand),
+        }
+    }
+
+    fn f5_star(&self, rand: &[u8; RAND_LEN]) -> [u8; SQN_LEN] {
+        match self {
+            Self::Milenage(m) => m.f5_star(rand),
+            Self::Test(t) => t.f5_star(rand),
+        }
     }
 }
 

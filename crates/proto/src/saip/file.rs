@@ -11,8 +11,8 @@
 use super::der::{ctx, ctx_number, not_default, Node, Writer};
 use super::{Oid, PeHeader, PeKind, SaipError};
 
-/// `ProprietaryInfo` (SAIP §8.3.3, tags as in the ASN.1).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+/// `ProprietaryInfo` (SAIP §8.3.3, tags as in the ASN.1). `Default` gives the ASN.1 DEFAULTs.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProprietaryInfo {
     /// `specialFileInformation` `C0`, DEFAULT `00`.
     pub special_file_information: u8,
@@ -24,6 +24,18 @@ pub struct ProprietaryInfo {
     pub maximum_file_size: Option<Vec<u8>>,
     /// `fileDetails` `84`, DEFAULT `01`.
     pub file_details: u8,
+}
+
+impl Default for ProprietaryInfo {
+    fn default() -> Self {
+        Self {
+            special_file_information: 0x00,
+            fill_pattern: None,
+            repeat_pattern: None,
+            maximum_file_size: None,
+            file_details: 0x01,
+        }
+    }
 }
 
 impl ProprietaryInfo {
@@ -70,7 +82,8 @@ impl ProprietaryInfo {
 }
 
 /// The SAIP `Fcp` (SAIP §8.3.2). Tags are those of the ASN.1 (they mirror TS 102 222 FCP tags).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+/// `Default` is [`Fcp::empty`]: every field absent, `lcsi` at its DEFAULT.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fcp {
     /// `fileDescriptor` `82` (2..4 bytes).
     pub file_descriptor: Option<Vec<u8>>,
@@ -97,12 +110,26 @@ pub struct Fcp {
 /// `lcsi` DEFAULT.
 pub const LCSI_DEFAULT: u8 = 0x05;
 
+impl Default for Fcp {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl Fcp {
     /// An FCP with every field absent (all template defaults).
     pub fn empty() -> Self {
         Self {
+            file_descriptor: None,
+            file_id: None,
+            df_name: None,
             lcsi: LCSI_DEFAULT,
-            ..Self::default()
+            security_attributes_referenced: None,
+            ef_file_size: None,
+            pin_status_template_do: None,
+            short_ef_id: None,
+            proprietary_ef_info: None,
+            link_path: None,
         }
     }
 

@@ -492,6 +492,49 @@ fn undecodable_pe_is_reported_not_fatal() {
     assert_eq!(r.to_der(), extra);
 }
 
+/// The AKA parameters of a TS.48 package drive the TS 34.108 test algorithm (the pfk-milenage
+/// XOR example values, K 000102..0F), and a personalized MILENAGE package drives MILENAGE with
+/// TS 35.208 test set 1.
+#[test]
+fn aka_parameters_drive_the_algorithms() {
+    use crate::auth::AkaAlgorithm;
+    let Some(pkgs) = packages() else { return };
+    let (_, bytes) = pkgs.iter().find(|(n, _)| n.contains("usim-only")).unwrap();
+    let mut p = Package::parse(bytes).unwrap();
+    let alg = p
+        .aka_parameters()
+        .next()
+        .unwrap()
+        .algo_parameter()
+        .unwrap()
+        .algorithm()
+        .unwrap();
+    let v = alg.generate_vector(&[0x34; 16], &[0, 0, 0, 0, 0, 1], &[0x80, 0]);
+    assert_eq!(hex::encode(v.autn), "37303132333d8000343536373030b233");
+    let k = hex::decode("465b5ce8b199b49faa5f0a2ee238a6bc").unwrap();
+    let opc = hex::decode("cd63cb71954a9f4e48a5994e37a02baf").unwrap();
+    p.use_milenage(&k.clone().try_into().unwrap(), &opc.try_into().unwrap())
+        .unwrap();
+    let q = Package::parse(&p.to_der()).unwrap();
+    let alg = q
+        .aka_parameters()
+        .next()
+        .unwrap()
+        .algo_parameter()
+        .unwrap()
+        .algorithm()
+        .unwrap();
+    let rand: [u8; 16] = hex::decode("23553cbe9637a89d218ae64dae47bf35")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(hex::encode(&alg.f2345(&rand).res), "a54211d5e3ba50bf");
+    assert_eq!(
+        hex::encode(alg.f1(&rand, &[0xff, 0x9b, 0xb4, 0xd0, 0xb6, 0x07], &[0xb9, 0xb9])),
+        "4a9ffac354dfafb3"
+    );
+}
+
 #[test]
 fn minimal_package_builds_and_decodes_back() {
     let k = [
