@@ -613,11 +613,16 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
+    /// The USIM-only package, read once (so a missing testdata prints one "skipped" line).
     fn base() -> Option<Vec<u8>> {
-        let pkgs = packages()?;
-        pkgs.into_iter()
-            .find(|(n, _)| n.contains("usim-only"))
-            .map(|(_, b)| b)
+        static BASE: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+        BASE.get_or_init(|| {
+            let pkgs = packages()?;
+            pkgs.into_iter()
+                .find(|(n, _)| n.contains("usim-only"))
+                .map(|(_, b)| b)
+        })
+        .clone()
     }
 
     proptest! {
@@ -661,4 +666,93 @@ mod properties {
             prop_assert_eq!(identity::imsi_from_ef(&q.file_system(PeKind::Usim).unwrap().file("ef-imsi").unwrap().content(0xFF)).unwrap(), imsi);
         }
     }
+}
+
+/// The field-name tables against file IDs from the specifications, not from SAIP: ETSI TS
+/// 102 221 §13 (MF files), 3GPP TS 31.102 §4.2 (ADF.USIM), §4.4.11 (DF.5GS), 3GPP TS 31.103
+/// §4.2 (ADF.ISIM), 3GPP TS 51.011 / TS 31.102 §4.4.3 (DF.GSM-ACCESS). Every TS.48 file with
+/// an FCP `fileID` must carry the FID its field name stands for.
+#[test]
+fn field_names_match_specification_file_ids() {
+    const FIDS: &[(PeKind, &str, u16)] = &[
+        (PeKind::Mf, "ef-pl", 0x2F05),
+        (PeKind::Mf, "ef-iccid", 0x2FE2),
+        (PeKind::Mf, "ef-dir", 0x2F00),
+        (PeKind::Mf, "ef-arr", 0x2F06),
+        (PeKind::Mf, "ef-umpc", 0x2F08),
+        (PeKind::Telecom, "df-telecom", 0x7F10),
+        (PeKind::Telecom, "df-graphics", 0x5F50),
+        (PeKind::Telecom, "df-phonebook", 0x5F3A),
+        (PeKind::Usim, "ef-imsi", 0x6F07),
+        (PeKind::Usim, "ef-arr", 0x6F06),
+        (PeKind::Usim, "ef-keys", 0x6F08),
+        (PeKind::Usim, "ef-keysPS", 0x6F09),
+        (PeKind::Usim, "ef-hpplmn", 0x6F31),
+        (PeKind::Usim, "ef-ust", 0x6F38),
+        (PeKind::Usim, "ef-fdn", 0x6F3B),
+        (PeKind::Usim, "ef-sms", 0x6F3C),
+        (PeKind::Usim, "ef-smsp", 0x6F42),
+        (PeKind::Usim, "ef-smss", 0x6F43),
+        (PeKind::Usim, "ef-spn", 0x6F46),
+        (PeKind::Usim, "ef-est", 0x6F56),
+        (PeKind::Usim, "ef-start-hfn", 0x6F5B),
+        (PeKind::Usim, "ef-threshold", 0x6F5C),
+        (PeKind::Usim, "ef-psloci", 0x6F73),
+        (PeKind::Usim, "ef-acc", 0x6F78),
+        (PeKind::Usim, "ef-fplmn", 0x6F7B),
+        (PeKind::Usim, "ef-loci", 0x6F7E),
+        (PeKind::Usim, "ef-ad", 0x6FAD),
+        (PeKind::Usim, "ef-ecc", 0x6FB7),
+        (PeKind::Usim, "ef-netpar", 0x6FC4),
+        (PeKind::Usim, "ef-epsloci", 0x6FE3),
+        (PeKind::Usim, "ef-epsnsc", 0x6FE4),
+        (PeKind::OptUsim, "ef-li", 0x6F05),
+        (PeKind::OptUsim, "ef-gid1", 0x6F3E),
+        (PeKind::OptUsim, "ef-gid2", 0x6F3F),
+        (PeKind::OptUsim, "ef-msisdn", 0x6F40),
+        (PeKind::OptUsim, "ef-sdn", 0x6F49),
+        (PeKind::OptUsim, "ef-plmnwact", 0x6F60),
+        (PeKind::OptUsim, "ef-oplmnwact", 0x6F61),
+        (PeKind::OptUsim, "ef-hplmnwact", 0x6F62),
+        (PeKind::OptUsim, "ef-pnn", 0x6FC5),
+        (PeKind::OptUsim, "ef-opl", 0x6FC6),
+        (PeKind::OptUsim, "ef-spdi", 0x6FCD),
+        (PeKind::OptUsim, "ef-ehplmn", 0x6FD9),
+        (PeKind::OptUsim, "ef-nasconfig", 0x6FE8),
+        (PeKind::GsmAccess, "df-gsm-access", 0x5F3B),
+        (PeKind::GsmAccess, "ef-kc", 0x4F20),
+        (PeKind::GsmAccess, "ef-kcgprs", 0x4F52),
+        (PeKind::Df5gs, "df-df-5gs", 0x5FC0),
+        (PeKind::Df5gs, "ef-5gs3gpploci", 0x4F01),
+        (PeKind::Df5gs, "ef-5gsn3gpploci", 0x4F02),
+        (PeKind::Df5gs, "ef-5gs3gppnsc", 0x4F03),
+        (PeKind::Df5gs, "ef-5gsn3gppnsc", 0x4F04),
+        (PeKind::Df5gs, "ef-5gauthkeys", 0x4F05),
+        (PeKind::Df5gs, "ef-uac-aic", 0x4F06),
+        (PeKind::Df5gs, "ef-suci-calc-info", 0x4F07),
+        (PeKind::Df5gs, "ef-opl5g", 0x4F08),
+        (PeKind::Df5gs, "ef-routing-indicator", 0x4F0A),
+        (PeKind::Isim, "ef-impi", 0x6F02),
+        (PeKind::Isim, "ef-domain", 0x6F03),
+        (PeKind::Isim, "ef-impu", 0x6F04),
+        (PeKind::Isim, "ef-arr", 0x6F06),
+        (PeKind::Isim, "ef-ist", 0x6F07),
+        (PeKind::Isim, "ef-ad", 0x6FAD),
+        (PeKind::OptIsim, "ef-pcscf", 0x6F09),
+    ];
+    let Some(pkgs) = packages() else { return };
+    let mut checked = 0;
+    for (name, bytes) in &pkgs {
+        let p = Package::parse(bytes).unwrap();
+        for &(kind, field, fid) in FIDS {
+            let Some(file) = p.file_system(kind).and_then(|f| f.file(field)) else {
+                continue;
+            };
+            if let Some(id) = file.fcp().and_then(|c| c.file_id) {
+                assert_eq!(u16::from_be_bytes(id), fid, "{name}: {kind} {field}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 300, "only {checked} files checked");
 }
