@@ -11,13 +11,13 @@
 //!
 //! - [`package`]: walking a package ([`Package::parse`]): each PE's alternative, offset, length
 //!   and bytes; decoding into the types below; re-encoding as canonical DER. A PE we do not type
-//!   (cdmaParameter, rfm, application, nonStandard, rfu), a tag outside the CHOICE, or a PE that
+//!   (cdmaParameter, application, nonStandard, rfu), a tag outside the CHOICE, or a PE that
 //!   does not decode is kept as [`OpaquePe`] with its identification, offset and error, so one
 //!   bad PE does not lose the package.
 //! - [`header`]: ProfileHeader (version, ICCID, profileType, mandatory services, GFSTE list).
 //! - [`file`]: the `File` contents and FCPs of the file-system PEs (mf, usim, opt-usim, ...) and
 //!   [`gfm`] for genericFileManagement.
-//! - [`aka`], [`pin`], [`sd`]: akaParameter, pinCodes/pukCodes, securityDomain.
+//! - [`aka`], [`pin`], [`sd`], [`rfm`]: akaParameter, pinCodes/pukCodes, securityDomain, rfm.
 //! - [`identity`]: ICCID and IMSI codings (header, EF.ICCID, EF.IMSI).
 //! - [`personalize`]: replace ICCID, IMSI, K/OPc in an existing package.
 //! - [`minimal`]: build a minimal valid package.
@@ -36,6 +36,7 @@ pub mod minimal;
 pub mod package;
 pub mod personalize;
 pub mod pin;
+pub mod rfm;
 pub mod sd;
 mod secret;
 

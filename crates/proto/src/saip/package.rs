@@ -14,6 +14,7 @@ use super::file::PeFileSystem;
 use super::gfm::PeGenericFileManagement;
 use super::header::ProfileHeader;
 use super::pin::{PePinCodes, PePukCodes};
+use super::rfm::PeRfm;
 use super::sd::PeSecurityDomain;
 use super::{PeHeader, PeKind, SaipError};
 use crate::tlv::Tag;
@@ -45,10 +46,11 @@ pub enum ProfileElement {
     PukCodes(PePukCodes),
     AkaParameter(PeAkaParameter),
     SecurityDomain(PeSecurityDomain),
+    Rfm(PeRfm),
     End(PeEnd),
     /// mf, usim, opt-usim, telecom and the other template-based PEs.
     FileSystem(PeFileSystem),
-    /// cdmaParameter, rfm, application, nonStandard, rfu*, unknown tags, and PEs that did not
+    /// cdmaParameter, application, nonStandard, rfu*, unknown tags, and PEs that did not
     /// decode.
     Opaque(OpaquePe),
 }
@@ -68,6 +70,7 @@ impl ProfileElement {
             PeKind::SecurityDomain => {
                 Some(PeSecurityDomain::decode(node).map(Self::SecurityDomain))
             }
+            PeKind::Rfm => Some(PeRfm::decode(node).map(Self::Rfm)),
             PeKind::End => Some(decode_end(node).map(Self::End)),
             k if k.file_fields().is_some() => {
                 Some(PeFileSystem::decode(k, node).map(Self::FileSystem))
@@ -105,6 +108,7 @@ impl ProfileElement {
             Self::PukCodes(_) => PeKind::PukCodes,
             Self::AkaParameter(_) => PeKind::AkaParameter,
             Self::SecurityDomain(_) => PeKind::SecurityDomain,
+            Self::Rfm(_) => PeKind::Rfm,
             Self::End(_) => PeKind::End,
             Self::FileSystem(f) => f.kind,
             Self::Opaque(o) => o.kind,
@@ -120,6 +124,7 @@ impl ProfileElement {
             Self::PukCodes(p) => Some(p.header),
             Self::AkaParameter(p) => Some(p.header),
             Self::SecurityDomain(p) => Some(p.header),
+            Self::Rfm(p) => Some(p.header),
             Self::End(p) => Some(p.header),
             Self::FileSystem(p) => Some(p.header),
             Self::Opaque(o) => o.header,
@@ -141,6 +146,7 @@ impl ProfileElement {
             Self::PukCodes(p) => p.encode(&mut w),
             Self::AkaParameter(p) => p.encode(&mut w),
             Self::SecurityDomain(p) => p.encode(&mut w),
+            Self::Rfm(p) => p.encode(&mut w),
             Self::End(p) => w.nested(0xAA, |w| p.header.encode(w, 0xA0)),
             Self::FileSystem(p) => p.encode(&mut w),
             Self::Opaque(o) => w.raw(&o.bytes),
@@ -288,6 +294,14 @@ impl Package {
     pub fn security_domains(&self) -> impl Iterator<Item = &PeSecurityDomain> {
         self.pes().filter_map(|p| match p {
             ProfileElement::SecurityDomain(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// The rfm PEs, in order.
+    pub fn rfms(&self) -> impl Iterator<Item = &PeRfm> {
+        self.pes().filter_map(|p| match p {
+            ProfileElement::Rfm(r) => Some(r),
             _ => None,
         })
     }

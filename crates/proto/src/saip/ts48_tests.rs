@@ -115,7 +115,7 @@ fn every_ts48_package_decodes_with_the_recorded_values() {
         for e in &p.elements {
             if let ProfileElement::Opaque(o) = &e.element {
                 assert!(
-                    matches!(o.kind, PeKind::CdmaParameter | PeKind::Rfm),
+                    matches!(o.kind, PeKind::CdmaParameter),
                     "{name}: {:?}",
                     o.kind
                 );
@@ -259,12 +259,34 @@ fn every_ts48_package_decodes_with_the_recorded_values() {
             hex::encode_upper(&sd.instance.application_specific_parameters_c9),
             "810280008201F08301F08701F0"
         );
+        let v1_v2 =
+            name.starts_with("TS48V1") || name.starts_with("TS48v1") || name.starts_with("TS48V2");
+        // RFM instances (SAIP.md §6.2): TARs B00120 (UICC), B00140/41/42 (USIM/ISIM/CSIM).
+        let rfms: Vec<_> = p.rfms().collect();
+        assert!(rfms.len() >= 2, "{name}");
+        for (i, r) in rfms.iter().enumerate() {
+            let n = u8::try_from(i + 1).unwrap();
+            assert_eq!(r.instance_aid, [0xA0, 0, 0, 0x05, 0x59, 0x10, 0x10, 0, n]);
+            let tar = [
+                [0xB0, 0x01, 0x20],
+                [0xB0, 0x01, 0x40],
+                [0xB0, 0x01, 0x41],
+                [0xB0, 0x01, 0x42],
+            ][i];
+            assert_eq!(r.tar_list.as_deref(), Some(&[tar][..]), "{name}");
+            // MSL 06 in V1/V2, 02 from V4 on (SAIP.md §6.2 records only 02).
+            assert_eq!(
+                r.minimum_security_level,
+                if v1_v2 { 0x06 } else { 0x02 },
+                "{name}"
+            );
+            assert_eq!(r.uicc_access_domain, vec![0x00]);
+            assert_eq!(r.adf_rfm_access.is_some(), i > 0, "{name}");
+        }
         let keys = sd.key_list.as_ref().unwrap();
         assert_eq!(keys.len(), 6);
         // KVN 1 DES (type 80), KVN 2 AES (type 88), key ids 1/2/3 with usage 18/14/48. The V1
         // and V2 packages carry three distinct test keys; the later ones 000102..0F for all.
-        let v1_v2 =
-            name.starts_with("TS48V1") || name.starts_with("TS48v1") || name.starts_with("TS48V2");
         for k in keys {
             assert!(matches!(k.key_version_number, 1 | 2));
             let t = if k.key_version_number == 1 {
