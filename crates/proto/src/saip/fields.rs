@@ -1,6 +1,6 @@
 //! The file fields of each file-system PE of the `PEDefinitions` module (SAIP v3.3.1 ASN.1),
 //! in definition order. With AUTOMATIC TAGS, field *i* of a PE SEQUENCE carries context tag
-//! [i]: [0] is the PEHeader, [1] the templateID, so the first file below is [2].
+//! `[i]`: `[0]` is the PEHeader, `[1]` the templateID, so the first file below is `[2]`.
 //! `true` marks a file that is not OPTIONAL in the ASN.1.
 
 /// A file field: its ASN.1 name and whether the ASN.1 requires it.

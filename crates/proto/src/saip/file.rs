@@ -2,7 +2,7 @@
 //! the ETSI TS 102 222 FCP) with its `ProprietaryInfo`, and the file-system PEs themselves
 //! (mf, usim, opt-usim, telecom, ...), which all share one shape: a PEHeader `[0]`, a
 //! `templateID` OID `[1]` naming the Annex A template, then one `File` field per template file,
-//! field *i* tagged [i] (the names are in [`super::fields`]).
+//! field *i* tagged `[i]` (the names are in [`super::fields`]).
 //!
 //! A `File` is a SEQUENCE OF a CHOICE: `doNotCreate` `80` (NULL), `fileDescriptor` `A1` (Fcp
 //! overriding the template), `fillFileOffset` `82` (skip forward, UInt16), `fillFileContent`
@@ -301,7 +301,7 @@ pub struct PeFileSystem {
     pub header: PeHeader,
     /// The Annex A template (`2.23.143.1.2.n`).
     pub template_id: Oid,
-    /// The file fields present, by field number (tag [n], n ≥ 2), ascending.
+    /// The file fields present, by field number (tag `[n]`, n ≥ 2), ascending.
     pub files: Vec<(u32, File)>,
 }
 

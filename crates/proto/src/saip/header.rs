@@ -6,7 +6,7 @@ use super::der::{ctx, ctx_number, Node, Writer};
 use super::{Oid, SaipError};
 
 /// A service of `ServicesList` (SAIP v3.3.1 ASN.1), in definition order: service *n* is
-/// the NULL component tagged [n].
+/// the NULL component tagged `[n]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Service {
     Contactless,
@@ -78,7 +78,7 @@ const SERVICES: [(Service, &str); 30] = [
 ];
 
 impl Service {
-    /// The component number (tag [n]).
+    /// The component number (tag `[n]`).
     pub fn number(self) -> u32 {
         SERVICES
             .iter()

@@ -15,15 +15,15 @@
 //!   does not decode is kept as [`OpaquePe`] with its identification, offset and error, so one
 //!   bad PE does not lose the package.
 //! - [`header`]: ProfileHeader (version, ICCID, profileType, mandatory services, GFSTE list).
-//! - [`file`]: the `File` contents and FCPs of the file-system PEs (mf, usim, opt-usim, ...) and
-//!   [`gfm`] for genericFileManagement.
+//! - [`file`](mod@file): the `File` contents and FCPs of the file-system PEs (mf, usim, opt-usim, ...),
+//!   and [`gfm`] for genericFileManagement.
 //! - [`aka`], [`pin`], [`sd`], [`rfm`]: akaParameter, pinCodes/pukCodes, securityDomain, rfm.
 //! - [`identity`]: ICCID and IMSI codings (header, EF.ICCID, EF.IMSI).
 //! - [`personalize`]: replace ICCID, IMSI, K/OPc in an existing package.
 //! - [`minimal`]: build a minimal valid package.
 //!
 //! The types are written by hand from the module's field names and tags, over a strict DER
-//! walker ([`der`]); see that module for the rules it enforces.
+//! walker (the private `der` module; its documentation lists the rules it enforces).
 
 pub mod aka;
 pub(crate) mod der;
@@ -73,7 +73,7 @@ pub enum SaipError {
 }
 
 /// The alternatives of `ProfileElement` (SAIP v3.3.1 ASN.1), in CHOICE order: alternative *n*
-/// is tagged [n] constructed.
+/// is tagged `[n]` constructed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PeKind {
     Header,
@@ -188,7 +188,7 @@ impl PeKind {
             .map_or("unknown", |(_, n)| n)
     }
 
-    /// The file fields of a file-system PE, in definition order starting at tag [2].
+    /// The file fields of a file-system PE, in definition order starting at tag `[2]`.
     pub fn file_fields(self) -> Option<&'static [fields::FileField]> {
         Some(match self {
             Self::Mf => fields::MF,

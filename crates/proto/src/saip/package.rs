@@ -8,11 +8,13 @@
 //! offset. [`Package::to_der`] re-encodes typed PEs from their fields in canonical DER and
 //! opaque PEs from their bytes.
 
+use super::aka::AlgorithmId;
 use super::aka::PeAkaParameter;
 use super::der::{Node, Writer};
 use super::file::PeFileSystem;
 use super::gfm::PeGenericFileManagement;
 use super::header::ProfileHeader;
+use super::header::Service;
 use super::pin::{PePinCodes, PePukCodes};
 use super::rfm::PeRfm;
 use super::sd::PeSecurityDomain;
@@ -304,6 +306,76 @@ impl Package {
             ProfileElement::Rfm(r) => Some(r),
             _ => None,
         })
+    }
+
+    /// Consistency of the ProfileHeader with the PEs (SAIP §8.2): each NAA PE (usim, isim,
+    /// csim) and each algorithm of a mandated akaParameter is named in
+    /// `eUICC-Mandatory-services`, and no NAA or AKA algorithm is named there without a PE
+    /// using it; the template of each mandated file-system PE is in
+    /// `eUICC-Mandatory-GFSTEList`. Returns the problems.
+    pub fn header_problems(&self) -> Vec<String> {
+        let Some(header) = self.header() else {
+            return vec!["no decodable header".to_string()];
+        };
+        let mut needed: Vec<Service> = Vec::new();
+        let mut problems = Vec::new();
+        for pe in self.pes() {
+            let mandated = pe.pe_header().is_some_and(|h| h.mandated);
+            match pe {
+                ProfileElement::FileSystem(f) => {
+                    match f.kind {
+                        PeKind::Usim => needed.push(Service::Usim),
+                        PeKind::Isim => needed.push(Service::Isim),
+                        PeKind::Csim => needed.push(Service::Csim),
+                        _ => {}
+                    }
+                    if mandated && !header.mandatory_gfste_list.contains(&f.template_id) {
+                        problems.push(format!(
+                            "template {} of {} not in eUICC-Mandatory-GFSTEList",
+                            f.template_id, f.kind
+                        ));
+                    }
+                }
+                ProfileElement::AkaParameter(a) if mandated => {
+                    if let Some(p) = a.algo_parameter() {
+                        needed.push(match p.algorithm_id {
+                            AlgorithmId::Milenage => Service::Milenage,
+                            AlgorithmId::Tuak if p.key.len() == 32 => Service::Tuak256,
+                            AlgorithmId::Tuak => Service::Tuak128,
+                            AlgorithmId::UsimTestAlgorithm => Service::UsimTestAlgorithm,
+                            AlgorithmId::Other(v) => {
+                                problems.push(format!("akaParameter with unknown algorithmID {v}"));
+                                continue;
+                            }
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        for s in &needed {
+            if !header.requires(*s) {
+                problems.push(format!(
+                    "service {} used but not in eUICC-Mandatory-services",
+                    s.name()
+                ));
+            }
+        }
+        let checked = [
+            Service::Usim,
+            Service::Isim,
+            Service::Csim,
+            Service::Milenage,
+            Service::Tuak128,
+            Service::Tuak256,
+            Service::UsimTestAlgorithm,
+        ];
+        for s in checked {
+            if header.requires(s) && !needed.contains(&s) {
+                problems.push(format!("service {} required but no PE uses it", s.name()));
+            }
+        }
+        problems
     }
 
     /// Structural rules of SAIP §8.1 that hold for every installable package: header first

@@ -107,6 +107,11 @@ fn every_ts48_package_decodes_with_the_recorded_values() {
         assert_eq!(p.elements.len(), count, "{name}: PE count");
         assert_eq!(p.undecoded().count(), 0, "{name}: undecoded PEs");
         assert!(
+            p.header_problems().is_empty(),
+            "{name}: {:?}",
+            p.header_problems()
+        );
+        assert!(
             p.structural_problems().is_empty(),
             "{name}: {:?}",
             p.structural_problems()
@@ -458,6 +463,11 @@ fn personalization_round_trip() {
         let mut m = q.clone();
         m.use_milenage(&[0x55; 16], &[0x66; 16]).unwrap();
         let m = Package::parse(&m.to_der()).unwrap();
+        assert!(
+            m.header_problems().is_empty(),
+            "{name}: {:?}",
+            m.header_problems()
+        );
         let h = m.header().unwrap();
         assert!(
             h.requires(header::Service::Milenage)
@@ -593,6 +603,19 @@ fn minimal_package_builds_and_decodes_back() {
             "akaParameter",
             "securityDomain",
             "end"
+        ]
+    );
+    assert!(q.header_problems().is_empty(), "{:?}", q.header_problems());
+    let mut inconsistent = q.clone();
+    let hm = inconsistent.header_mut().unwrap();
+    hm.mandatory_services = vec![header::Service::Usim, header::Service::Isim];
+    hm.mandatory_gfste_list.pop();
+    assert_eq!(
+        inconsistent.header_problems(),
+        [
+            "template 2.23.143.1.2.4 of usim not in eUICC-Mandatory-GFSTEList",
+            "service milenage used but not in eUICC-Mandatory-services",
+            "service isim required but no PE uses it",
         ]
     );
     let h = q.header().unwrap();
