@@ -176,9 +176,10 @@ fn header_by_hand(node: &Node<'_>) -> Option<PeHeader> {
 /// A PE in a package, with the offset it had in the parsed bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PackageElement {
-    /// Offset of the PE's first byte in the package it was parsed from (0 for built PEs).
+    /// Offset of the PE's first byte: in the parsed bytes, or in [`Package::to_der`] after
+    /// [`Package::relayout`] (done by the builders and personalization methods).
     pub offset: usize,
-    /// Its length in that package.
+    /// Its length there.
     pub length: usize,
     pub element: ProfileElement,
 }
