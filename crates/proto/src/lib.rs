@@ -12,11 +12,15 @@
 //! - [`tlv`]: strict BER-TLV (ISO/IEC 8825-1 as profiled by ISO/IEC 7816-4 §5.2).
 //! - [`ecka`]: SGP.02 ES8 EstablishISDPKeySet (ECKA-EG, X9.63 KDF, receipt), host and card.
 //! - [`pki`]: SGP.02 `7F21` certificates on NIST P-256, ECDSA, ECDH and a test PKI.
+//! - [`saip`]: SAIP (TCA eUICC Profile Package) decoding, encoding, personalization.
+//! - [`auth`]: USIM authentication: MILENAGE, the TS 34.108 test algorithm, AUTHENTICATE.
 
 pub mod apdu;
+pub mod auth;
 pub mod ecka;
 pub mod gp;
 pub mod pki;
+pub mod saip;
 pub mod scp03;
 pub mod sgp02;
 pub mod status;
