@@ -8,9 +8,12 @@
 //!   logical channels in the class byte).
 //! - [`status`]: status words with their ISO 7816-4, ETSI TS 102 221 and GlobalPlatform meanings.
 //! - [`tlv`]: strict BER-TLV (ISO/IEC 8825-1 as profiled by ISO/IEC 7816-4 §5.2).
+//! - [`ota`]: ES5 over the air: ETSI TS 102 226 remote command scripts, ETSI TS 102 225 /
+//!   3GPP TS 31.115 secured packets (SCP80) and their SMS-PP carrier.
 
 pub mod apdu;
 pub mod gp;
+pub mod ota;
 pub mod scp03;
 pub mod status;
 pub mod tlv;

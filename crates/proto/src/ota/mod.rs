@@ -1,0 +1,13 @@
+//! ES5 over-the-air transport for the ISD-R: the remote command script layer and its SMS
+//! carrier.
+//!
+//! - [`script`]: ETSI TS 102 226 §5.2 expanded remote command format: command scripts
+//!   (`AA`/`AE`) with C-APDU, immediate action, error action, script chaining and the SCP03t
+//!   command TLVs of SGP.02 §2.5; response scripts (`AB`/`AF`).
+//! - [`executor`]: the card side of a script: run it against an application, build the answer.
+//!
+//! Everything is sans I/O: the host builds bytes and parses answers, the card emulator parses
+//! the same bytes and builds the answers with the same code.
+
+pub mod executor;
+pub mod script;
