@@ -5,9 +5,11 @@
 //!   (`AA`/`AE`) with C-APDU, immediate action, error action, script chaining and the SCP03t
 //!   command TLVs of SGP.02 §2.5; response scripts (`AB`/`AF`).
 //! - [`executor`]: the card side of a script: run it against an application, build the answer.
+//! - [`scp80`]: ETSI TS 102 225 / 3GPP TS 31.115 secured packets and Proofs of Receipt.
 //!
 //! Everything is sans I/O: the host builds bytes and parses answers, the card emulator parses
 //! the same bytes and builds the answers with the same code.
 
 pub mod executor;
+pub mod scp80;
 pub mod script;
