@@ -33,7 +33,7 @@ pub mod packet;
 pub mod por;
 pub mod spi;
 
-pub use card::{Acceptance, MinimumSecurityLevel, ReceivingEntity, Reception};
+pub use card::{check_counter, Acceptance, MinimumSecurityLevel, ReceivingEntity, Reception};
 pub use crypto::OtaKey;
 pub use packet::{CommandHeader, CommandPacket, KeySet, Tar};
 pub use por::{PorStatus, ResponsePacket};
@@ -104,5 +104,7 @@ pub enum Scp80Error {
     CounterOutOfRange(u64),
 }
 
+#[cfg(test)]
+mod card_tests;
 #[cfg(test)]
 mod vector_tests;
