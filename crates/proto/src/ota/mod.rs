@@ -6,6 +6,8 @@
 //!   command TLVs of SGP.02 §2.5; response scripts (`AB`/`AF`).
 //! - [`executor`]: the card side of a script: run it against an application, build the answer.
 //! - [`scp80`]: ETSI TS 102 225 / 3GPP TS 31.115 secured packets and Proofs of Receipt.
+//! - [`sms`]: 3GPP TS 23.040 SMS-DELIVER and the SMS-PP data download ENVELOPE (TS 31.111),
+//!   with concatenation and reassembly.
 //!
 //! Everything is sans I/O: the host builds bytes and parses answers, the card emulator parses
 //! the same bytes and builds the answers with the same code.
@@ -13,3 +15,4 @@
 pub mod executor;
 pub mod scp80;
 pub mod script;
+pub mod sms;
