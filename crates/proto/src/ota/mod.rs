@@ -16,3 +16,6 @@ pub mod executor;
 pub mod scp80;
 pub mod script;
 pub mod sms;
+
+#[cfg(test)]
+mod pair_tests;

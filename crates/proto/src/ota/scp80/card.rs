@@ -80,9 +80,6 @@ pub enum Reception {
     Dropped(Scp80Error),
 }
 
-/// An alias kept for callers that name the accepted packet.
-pub type Acceptance = CommandPacket;
-
 /// The card's SCP80 state: key sets (with their counters) and the TARs it serves.
 #[derive(Clone, Debug, Default)]
 pub struct ReceivingEntity {

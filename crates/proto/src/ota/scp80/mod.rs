@@ -33,7 +33,7 @@ pub mod packet;
 pub mod por;
 pub mod spi;
 
-pub use card::{check_counter, Acceptance, MinimumSecurityLevel, ReceivingEntity, Reception};
+pub use card::{check_counter, MinimumSecurityLevel, ReceivingEntity, Reception};
 pub use crypto::OtaKey;
 pub use packet::{CommandHeader, CommandPacket, KeySet, Tar};
 pub use por::{PorStatus, ResponsePacket};
