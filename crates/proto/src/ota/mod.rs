@@ -4,6 +4,7 @@
 //! - [`script`]: ETSI TS 102 226 §5.2 expanded remote command format: command scripts
 //!   (`AA`/`AE`) with C-APDU, immediate action, error action, script chaining and the SCP03t
 //!   command TLVs of SGP.02 §2.5; response scripts (`AB`/`AF`).
+//! - [`compact`]: the compact remote response (TS 102 226 §5.1.2) seen in PoRs of SIM RFM.
 //! - [`executor`]: the card side of a script: run it against an application, build the answer.
 //! - [`scp80`]: ETSI TS 102 225 / 3GPP TS 31.115 secured packets and Proofs of Receipt.
 //! - [`sms`]: 3GPP TS 23.040 SMS-DELIVER and the SMS-PP data download ENVELOPE (TS 31.111),
@@ -12,6 +13,7 @@
 //! Everything is sans I/O: the host builds bytes and parses answers, the card emulator parses
 //! the same bytes and builds the answers with the same code.
 
+pub mod compact;
 pub mod executor;
 pub mod scp80;
 pub mod script;

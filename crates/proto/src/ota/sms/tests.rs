@@ -1,4 +1,6 @@
 use super::*;
+use crate::apdu::{CommandApdu, ResponseApdu};
+use crate::status::StatusWord;
 use proptest::prelude::*;
 
 fn h(s: &str) -> Vec<u8> {
