@@ -15,7 +15,9 @@
 //!
 //! The UICC answers with the PoR user data (`02 71 00 …`) as response data: `9000` with data, or
 //! `61xx`/`9Fxx` and a GET RESPONSE (T=0); `62xx`/`63xx` with data ask the terminal to return it
-//! in an RP-ERROR; `9300` means the toolkit is busy (see [`EnvelopeReply`]).
+//! in an RP-ERROR; `9300` means the toolkit is busy (see [`EnvelopeReply`]). When SPI2 asks
+//! for the PoR by SMS-SUBMIT, it comes in a SEND SHORT MESSAGE proactive command instead
+//! ([`SendShortMessage`]).
 
 use crate::tlv::TlvError;
 use thiserror::Error;
@@ -23,11 +25,13 @@ use thiserror::Error;
 mod address;
 mod concat;
 mod envelope;
+mod submit;
 mod tpdu;
 
 pub use address::Address;
 pub use concat::{command_packet_messages, Reassembler};
 pub use envelope::{get_response, sms_pp_download, EnvelopeReply, SmsPpDownload};
+pub use submit::{fetch, SendShortMessage, SmsSubmit, ValidityPeriod};
 pub use tpdu::{encode_udh, is_8bit, parse_udh, InformationElement, SmsDeliver};
 
 /// Largest TP-UD of one message, in octets (8-bit data).
@@ -73,6 +77,12 @@ pub enum SmsError {
     /// Not an SMS-DELIVER (TP-MTI).
     #[error("TP-MTI {0} is not SMS-DELIVER (00)")]
     NotDeliver(u8),
+    /// Not an SMS-SUBMIT (TP-MTI).
+    #[error("TP-MTI {0} is not SMS-SUBMIT (01)")]
+    NotSubmit(u8),
+    /// A proactive command that is not SEND SHORT MESSAGE to the network.
+    #[error("not a SEND SHORT MESSAGE proactive command: {0}")]
+    NotSendShortMessage(&'static str),
     /// A data coding scheme whose TP-UDL is not an octet count.
     #[error("TP-DCS {0:02X} is not 8-bit data")]
     Not8Bit(u8),
