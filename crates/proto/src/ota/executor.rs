@@ -19,9 +19,11 @@ use crate::tlv::{Tlv, TlvError};
 ///
 /// TS 102 226 stops a script at the first command that fails. A failure is any status word
 /// other than normal processing (`9000`, and `91xx`/`92xx`, normal processing with extra
-/// information in ETSI TS 102 221 §10.2.1.1), response data available (`61xx`, `9Fxx`: the
-/// application has data ready, the command succeeded) or a warning (`62xx`, `63xx`: ISO/IEC
-/// 7816-4 processing completed). This is the one place that rule lives.
+/// information in ETSI TS 102 221 §10.2.1.1), response data available (`61xx`, and `9Fxx` its
+/// GSM form: the command succeeded) or a warning (`62xx`, `63xx`: ISO/IEC 7816-4 processing
+/// completed). The Onomondo softsim RFM implementation (`sw.c` `ss_sw_is_successful`) stops on
+/// the same codes except that it has no `92xx`/`9Fxx` case. This is the one place the rule
+/// lives.
 pub fn continues_script(sw: StatusWord) -> bool {
     match sw.to_bytes() {
         [0x90, 0x00] => true,
