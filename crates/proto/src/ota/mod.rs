@@ -3,7 +3,7 @@
 //!
 //! - [`script`]: ETSI TS 102 226 §5.2 expanded remote command format: command scripts
 //!   (`AA`/`AE`) with C-APDU, immediate action, error action, script chaining and the SCP03t
-//!   command TLVs of SGP.02 §2.5; response scripts (`AB`/`AF`).
+//!   command TLVs of SGP.02 §2.5; [`response`]: response scripts (`AB`/`AF`).
 //! - [`executor`]: the card side of a script: run it against an application, build the answer.
 //! - [`compact`]: the compact remote response (TS 102 226 §5.1.2) seen in PoRs of SIM RFM.
 //! - [`scp80`]: ETSI TS 102 225 / 3GPP TS 31.115 secured packets and Proofs of Receipt.
@@ -18,6 +18,7 @@ pub mod card;
 pub mod compact;
 pub mod executor;
 pub mod host;
+pub mod response;
 pub mod scp80;
 pub mod script;
 pub mod sms;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::apdu::ResponseApdu;
 use crate::status::StatusWord;
 use proptest::prelude::*;
 
