@@ -14,11 +14,14 @@
 //! - [`pki`]: SGP.02 `7F21` certificates on NIST P-256, ECDSA, ECDH and a test PKI.
 //! - [`saip`]: SAIP (TCA eUICC Profile Package) decoding, encoding, personalization.
 //! - [`auth`]: USIM authentication: MILENAGE, the TS 34.108 test algorithm, AUTHENTICATE.
+//! - [`ota`]: ES5 over the air: ETSI TS 102 226 remote command scripts, ETSI TS 102 225 /
+//!   3GPP TS 31.115 secured packets (SCP80) and their SMS-PP carrier.
 
 pub mod apdu;
 pub mod auth;
 pub mod ecka;
 pub mod gp;
+pub mod ota;
 pub mod pki;
 pub mod saip;
 pub mod scp03;
