@@ -73,9 +73,11 @@ start_emulator() {
   echo $! >"$run_dir/emulator.pid"
 }
 
+# Ready when a program can connect to the card and read its EID: pcscd's reader state alone can
+# still show the previous card for a moment after the emulator was replaced.
 wait_card() {
   for _ in $(seq 1 150); do
-    if "$smsr" --reader "$reader" readers --json 2>/dev/null | grep -q '"card_present": *true'; then
+    if "$smsr" --reader "$reader" info --json >/dev/null 2>&1; then
       log "card present in \"$reader\""
       return 0
     fi
@@ -84,6 +86,15 @@ wait_card() {
   done
   log "no card in \"$reader\" after 15 s (see $run_dir/emulator.log and $run_dir/pcscd.log)"
   exit 1
+}
+
+# After the emulator stopped: wait until pcscd has seen the card go.
+wait_no_card() {
+  for _ in $(seq 1 50); do
+    "$smsr" --reader "$reader" readers --json 2>/dev/null | grep -q '"card_present": *true' || return 0
+    sleep 0.1
+  done
+  log "pcscd still reports a card in \"$reader\" 5 s after the emulator stopped"
 }
 
 stop_pid() {
@@ -106,7 +117,7 @@ case "${1:-}" in
     if pcscd_running; then echo "pcscd: running$(alive "$run_dir/pcscd.pid" && echo ' (started here)')"; else echo "pcscd: not running"; fi
     if alive "$run_dir/emulator.pid"; then echo "emulator: running, state $state"; else echo "emulator: not running"; fi
     ;;
-  restart-emulator) stop_pid emulator; start_emulator; wait_card ;;
+  restart-emulator) stop_pid emulator; wait_no_card; start_emulator; wait_card ;;
   restart-pcscd)
     alive "$run_dir/pcscd.pid" || { log "pcscd was not started by this script: not restarting it"; exit 1; }
     stop_pid pcscd; start_pcscd; wait_card ;;
