@@ -125,9 +125,14 @@ pub enum Command {
     /// SM-SR: ISD-P management on the card (ES5.CreateISDP).
     #[command(subcommand)]
     Isdp(crate::commands::platform::IsdpCommand),
-    /// SM-SR: profile life cycle on the card (ES5.DeleteProfile).
+    /// SM-SR: profile life cycle on the card (ES5.EnableProfile, DisableProfile,
+    /// SetFallbackAttribute, DeleteProfile).
     #[command(subcommand)]
     Profile(crate::commands::platform::ProfileCommand),
+    /// SM-SR: read the card's notifications, record and confirm them
+    /// (HandleNotificationConfirmation); ISD-Ps the card deleted on confirmation leave the
+    /// registry.
+    Notifications(crate::commands::platform::NotificationsArgs),
     /// SM-SR: ES5.AuditEIS — read the card's ISD-Ps and make the registry agree, settling
     /// operations a crash left pending.
     Audit(crate::commands::platform::AuditArgs),

@@ -20,10 +20,13 @@ use crate::transport::{Transport, TransportError};
 use serde::Serialize;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::delete::Delete;
+use smsr_proto::gp::get_data::GetData;
 use smsr_proto::gp::get_status::StatusScope;
 use smsr_proto::gp::install::Install;
 use smsr_proto::gp::life_cycle;
 use smsr_proto::scp03::StaticKeys;
+use smsr_proto::sgp02::codings::{GET_DATA_NOTIFICATION, NOTIFICATION_QUEUE_MAX};
+use smsr_proto::sgp02::{parse_confirmation_response, Es5Command, Notification, ProfileAttributes};
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 use thiserror::Error;
 
@@ -53,6 +56,10 @@ pub trait Es5Link {
     /// Runs `commands` on the ISD-R; returns the responses of the commands executed (the last
     /// one is the first error, if any).
     fn run(&mut self, commands: &[CommandApdu]) -> Result<Vec<ResponseApdu>, Es5Error>;
+
+    /// Resets the card (a profile switch takes effect at the next reset, SGP.02 §3.x REFRESH);
+    /// the next script opens a new session.
+    fn reset(&mut self) -> Result<(), Es5Error>;
 }
 
 /// `--es5 scp03`: an SCP03 session on the ISD-R, opened on first use.
@@ -128,6 +135,22 @@ impl<T: Transport> Es5Link for Scp03Link<T> {
         }
         Ok(out)
     }
+    fn reset(&mut self) -> Result<(), Es5Error> {
+        let state = std::mem::replace(&mut self.state, LinkState::Closed(None));
+        let mut transport = match state {
+            LinkState::Open(channel) => channel.into_inner(),
+            LinkState::Closed(Some(t)) => t,
+            LinkState::Closed(None) => {
+                return Err(Es5Error::Input(
+                    "the ES5 link was lost after an earlier failure".into(),
+                ))
+            }
+        };
+        let reset = transport.reset();
+        self.state = LinkState::Closed(Some(transport));
+        reset?;
+        Ok(())
+    }
 }
 
 /// The life cycle of an ISD-P as the registry names it (SGP.02 §5: `07` created, `0F`
@@ -172,9 +195,20 @@ fn hint(sw: StatusWord) -> String {
     }
 }
 
-/// The ISD-Ps the card reports (GET STATUS P1 `40`, E3 format with legacy fallback), as
-/// (AID, life cycle).
-pub fn card_isdps(link: &mut dyn Es5Link) -> Result<Vec<(String, u8)>, Es5Error> {
+/// An ISD-P as the card reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CardIsdp {
+    /// AID (hex).
+    pub aid: String,
+    /// GP life cycle (`07`, `0F`, `1F`, `3F`).
+    pub life_cycle: u8,
+    /// The Fallback Attribute, when the card lists the profile attributes (`53`).
+    pub fallback: Option<bool>,
+}
+
+/// The ISD-Ps the card reports (GET STATUS P1 `40`, E3 format with legacy fallback), with
+/// their profile attributes where the card gives them.
+pub fn card_isdps(link: &mut dyn Es5Link) -> Result<Vec<CardIsdp>, Es5Error> {
     let entries = crate::gp::get_status_all(StatusScope::Applications, |apdu| {
         link.run(std::slice::from_ref(apdu))?
             .pop()
@@ -189,11 +223,23 @@ pub fn card_isdps(link: &mut dyn Es5Link) -> Result<Vec<(String, u8)>, Es5Error>
         },
         crate::gp::StatusError::BadResponse(m) => Es5Error::BadResponse(m),
     })?;
-    Ok(entries
+    entries
         .into_iter()
         .filter(|e| e.aid.isd_p_number().is_some_and(|n| n >= 0x0010))
-        .map(|e| (hexfmt::upper(e.aid.as_bytes()), e.life_cycle))
-        .collect())
+        .map(|e| {
+            let attributes = ProfileAttributes::from_entry(&e).map_err(|err| {
+                Es5Error::BadResponse(format!(
+                    "GET STATUS entry of {}: {err}",
+                    hexfmt::upper(e.aid.as_bytes())
+                ))
+            })?;
+            Ok(CardIsdp {
+                aid: hexfmt::upper(e.aid.as_bytes()),
+                life_cycle: e.life_cycle,
+                fallback: attributes.map(|a| a.fallback),
+            })
+        })
+        .collect()
 }
 
 /// The outcome of CreateISDP.
@@ -299,47 +345,257 @@ pub fn audit(
     link: &mut dyn Es5Link,
     eid: &str,
 ) -> Result<Audit, Es5Error> {
-    let on_card = card_isdps(link)?;
-    let known = registry.isdps(eid)?;
-    let mut changes = Vec::new();
-    for rec in &known {
-        let card = on_card
-            .iter()
-            .find(|(a, _)| a.eq_ignore_ascii_case(&rec.aid))
-            .map(|(_, lc)| state_name(*lc).to_owned());
-        let same = card.as_deref() == Some(rec.state.as_str()) && rec.pending.is_none();
-        if same {
-            continue;
-        }
-        let action = match (&card, &rec.pending) {
-            (Some(_), Some(p)) => format!("pending {p} settled from the card"),
-            (None, Some(p)) => format!("pending {p}: not on the card, removed"),
-            (Some(_), None) => "state updated from the card".to_owned(),
-            (None, None) => "not on the card, removed".to_owned(),
-        };
-        registry.settle(eid, &rec.aid, card.as_deref(), "audit")?;
-        changes.push(AuditChange {
-            aid: rec.aid.clone(),
-            registry: Some(rec.state.clone()),
-            card,
-            action,
-        });
-    }
-    for (aid, lc) in &on_card {
-        if !known.iter().any(|r| r.aid.eq_ignore_ascii_case(aid)) {
-            registry.settle(eid, aid, Some(state_name(*lc)), "audit")?;
-            changes.push(AuditChange {
-                aid: aid.clone(),
-                registry: None,
-                card: Some(state_name(*lc).to_owned()),
-                action: "found on the card, added".to_owned(),
-            });
-        }
-    }
+    let changes = sync_from_card(registry, link, eid)?;
     registry.audited(eid, &format!("{} change(s)", changes.len()))?;
     Ok(Audit {
         eid: eid.to_owned(),
         isdps: registry.isdps(eid)?,
         changes,
     })
+}
+
+/// Makes the registry's ISD-Ps of `eid` what the card reports: life cycles, Fallback
+/// Attribute, ISD-Ps gone or new; pending operations are settled from the card.
+fn sync_from_card(
+    registry: &mut Registry,
+    link: &mut dyn Es5Link,
+    eid: &str,
+) -> Result<Vec<AuditChange>, Es5Error> {
+    let on_card = card_isdps(link)?;
+    let known = registry.isdps(eid)?;
+    let mut changes = Vec::new();
+    for rec in &known {
+        let card = on_card
+            .iter()
+            .find(|c| c.aid.eq_ignore_ascii_case(&rec.aid));
+        let card_state = card.map(|c| state_name(c.life_cycle).to_owned());
+        if let Some(f) = card.and_then(|c| c.fallback).filter(|f| *f != rec.fallback) {
+            registry.set_profile(eid, &rec.aid, None, Some(f), None)?;
+            changes.push(AuditChange {
+                aid: rec.aid.clone(),
+                registry: Some(format!("fallback {}", rec.fallback)),
+                card: Some(format!("fallback {f}")),
+                action: "Fallback Attribute updated from the card".to_owned(),
+            });
+        }
+        if card_state.as_deref() == Some(rec.state.as_str()) && rec.pending.is_none() {
+            continue;
+        }
+        let action = match (&card_state, &rec.pending) {
+            (Some(_), Some(p)) => format!("pending {p} settled from the card"),
+            (None, Some(p)) => format!("pending {p}: not on the card, removed"),
+            (Some(_), None) => "state updated from the card".to_owned(),
+            (None, None) => "not on the card, removed".to_owned(),
+        };
+        registry.settle(eid, &rec.aid, card_state.as_deref(), "audit")?;
+        changes.push(AuditChange {
+            aid: rec.aid.clone(),
+            registry: Some(rec.state.clone()),
+            card: card_state,
+            action,
+        });
+    }
+    for c in &on_card {
+        if !known.iter().any(|r| r.aid.eq_ignore_ascii_case(&c.aid)) {
+            registry.settle(eid, &c.aid, Some(state_name(c.life_cycle)), "audit")?;
+            if c.fallback == Some(true) {
+                registry.set_profile(eid, &c.aid, None, Some(true), None)?;
+            }
+            changes.push(AuditChange {
+                aid: c.aid.clone(),
+                registry: None,
+                card: Some(state_name(c.life_cycle).to_owned()),
+                action: "found on the card, added".to_owned(),
+            });
+        }
+    }
+    Ok(changes)
+}
+
+/// A profile life-cycle function of the ISD-R.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileChange {
+    /// ES5.EnableProfile (`3A03`): enables it, disabling the enabled one.
+    Enable,
+    /// ES5.DisableProfile (`3A04`): disables it; the fallback profile is enabled.
+    Disable,
+    /// ES5.SetFallbackAttribute (`3A05`).
+    SetFallback,
+}
+
+impl ProfileChange {
+    /// The registry's operation name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Enable => "enable",
+            Self::Disable => "disable",
+            Self::SetFallback => "set-fallback",
+        }
+    }
+
+    fn command(self, aid: Aid) -> Es5Command {
+        match self {
+            Self::Enable => Es5Command::EnableProfile(aid),
+            Self::Disable => Es5Command::DisableProfile(aid),
+            Self::SetFallback => Es5Command::SetFallbackAttribute(aid),
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Self::Enable => "EnableProfile (STORE DATA 3A03)",
+            Self::Disable => "DisableProfile (STORE DATA 3A04)",
+            Self::SetFallback => "SetFallbackAttribute (STORE DATA 3A05)",
+        }
+    }
+}
+
+/// The outcome of a profile change.
+#[derive(Debug, Serialize)]
+pub struct Changed {
+    pub eid: String,
+    pub aid: String,
+    pub operation: &'static str,
+    /// Whether the card was reset afterwards.
+    pub reset: bool,
+    /// The ISD-Ps after the change, as the card reported them.
+    pub isdps: Vec<IsdpRecord>,
+}
+
+fn aid_of(text: &str) -> Result<Aid, Es5Error> {
+    hexfmt::parse(text)
+        .ok()
+        .and_then(|b| Aid::new(&b).ok())
+        .ok_or_else(|| Es5Error::Input(format!("{text} is not an AID")))
+}
+
+/// ES5.EnableProfile, DisableProfile or SetFallbackAttribute on the ISD-P of `record`: the
+/// intent is recorded, the STORE DATA sent, and the registry then takes every ISD-P's state
+/// from the card (a switch changes two of them). With `reset`, the card is reset after the
+/// command (a real eUICC applies a switch at its REFRESH) and read back after it.
+pub fn change_profile(
+    registry: &mut Registry,
+    link: &mut dyn Es5Link,
+    eid: &str,
+    record: &IsdpRecord,
+    change: ProfileChange,
+    reset: bool,
+) -> Result<Changed, Es5Error> {
+    let apdu = change
+        .command(aid_of(&record.aid)?)
+        .to_apdu()
+        .map_err(|e| Es5Error::Input(e.to_string()))?;
+    registry.begin(eid, &record.aid, change.name())?;
+    let responses = link.run(std::slice::from_ref(&apdu))?;
+    if let Err(e) = last_ok(change.what(), &responses, 1) {
+        registry.abandon(eid, &record.aid, &e.to_string())?;
+        return Err(e);
+    }
+    if change == ProfileChange::SetFallback {
+        registry.set_profile(eid, &record.aid, None, Some(true), None)?;
+    }
+    if reset {
+        link.reset()?;
+    }
+    sync_from_card(registry, link, eid)?;
+    // The card reported this ISD-P's state; the mark goes if the sync did not clear it.
+    if registry.isdp(eid, &record.aid)?.pending.is_some() {
+        let state = registry.isdp(eid, &record.aid)?.state;
+        registry.settle(eid, &record.aid, Some(&state), "ok")?;
+    }
+    Ok(Changed {
+        eid: eid.to_owned(),
+        aid: record.aid.clone(),
+        operation: change.name(),
+        reset,
+        isdps: registry.isdps(eid)?,
+    })
+}
+
+/// One notification read from the card.
+#[derive(Debug, Serialize)]
+pub struct HandledNotification {
+    pub sequence: u16,
+    /// The notification type (`01` declaration, `02` profile change, `05` after fallback…).
+    pub kind: String,
+    pub isd_p: Option<String>,
+    /// Whether the registry already had it (a repeat of an unconfirmed one).
+    pub repeated: bool,
+    /// ISD-Ps the card deleted on confirmation (POL1 "delete when disabled").
+    pub deleted: Vec<String>,
+}
+
+/// Reads the card's pending `E1` notifications one by one, records each in the registry and
+/// confirms it (HandleNotificationConfirmation, `3A08`); ISD-Ps the card deleted on
+/// confirmation leave the registry. Then the registry takes the ISD-P states from the card.
+pub fn handle_notifications(
+    registry: &mut Registry,
+    link: &mut dyn Es5Link,
+    eid: &str,
+) -> Result<Vec<HandledNotification>, Es5Error> {
+    let read = GetData::new(GET_DATA_NOTIFICATION)
+        .to_apdu()
+        .map_err(|e| Es5Error::Input(e.to_string()))?;
+    let mut out = Vec::new();
+    // A card keeps a bounded queue; more rounds than that means it repeats itself.
+    for _ in 0..=NOTIFICATION_QUEUE_MAX {
+        let responses = link.run(std::slice::from_ref(&read))?;
+        let r = responses
+            .last()
+            .ok_or_else(|| Es5Error::BadResponse("GET DATA 00E1: no response".into()))?;
+        if r.sw == StatusWord::ReferencedDataNotFound {
+            sync_from_card(registry, link, eid)?;
+            return Ok(out);
+        }
+        last_ok("reading a notification (GET DATA 00E1)", &responses, 1)?;
+        let n = Notification::parse(&r.data).map_err(|e| {
+            Es5Error::BadResponse(format!("notification {}: {e}", hexfmt::upper(&r.data)))
+        })?;
+        if hexfmt::upper(&n.eid) != eid.to_uppercase() {
+            return Err(Es5Error::BadResponse(format!(
+                "the notification names EID {}, not {eid}",
+                hexfmt::upper(&n.eid)
+            )));
+        }
+        let isd_p = n.isd_p.as_ref().map(|a| hexfmt::upper(a.as_bytes()));
+        let fresh =
+            registry.record_notification(eid, n.sequence, n.kind.to_byte(), isd_p.as_deref())?;
+        let confirm = Es5Command::NotificationConfirmation(n.sequence)
+            .to_apdu()
+            .map_err(|e| Es5Error::Input(e.to_string()))?;
+        let responses = link.run(std::slice::from_ref(&confirm))?;
+        last_ok(
+            "HandleNotificationConfirmation (STORE DATA 3A08)",
+            &responses,
+            1,
+        )?;
+        let data = responses.last().map(|r| r.data.clone()).unwrap_or_default();
+        let deleted = if data.is_empty() {
+            Vec::new()
+        } else {
+            parse_confirmation_response(&data)
+                .map_err(|e| Es5Error::BadResponse(format!("confirmation response: {e}")))?
+        };
+        let deleted: Vec<String> = deleted
+            .iter()
+            .map(|a| hexfmt::upper(a.as_bytes()))
+            .collect();
+        for aid in &deleted {
+            if registry.isdp(eid, aid).is_ok() {
+                registry.settle(eid, aid, None, "deleted by the card (POL1)")?;
+            }
+        }
+        registry.confirm_notification(eid, n.sequence)?;
+        out.push(HandledNotification {
+            sequence: n.sequence,
+            kind: format!("{:02X}", n.kind.to_byte()),
+            isd_p,
+            repeated: !fresh,
+            deleted,
+        });
+    }
+    Err(Es5Error::BadResponse(format!(
+        "the card still has notifications after {} were confirmed",
+        NOTIFICATION_QUEUE_MAX + 1
+    )))
 }

@@ -86,6 +86,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Isdp(cmd) => platform::isdp(g, cmd),
         Command::Profile(cmd) => platform::profile(g, cmd),
         Command::Audit(args) => platform::audit(g, args),
+        Command::Notifications(args) => platform::notifications(g, args),
         Command::Trace(TraceCommand::Decrypt(args)) => decrypt::run(g, args),
     }
 }

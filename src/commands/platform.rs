@@ -1,10 +1,10 @@
 //! The SM-SR commands (SGP.02 ES1/ES5): `smsr eis ...`, `smsr isdp create`, `smsr profile
-//! delete`, `smsr audit`.
+//! enable|disable|set-fallback|delete`, `smsr notifications`, `smsr audit`.
 
 use super::{info, open_card, print_json, CliError};
 use crate::cli::{Es5Choice, GlobalArgs};
 use crate::eis::Eis;
-use crate::es5::{self, Es5Error, Scp03Link};
+use crate::es5::{self, Es5Error, ProfileChange, Scp03Link};
 use crate::registry::{self, Registry, RegistryError};
 use crate::transport::Transport;
 use clap::{Args, Subcommand};
@@ -74,6 +74,42 @@ pub struct ProfileRef {
 /// `smsr profile ...` (SM-SR side).
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
+    /// ES5.EnableProfile (STORE DATA 3A03): enable the profile, disabling the enabled one. A
+    /// real eUICC switches at its next REFRESH: --reset resets the card and reads the result.
+    Enable {
+        #[arg(long)]
+        eid: String,
+        #[command(flatten)]
+        profile: ProfileRef,
+        /// Reset the card after the command, then read the ISD-Ps back.
+        #[arg(long)]
+        reset: bool,
+        #[command(flatten)]
+        es5: Es5Args,
+    },
+    /// ES5.DisableProfile (STORE DATA 3A04): disable the enabled profile; the card enables the
+    /// profile with the Fallback Attribute.
+    Disable {
+        #[arg(long)]
+        eid: String,
+        #[command(flatten)]
+        profile: ProfileRef,
+        /// Reset the card after the command, then read the ISD-Ps back.
+        #[arg(long)]
+        reset: bool,
+        #[command(flatten)]
+        es5: Es5Args,
+    },
+    /// ES5.SetFallbackAttribute (STORE DATA 3A05): give the profile the Fallback Attribute
+    /// (the card takes it from the profile that had it).
+    SetFallback {
+        #[arg(long)]
+        eid: String,
+        #[command(flatten)]
+        profile: ProfileRef,
+        #[command(flatten)]
+        es5: Es5Args,
+    },
     /// ES5.DeleteProfile: DELETE of the ISD-P and everything in it.
     Delete {
         #[arg(long)]
@@ -83,6 +119,15 @@ pub enum ProfileCommand {
         #[command(flatten)]
         es5: Es5Args,
     },
+}
+
+/// `smsr notifications`.
+#[derive(Debug, Args)]
+pub struct NotificationsArgs {
+    #[arg(long)]
+    pub eid: String,
+    #[command(flatten)]
+    pub es5: Es5Args,
 }
 
 /// `smsr audit`.
@@ -274,17 +319,24 @@ pub fn isdp(g: &GlobalArgs, cmd: &IsdpCommand) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The registry record of the profile a command names.
+fn profile_record(
+    registry: &Registry,
+    eid: &str,
+    profile: &ProfileRef,
+) -> Result<registry::IsdpRecord, CliError> {
+    Ok(match (&profile.iccid, &profile.isdp) {
+        (Some(iccid), _) => registry.isdp_by_iccid(eid, iccid)?,
+        (None, Some(aid)) => registry.isdp(eid, aid)?,
+        (None, None) => return Err(CliError::Input("give --iccid or --isdp".into())),
+    })
+}
+
 pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
     let mut registry = open_registry(g)?;
-    match cmd {
+    let (eid, profile, es5, change, reset) = match cmd {
         ProfileCommand::Delete { eid, profile, es5 } => {
-            let record = match (&profile.iccid, &profile.isdp) {
-                (Some(iccid), _) => registry.isdp_by_iccid(eid, iccid)?,
-                (None, Some(aid)) => registry.isdp(eid, aid)?,
-                (None, None) => {
-                    return Err(CliError::Input("give --iccid or --isdp".into()));
-                }
-            };
+            let record = profile_record(&registry, eid, profile)?;
             let mut link = link_for(g, &registry, eid, es5)?;
             es5::delete_isdp(&mut registry, &mut link, eid, &record)?;
             if g.json {
@@ -292,6 +344,63 @@ pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
             } else {
                 println!("deleted ISD-P {} from {eid}", record.aid);
             }
+            return Ok(());
+        }
+        ProfileCommand::Enable {
+            eid,
+            profile,
+            reset,
+            es5,
+        } => (eid, profile, es5, ProfileChange::Enable, *reset),
+        ProfileCommand::Disable {
+            eid,
+            profile,
+            reset,
+            es5,
+        } => (eid, profile, es5, ProfileChange::Disable, *reset),
+        ProfileCommand::SetFallback { eid, profile, es5 } => {
+            (eid, profile, es5, ProfileChange::SetFallback, false)
+        }
+    };
+    let record = profile_record(&registry, eid, profile)?;
+    let mut link = link_for(g, &registry, eid, es5)?;
+    let changed = es5::change_profile(&mut registry, &mut link, eid, &record, change, reset)?;
+    if g.json {
+        print_json(&changed);
+    } else {
+        println!(
+            "{} of ISD-P {} done{}",
+            changed.operation,
+            changed.aid,
+            if reset { " (card reset)" } else { "" }
+        );
+        print_isdps(&changed.isdps);
+    }
+    Ok(())
+}
+
+pub fn notifications(g: &GlobalArgs, args: &NotificationsArgs) -> Result<(), CliError> {
+    let mut registry = open_registry(g)?;
+    let mut link = link_for(g, &registry, &args.eid, &args.es5)?;
+    let handled = es5::handle_notifications(&mut registry, &mut link, &args.eid)?;
+    if g.json {
+        print_json(&serde_json::json!({"eid": args.eid, "notifications": handled}));
+    } else if handled.is_empty() {
+        println!("no notification pending on {}", args.eid);
+    } else {
+        for n in &handled {
+            println!(
+                "notification {:04X} type {} ISD-P {} confirmed{}{}",
+                n.sequence,
+                n.kind,
+                n.isd_p.as_deref().unwrap_or("-"),
+                if n.repeated { " (seen before)" } else { "" },
+                if n.deleted.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the card deleted {}", n.deleted.join(", "))
+                }
+            );
         }
     }
     Ok(())
