@@ -360,3 +360,102 @@ fn gp_keys_check_list_secure_apdu_and_key_rotation() {
     let check = v.json(&["gp", "keys-check", "--keystore", ks]);
     assert_eq!(check["matches"], true, "original keys back: {check}");
 }
+
+#[test]
+fn sm_sr_profile_life_cycle_through_pcscd() {
+    let Some(v) = vpcd("sm_sr_profile_life_cycle_through_pcscd") else {
+        return;
+    };
+    let state = run_dir().join("card.json");
+    let emulator = root().join("target/debug/euicc-emulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An EIS with the card's ISD-R SCP03 keys, as an EUM would hand it over.
+    let out = Command::new(&emulator)
+        .args(["keys", "--json", "--state"])
+        .arg(&state)
+        .output()
+        .expect("run euicc-emulator keys");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys: serde_json::Value = serde_json::from_slice(&out.stdout).expect("keys JSON");
+    let k = &keys["keysets"][0];
+    let eid = v.expected_eid();
+    let eis = serde_json::json!({
+        "version": 1, "eid": eid,
+        "isd_r": {"aid": "A0000005591010FFFFFFFF8900000100",
+                  "scp03": [{"kvn": k["kvn"], "enc": k["enc"], "mac": k["mac"], "dek": k["dek"]}]}
+    });
+    let eis_file = dir.path().join("eis.json");
+    std::fs::write(&eis_file, eis.to_string()).expect("write EIS");
+    let db = dir.path().join("smsr.db");
+    let db = db.to_str().expect("utf-8 path");
+    let eid = eid.as_str();
+    let sm = |args: &[&str]| {
+        let mut all = vec!["--db", db];
+        all.extend(args);
+        v.json(&all)
+    };
+    sm(&["eis", "register", eis_file.to_str().expect("utf-8 path")]);
+    // The registry learns what the card holds already, then two ISD-Ps are created.
+    sm(&["audit", "--eid", eid]);
+    let a = sm(&["isdp", "create", "--eid", eid]);
+    let b = sm(&["isdp", "create", "--eid", eid]);
+    let (a, b) = (
+        a["aid"].as_str().expect("aid").to_owned(),
+        b["aid"].as_str().expect("aid").to_owned(),
+    );
+    // Profiles from the emulator's test installer (the card is restarted to load them).
+    for (aid, iccid, fallback) in [
+        (&a, "89882800000000000011", true),
+        (&b, "89882800000000000029", false),
+    ] {
+        let mut cmd = Command::new(&emulator);
+        cmd.args(["profile-add", "--state"])
+            .arg(&state)
+            .args(["--isdp", aid, "--iccid", iccid]);
+        if fallback {
+            cmd.arg("--fallback");
+        }
+        let out = cmd.output().expect("run euicc-emulator profile-add");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    v.script("restart-emulator");
+    sm(&["audit", "--eid", eid]);
+    let state_of = |j: &serde_json::Value, aid: &str| {
+        j["isdps"]
+            .as_array()
+            .expect("isdps")
+            .iter()
+            .find(|i| i["aid"] == aid)
+            .map(|i| i["state"].as_str().expect("state").to_owned())
+    };
+    let e = sm(&["profile", "enable", "--eid", eid, "--isdp", &b, "--reset"]);
+    assert_eq!(state_of(&e, &b).as_deref(), Some("enabled"), "{e}");
+    assert_eq!(state_of(&e, &a).as_deref(), Some("disabled"), "{e}");
+    let n = sm(&["notifications", "--eid", eid]);
+    assert!(
+        n["notifications"]
+            .as_array()
+            .expect("notifications")
+            .iter()
+            .any(|x| x["kind"] == "02" && x["isd_p"] == b.as_str()),
+        "{n}"
+    );
+    let d = sm(&["profile", "disable", "--eid", eid, "--isdp", &b, "--reset"]);
+    assert_eq!(
+        state_of(&d, &a).as_deref(),
+        Some("enabled"),
+        "fallback took over: {d}"
+    );
+    sm(&["profile", "delete", "--eid", eid, "--isdp", &b]);
+    let audit = sm(&["audit", "--eid", eid]);
+    assert_eq!(state_of(&audit, &b), None, "{audit}");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+}
