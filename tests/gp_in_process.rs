@@ -241,3 +241,82 @@ fn delete_and_store_data() {
     );
     assert_eq!(out["blocks"], 3);
 }
+
+#[test]
+fn trace_recorded_from_the_emulator_decrypts() {
+    let c = card();
+    let trace = c.state.with_file_name("session.jsonl");
+    let t = trace.to_str().unwrap();
+    c.json(
+        &[
+            "--trace",
+            t,
+            "gp",
+            "apdu",
+            "--secure",
+            "--level",
+            "33",
+            "80CA00E000",
+            "80CA006600",
+        ],
+        &keys(TEST_KEY),
+    );
+    c.json(
+        &["--trace", t, "gp", "list", "--level", "cmac"],
+        &keys(TEST_KEY),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_smsr"))
+        .args([
+            "trace",
+            "decrypt",
+            t,
+            "--json",
+            "--key-enc",
+            TEST_KEY,
+            "--key-mac",
+            TEST_KEY,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let plain: Vec<&str> = lines
+        .iter()
+        .map(|l| l["c_apdu_plain"].as_str().unwrap())
+        .collect();
+    assert!(plain.contains(&"80CA00E000"), "{plain:?}");
+    assert!(plain.iter().any(|p| p.starts_with("80F28002")), "{plain:?}");
+    let secured: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| !l["c_mac_ok"].is_null()).collect();
+    assert!(secured.len() >= 4, "{lines:?}");
+    assert!(secured.iter().all(|l| l["c_mac_ok"] == true), "{lines:?}");
+    // R-MAC at level 33, none at level 01.
+    let get_e0 = lines
+        .iter()
+        .find(|l| l["c_apdu_plain"] == "80CA00E000")
+        .unwrap();
+    assert_eq!(get_e0["r_mac_ok"], true);
+    assert!(get_e0["r_data_plain"].as_str().unwrap().starts_with("E0"));
+    // With a wrong MAC key every check fails and the exit code says so.
+    let wrong = Command::new(env!("CARGO_BIN_EXE_smsr"))
+        .args([
+            "trace",
+            "decrypt",
+            t,
+            "--key-enc",
+            TEST_KEY,
+            "--key-mac",
+            NEW_KEY,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+}
