@@ -14,13 +14,14 @@
 use crate::eis::Eis;
 use crate::hexfmt;
 use crate::keys::{LevelChoice, ResolvedKeys};
+use crate::pol2::{Pol2, Rule};
 use crate::registry::{IsdpRecord, Registry, RegistryError};
 use crate::secure::{SecureChannel, SecureError, SessionOptions};
 use crate::transport::{Transport, TransportError};
 use serde::Serialize;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::delete::Delete;
-use smsr_proto::gp::get_data::GetData;
+use smsr_proto::gp::get_data::{tags, DataObject, ExtendedCardResources, GetData};
 use smsr_proto::gp::get_status::StatusScope;
 use smsr_proto::gp::install::Install;
 use smsr_proto::gp::life_cycle;
@@ -49,6 +50,16 @@ pub enum Es5Error {
     Input(String),
     #[error("the card's answer does not follow SGP.02: {0}")]
     BadResponse(String),
+    /// POL2 at the SM-SR forbids the operation; nothing was sent.
+    #[error(
+        "{what} refused by the SM-SR: POL2 of the profile in ISD-P {aid} says {rule}; nothing \
+         was sent to the card (change it with `smsr profile pol2`)"
+    )]
+    Pol2 {
+        what: &'static str,
+        aid: String,
+        rule: Rule,
+    },
 }
 
 /// How scripts reach the ISD-R.
@@ -307,6 +318,7 @@ pub fn delete_isdp(
     let apdus = Delete::object_and_related(aid)
         .to_apdus()
         .map_err(|e| Es5Error::Input(e.to_string()))?;
+    check_pol2(registry, eid, record, None)?;
     registry.begin(eid, &record.aid, "delete")?;
     let responses = link.run(&apdus)?;
     if let Err(e) = last_ok(
@@ -335,6 +347,8 @@ pub struct AuditChange {
 pub struct Audit {
     pub eid: String,
     pub isdps: Vec<IsdpRecord>,
+    /// The card's free memory (`FF21`), when it gives it.
+    pub resources: Option<Resources>,
     pub changes: Vec<AuditChange>,
 }
 
@@ -346,12 +360,41 @@ pub fn audit(
     eid: &str,
 ) -> Result<Audit, Es5Error> {
     let changes = sync_from_card(registry, link, eid)?;
+    let resources = card_resources(link)?;
     registry.audited(eid, &format!("{} change(s)", changes.len()))?;
     Ok(Audit {
         eid: eid.to_owned(),
         isdps: registry.isdps(eid)?,
+        resources,
         changes,
     })
+}
+
+/// The card's extended card resources (GET DATA `FF21`): installed applications, free
+/// non-volatile and volatile memory. `None` when the card does not give them.
+fn card_resources(link: &mut dyn Es5Link) -> Result<Option<Resources>, Es5Error> {
+    let get = GetData::new(tags::EXTENDED_CARD_RESOURCES)
+        .to_apdu()
+        .map_err(|e| Es5Error::Input(e.to_string()))?;
+    let responses = link.run(std::slice::from_ref(&get))?;
+    let Some(r) = responses.last().filter(|r| r.sw.is_success()) else {
+        return Ok(None);
+    };
+    let res = ExtendedCardResources::parse(&r.data)
+        .map_err(|e| Es5Error::BadResponse(format!("extended card resources (FF21): {e}")))?;
+    Ok(Some(Resources {
+        installed_applications: res.installed_applications,
+        free_non_volatile_memory: res.free_non_volatile_memory,
+        free_volatile_memory: res.free_volatile_memory,
+    }))
+}
+
+/// Extended card resources (ETSI TS 102 226 §8.2.1.7.2) as an audit reports them.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Resources {
+    pub installed_applications: Option<u32>,
+    pub free_non_volatile_memory: Option<u32>,
+    pub free_volatile_memory: Option<u32>,
 }
 
 /// Makes the registry's ISD-Ps of `eid` what the card reports: life cycles, Fallback
@@ -458,6 +501,8 @@ pub struct Changed {
     pub operation: &'static str,
     /// Whether the card was reset afterwards.
     pub reset: bool,
+    /// ISD-Ps the SM-SR deleted after the change (POL2 auto-delete).
+    pub auto_deleted: Vec<String>,
     /// The ISD-Ps after the change, as the card reported them.
     pub isdps: Vec<IsdpRecord>,
 }
@@ -485,6 +530,8 @@ pub fn change_profile(
         .command(aid_of(&record.aid)?)
         .to_apdu()
         .map_err(|e| Es5Error::Input(e.to_string()))?;
+    check_pol2(registry, eid, record, Some(change))?;
+    let before = registry.isdps(eid)?;
     registry.begin(eid, &record.aid, change.name())?;
     let responses = link.run(std::slice::from_ref(&apdu))?;
     if let Err(e) = last_ok(change.what(), &responses, 1) {
@@ -503,13 +550,75 @@ pub fn change_profile(
         let state = registry.isdp(eid, &record.aid)?.state;
         registry.settle(eid, &record.aid, Some(&state), "ok")?;
     }
+    // POL2 auto-delete: profiles this change disabled go.
+    let mut auto_deleted = Vec::new();
+    for was in before.iter().filter(|r| r.state == "enabled") {
+        let Ok(now) = registry.isdp(eid, &was.aid) else {
+            continue;
+        };
+        let auto = Pol2::from_json(&now.pol2)
+            .map_err(Es5Error::Input)?
+            .has(Rule::AutoDelete);
+        if now.state == "disabled" && auto {
+            delete_isdp(registry, link, eid, &now)?;
+            auto_deleted.push(now.aid.clone());
+        }
+    }
     Ok(Changed {
         eid: eid.to_owned(),
         aid: record.aid.clone(),
         operation: change.name(),
         reset,
+        auto_deleted,
         isdps: registry.isdps(eid)?,
     })
+}
+
+/// POL2 of the profiles concerned, checked before the command is sent: the target's rule for
+/// the operation (`None`: DeleteProfile), and for EnableProfile also the enabled profile's
+/// "disable not allowed" (enabling another disables it).
+fn check_pol2(
+    registry: &Registry,
+    eid: &str,
+    record: &IsdpRecord,
+    change: Option<ProfileChange>,
+) -> Result<(), Es5Error> {
+    let pol2 = |r: &IsdpRecord| Pol2::from_json(&r.pol2).map_err(Es5Error::Input);
+    let refuse = |what, aid: &str, rule| Es5Error::Pol2 {
+        what,
+        aid: aid.to_owned(),
+        rule,
+    };
+    let rules = pol2(record)?;
+    match change {
+        None if rules.has(Rule::DeleteNotAllowed) => {
+            Err(refuse("DeleteProfile", &record.aid, Rule::DeleteNotAllowed))
+        }
+        Some(ProfileChange::Disable) if rules.has(Rule::DisableNotAllowed) => Err(refuse(
+            "DisableProfile",
+            &record.aid,
+            Rule::DisableNotAllowed,
+        )),
+        Some(ProfileChange::Enable) => {
+            if rules.has(Rule::EnableNotAllowed) {
+                return Err(refuse("EnableProfile", &record.aid, Rule::EnableNotAllowed));
+            }
+            for other in registry.isdps(eid)? {
+                if other.state == "enabled"
+                    && other.aid != record.aid
+                    && pol2(&other)?.has(Rule::DisableNotAllowed)
+                {
+                    return Err(refuse(
+                        "EnableProfile (it would disable the enabled profile)",
+                        &other.aid,
+                        Rule::DisableNotAllowed,
+                    ));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// One notification read from the card.

@@ -7,8 +7,8 @@
 //! - [`names`]: names of instructions and AIDs for listings.
 //! - [`keys`], [`secure`]: SCP03 keys (command line, environment, keystore) and the SCP03
 //!   secure channel as a transport; [`gp`]: GlobalPlatform card management over a channel.
-//! - [`eis`], [`registry`], [`es5`]: the SM-SR: eUICC Information Sets, its SQLite registry,
-//!   and the ES5 functions on the card's ISD-R.
+//! - [`eis`], [`registry`], [`es5`], [`pol2`]: the SM-SR: eUICC Information Sets, its SQLite
+//!   registry, the ES5 functions on the card's ISD-R, and the policy rules it enforces itself.
 //! - [`cli`], [`commands`]: the `smsr` command line.
 
 pub mod cli;
@@ -20,6 +20,7 @@ pub mod gp;
 pub mod hexfmt;
 pub mod keys;
 pub mod names;
+pub mod pol2;
 pub mod registry;
 pub mod secure;
 pub mod sensitive;

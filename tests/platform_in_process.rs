@@ -389,3 +389,78 @@ fn pol1_refusal_and_delete_when_disabled() {
         "{shown}"
     );
 }
+
+#[test]
+fn pol2_checked_before_sending_and_auto_delete() {
+    let s = setup();
+    ok(&s, &["eis", "register", path(&s.eis)]);
+    ok(&s, &["isdp", "create", "--eid", EID]);
+    ok(&s, &["isdp", "create", "--eid", EID]);
+    add_profile(&s, P1, "89882800000000000011", true, "00");
+    add_profile(&s, P2, "89882800000000000029", false, "00");
+    let audit = ok(&s, &["audit", "--eid", EID]);
+    assert!(
+        audit["resources"]["free_non_volatile_memory"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let rules = ok(
+        &s,
+        &[
+            "profile",
+            "pol2",
+            "--eid",
+            EID,
+            "--isdp",
+            P2,
+            "--rule",
+            "delete-not-allowed",
+            "--rule",
+            "enable-not-allowed",
+        ],
+    );
+    assert_eq!(
+        rules["pol2"],
+        serde_json::json!(["delete-not-allowed", "enable-not-allowed"])
+    );
+    for op in ["delete", "enable"] {
+        let out = smsr(&s, &["profile", op, "--eid", EID, "--isdp", P2]);
+        assert_eq!(out.status.code(), Some(1), "{op}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("POL2") && err.contains("nothing was sent"),
+            "{err}"
+        );
+    }
+    // Nothing reached the card: the history has no pending or refused entry for these.
+    let shown = ok(&s, &["eis", "show", EID]);
+    assert!(shown["isdps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["pending"].is_null()));
+    // auto-delete: enabling P1 disables P2, which the SM-SR then deletes.
+    ok(
+        &s,
+        &[
+            "profile",
+            "pol2",
+            "--eid",
+            EID,
+            "--isdp",
+            P2,
+            "--rule",
+            "auto-delete",
+        ],
+    );
+    ok(&s, &["profile", "enable", "--eid", EID, "--isdp", P2]);
+    let e = ok(&s, &["profile", "enable", "--eid", EID, "--isdp", P1]);
+    assert_eq!(e["auto_deleted"], serde_json::json!([P2]), "{e}");
+    assert_eq!(states(&e), [(P1.into(), "enabled".into(), true)], "{e}");
+    let cleared = ok(
+        &s,
+        &["profile", "pol2", "--eid", EID, "--isdp", P1, "--clear"],
+    );
+    assert_eq!(cleared["pol2"], serde_json::json!([]));
+}

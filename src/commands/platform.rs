@@ -102,6 +102,7 @@ pub enum ProfileCommand {
     },
     /// ES5.SetFallbackAttribute (STORE DATA 3A05): give the profile the Fallback Attribute
     /// (the card takes it from the profile that had it).
+    #[command(alias = "fallback")]
     SetFallback {
         #[arg(long)]
         eid: String,
@@ -110,6 +111,9 @@ pub enum ProfileCommand {
         #[command(flatten)]
         es5: Es5Args,
     },
+    /// POL2, the policy rules the SM-SR enforces before sending anything: show them, or set
+    /// them with --rule (repeatable) or --clear. Registry only; nothing is sent to the card.
+    Pol2(Pol2Args),
     /// ES5.DeleteProfile: DELETE of the ISD-P and everything in it.
     Delete {
         #[arg(long)]
@@ -119,6 +123,22 @@ pub enum ProfileCommand {
         #[command(flatten)]
         es5: Es5Args,
     },
+}
+
+/// `smsr profile pol2`.
+#[derive(Debug, Args)]
+pub struct Pol2Args {
+    #[arg(long)]
+    pub eid: String,
+    #[command(flatten)]
+    pub profile: ProfileRef,
+    /// A rule (repeat for several): enable-not-allowed, disable-not-allowed,
+    /// delete-not-allowed, auto-delete (delete the profile when it becomes disabled).
+    #[arg(long = "rule", value_enum)]
+    pub rules: Vec<crate::pol2::Rule>,
+    /// Remove every rule.
+    #[arg(long, conflicts_with = "rules")]
+    pub clear: bool,
 }
 
 /// `smsr notifications`.
@@ -361,6 +381,7 @@ pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
         ProfileCommand::SetFallback { eid, profile, es5 } => {
             (eid, profile, es5, ProfileChange::SetFallback, false)
         }
+        ProfileCommand::Pol2(args) => return pol2(g, &mut registry, args),
     };
     let record = profile_record(&registry, eid, profile)?;
     let mut link = link_for(g, &registry, eid, es5)?;
@@ -375,6 +396,29 @@ pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
             if reset { " (card reset)" } else { "" }
         );
         print_isdps(&changed.isdps);
+        for a in &changed.auto_deleted {
+            println!("deleted ISD-P {a} (POL2 auto-delete)");
+        }
+    }
+    Ok(())
+}
+
+fn pol2(g: &GlobalArgs, registry: &mut Registry, args: &Pol2Args) -> Result<(), CliError> {
+    let record = profile_record(registry, &args.eid, &args.profile)?;
+    let rules = if args.clear || !args.rules.is_empty() {
+        let rules = crate::pol2::Pol2::new(&args.rules);
+        registry.set_profile(&args.eid, &record.aid, None, None, Some(&rules.to_json()))?;
+        rules
+    } else {
+        crate::pol2::Pol2::from_json(&record.pol2).map_err(CliError::Input)?
+    };
+    let names: Vec<&str> = rules.rules().iter().map(|r| r.name()).collect();
+    if g.json {
+        print_json(&serde_json::json!({"eid": args.eid, "aid": record.aid, "pol2": names}));
+    } else if names.is_empty() {
+        println!("POL2 of ISD-P {}: no rule", record.aid);
+    } else {
+        println!("POL2 of ISD-P {}: {}", record.aid, names.join(", "));
     }
     Ok(())
 }
@@ -415,6 +459,15 @@ pub fn audit(g: &GlobalArgs, args: &AuditArgs) -> Result<(), CliError> {
     } else {
         println!("EID        {}", audit.eid);
         print_isdps(&audit.isdps);
+        if let Some(r) = &audit.resources {
+            let n = |v: Option<u32>| v.map_or("-".to_owned(), |x| x.to_string());
+            println!(
+                "memory     {} bytes free non-volatile, {} volatile; {} applications",
+                n(r.free_non_volatile_memory),
+                n(r.free_volatile_memory),
+                n(r.installed_applications)
+            );
+        }
         if audit.changes.is_empty() {
             println!("registry and card agree");
         }
