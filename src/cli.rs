@@ -90,6 +90,9 @@ pub enum TransportKind {
 /// How ES5 commands reach the ISD-R.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Es5Choice {
+    /// ETSI TS 102 225 secured packets (EIS SCP80 KIc/KID, counter in the registry) in SMS-PP
+    /// download ENVELOPEs: how an SM-SR reaches a real SGP.02 eUICC.
+    Scp80,
     /// An SCP03 session on the ISD-R with the EIS's keys (test-card convenience).
     Scp03,
 }

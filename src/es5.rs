@@ -4,6 +4,8 @@
 //! ([`crate::registry`]: intent recorded before the command, outcome after).
 //!
 //! Links, chosen per card with `--es5`:
+//! - `scp80` ([`scp80::Scp80Link`]): ETSI TS 102 225 secured packets in SMS-PP download
+//!   ENVELOPEs, the transport SGP.02 cards accept over PC/SC.
 //! - `scp03`: SELECT the ISD-R and send the script's APDUs through an SCP03 session with the
 //!   EIS's ISD-R SCP03 key set — a test-card convenience for cards and emulators that expose
 //!   the ISD-R to the terminal.
@@ -31,6 +33,8 @@ use smsr_proto::sgp02::{parse_confirmation_response, Es5Command, Notification, P
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 use thiserror::Error;
 
+pub mod scp80;
+
 /// Why an ES5 function failed.
 #[derive(Debug, Error)]
 pub enum Es5Error {
@@ -50,6 +54,13 @@ pub enum Es5Error {
     Input(String),
     #[error("the card's answer does not follow SGP.02: {0}")]
     BadResponse(String),
+    /// The card refused an SCP80 packet; its PoR says why.
+    #[error("the card refused the secured packet: PoR status {status:02X} ({meaning}): {hint}")]
+    PorRefused {
+        status: u8,
+        meaning: String,
+        hint: &'static str,
+    },
     /// POL2 at the SM-SR forbids the operation; nothing was sent.
     #[error(
         "{what} refused by the SM-SR: POL2 of the profile in ISD-P {aid} says {rule}; nothing \

@@ -4,6 +4,7 @@
 use super::{info, open_card, print_json, CliError};
 use crate::cli::{Es5Choice, GlobalArgs};
 use crate::eis::Eis;
+use crate::es5::scp80::Scp80Link;
 use crate::es5::{self, Es5Error, ProfileChange, Scp03Link};
 use crate::registry::{self, Registry, RegistryError};
 use crate::transport::Transport;
@@ -14,8 +15,9 @@ use std::path::PathBuf;
 /// How ES5 reaches the ISD-R.
 #[derive(Clone, Debug, Args)]
 pub struct Es5Args {
-    /// ES5 transport: scp03 (an SCP03 session on the ISD-R with the EIS's keys; a test-card
-    /// convenience for cards and emulators that expose the ISD-R to the terminal).
+    /// ES5 transport: scp80 (secured packets in SMS-PP download ENVELOPEs, with the EIS's
+    /// SCP80 keys and the registry's counter) or scp03 (an SCP03 session on the ISD-R with the
+    /// EIS's keys; a test-card convenience for cards and emulators that expose the ISD-R).
     #[arg(long, value_enum, default_value_t = Es5Choice::Scp03, env = "SMSR_ES5")]
     pub es5: Es5Choice,
 }
@@ -199,8 +201,8 @@ fn link_for(
     g: &GlobalArgs,
     registry: &Registry,
     eid: &str,
-    _es5: &Es5Args,
-) -> Result<Scp03Link<Box<dyn Transport>>, CliError> {
+    es5: &Es5Args,
+) -> Result<Box<dyn es5::Es5Link>, CliError> {
     let eis = registry.eis(eid)?;
     let mut card = open_card(g)?;
     let on_card = info::read_eid(card.as_mut())?;
@@ -213,7 +215,10 @@ fn link_for(
             eis.eid
         )));
     }
-    Ok(Scp03Link::new(card, &eis)?)
+    Ok(match es5.es5 {
+        Es5Choice::Scp03 => Box::new(Scp03Link::new(card, &eis)?),
+        Es5Choice::Scp80 => Box::new(Scp80Link::new(card, &eis, registry.path())?),
+    })
 }
 
 #[derive(Serialize)]
@@ -328,7 +333,7 @@ pub fn isdp(g: &GlobalArgs, cmd: &IsdpCommand) -> Result<(), CliError> {
         } => {
             let mut link = link_for(g, &registry, eid, es5)?;
             let created =
-                es5::create_isdp(&mut registry, &mut link, eid, iccid.as_deref(), *memory)?;
+                es5::create_isdp(&mut registry, link.as_mut(), eid, iccid.as_deref(), *memory)?;
             if g.json {
                 print_json(&created);
             } else {
@@ -358,7 +363,7 @@ pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
         ProfileCommand::Delete { eid, profile, es5 } => {
             let record = profile_record(&registry, eid, profile)?;
             let mut link = link_for(g, &registry, eid, es5)?;
-            es5::delete_isdp(&mut registry, &mut link, eid, &record)?;
+            es5::delete_isdp(&mut registry, link.as_mut(), eid, &record)?;
             if g.json {
                 print_json(&serde_json::json!({"deleted": record.aid, "eid": eid}));
             } else {
@@ -385,7 +390,7 @@ pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
     };
     let record = profile_record(&registry, eid, profile)?;
     let mut link = link_for(g, &registry, eid, es5)?;
-    let changed = es5::change_profile(&mut registry, &mut link, eid, &record, change, reset)?;
+    let changed = es5::change_profile(&mut registry, link.as_mut(), eid, &record, change, reset)?;
     if g.json {
         print_json(&changed);
     } else {
@@ -426,7 +431,7 @@ fn pol2(g: &GlobalArgs, registry: &mut Registry, args: &Pol2Args) -> Result<(), 
 pub fn notifications(g: &GlobalArgs, args: &NotificationsArgs) -> Result<(), CliError> {
     let mut registry = open_registry(g)?;
     let mut link = link_for(g, &registry, &args.eid, &args.es5)?;
-    let handled = es5::handle_notifications(&mut registry, &mut link, &args.eid)?;
+    let handled = es5::handle_notifications(&mut registry, link.as_mut(), &args.eid)?;
     if g.json {
         print_json(&serde_json::json!({"eid": args.eid, "notifications": handled}));
     } else if handled.is_empty() {
@@ -453,7 +458,7 @@ pub fn notifications(g: &GlobalArgs, args: &NotificationsArgs) -> Result<(), Cli
 pub fn audit(g: &GlobalArgs, args: &AuditArgs) -> Result<(), CliError> {
     let mut registry = open_registry(g)?;
     let mut link = link_for(g, &registry, &args.eid, &args.es5)?;
-    let audit = es5::audit(&mut registry, &mut link, &args.eid)?;
+    let audit = es5::audit(&mut registry, link.as_mut(), &args.eid)?;
     if g.json {
         print_json(&audit);
     } else {
