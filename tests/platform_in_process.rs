@@ -3,6 +3,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -19,12 +21,7 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("card.json");
-    let eid: [u8; 16] = hex::decode(EID).unwrap().try_into().unwrap();
-    // CardState::new gives the ISD-R the GP test keys (KVN 30).
-    let mut emulator =
-        euicc_emulator::Emulator::create(&state, euicc_emulator::CardState::new(Some(eid)), false)
-            .unwrap();
-    emulator.power_off();
+    common::new_card(&state, EID);
     let eis = dir.path().join("eis.json");
     std::fs::write(
         &eis,

@@ -99,6 +99,22 @@ impl Vpcd {
         assert!(status.success(), "virtual-reader.sh {action} failed");
     }
 
+    /// Runs `euicc-emulator` on the virtual reader's card state (`--state` added last).
+    fn emulator(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new(root().join("target/debug/euicc-emulator"))
+            .args(args)
+            .arg("--state")
+            .arg(run_dir().join("card.json"))
+            .output()
+            .expect("run euicc-emulator");
+        assert!(
+            out.status.success(),
+            "euicc-emulator {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
     fn eid_read(&self) -> String {
         let info = self.json(&["info"]);
         info["eid"]
@@ -257,18 +273,7 @@ fn gp_keys_check_list_secure_apdu_and_key_rotation() {
     // The card's ISD-R keys, exported as a keystore found by the card's EID.
     let dir = tempfile::tempdir().expect("tempdir");
     let keystore = dir.path().join("keys.json");
-    let out = Command::new(root().join("target/debug/euicc-emulator"))
-        .args(["keys", "--state"])
-        .arg(run_dir().join("card.json"))
-        .arg("--out")
-        .arg(&keystore)
-        .output()
-        .expect("run euicc-emulator keys");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    v.emulator(&["keys", "--out", keystore.to_str().expect("utf-8 path")]);
     let ks = keystore.to_str().expect("utf-8 path");
     let check = v.json(&["gp", "keys-check", "--keystore", ks]);
     assert_eq!(check["matches"], true, "{check}");
@@ -366,21 +371,10 @@ fn sm_sr_profile_life_cycle_through_pcscd() {
     let Some(v) = vpcd("sm_sr_profile_life_cycle_through_pcscd") else {
         return;
     };
-    let state = run_dir().join("card.json");
-    let emulator = root().join("target/debug/euicc-emulator");
     let dir = tempfile::tempdir().expect("tempdir");
     // An EIS with the card's ISD-R SCP03 keys, as an EUM would hand it over.
-    let out = Command::new(&emulator)
-        .args(["keys", "--json", "--state"])
-        .arg(&state)
-        .output()
-        .expect("run euicc-emulator keys");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let keys: serde_json::Value = serde_json::from_slice(&out.stdout).expect("keys JSON");
+    let keys: serde_json::Value =
+        serde_json::from_slice(&v.emulator(&["keys", "--json"])).expect("keys JSON");
     let k = &keys["keysets"][0];
     let eid = v.expected_eid();
     let eis = serde_json::json!({
@@ -412,19 +406,11 @@ fn sm_sr_profile_life_cycle_through_pcscd() {
         (&a, "89882800000000000011", true),
         (&b, "89882800000000000029", false),
     ] {
-        let mut cmd = Command::new(&emulator);
-        cmd.args(["profile-add", "--state"])
-            .arg(&state)
-            .args(["--isdp", aid, "--iccid", iccid]);
+        let mut args = vec!["profile-add", "--isdp", aid, "--iccid", iccid];
         if fallback {
-            cmd.arg("--fallback");
+            args.push("--fallback");
         }
-        let out = cmd.output().expect("run euicc-emulator profile-add");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        v.emulator(&args);
     }
     v.script("restart-emulator");
     sm(&["audit", "--eid", eid]);

@@ -78,53 +78,44 @@ pub struct ProfileRef {
 pub enum ProfileCommand {
     /// ES5.EnableProfile (STORE DATA 3A03): enable the profile, disabling the enabled one. A
     /// real eUICC switches at its next REFRESH: --reset resets the card and reads the result.
-    Enable {
-        #[arg(long)]
-        eid: String,
-        #[command(flatten)]
-        profile: ProfileRef,
-        /// Reset the card after the command, then read the ISD-Ps back.
-        #[arg(long)]
-        reset: bool,
-        #[command(flatten)]
-        es5: Es5Args,
-    },
+    Enable(SwitchArgs),
     /// ES5.DisableProfile (STORE DATA 3A04): disable the enabled profile; the card enables the
     /// profile with the Fallback Attribute.
-    Disable {
-        #[arg(long)]
-        eid: String,
-        #[command(flatten)]
-        profile: ProfileRef,
-        /// Reset the card after the command, then read the ISD-Ps back.
-        #[arg(long)]
-        reset: bool,
-        #[command(flatten)]
-        es5: Es5Args,
-    },
+    Disable(SwitchArgs),
     /// ES5.SetFallbackAttribute (STORE DATA 3A05): give the profile the Fallback Attribute
     /// (the card takes it from the profile that had it).
     #[command(alias = "fallback")]
-    SetFallback {
-        #[arg(long)]
-        eid: String,
-        #[command(flatten)]
-        profile: ProfileRef,
-        #[command(flatten)]
-        es5: Es5Args,
-    },
+    SetFallback(TargetArgs),
     /// POL2, the policy rules the SM-SR enforces before sending anything: show them, or set
     /// them with --rule (repeatable) or --clear. Registry only; nothing is sent to the card.
     Pol2(Pol2Args),
     /// ES5.DeleteProfile: DELETE of the ISD-P and everything in it.
-    Delete {
-        #[arg(long)]
-        eid: String,
-        #[command(flatten)]
-        profile: ProfileRef,
-        #[command(flatten)]
-        es5: Es5Args,
-    },
+    Delete(TargetArgs),
+}
+
+/// `smsr profile set-fallback|delete`.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    #[arg(long)]
+    pub eid: String,
+    #[command(flatten)]
+    pub profile: ProfileRef,
+    #[command(flatten)]
+    pub es5: Es5Args,
+}
+
+/// `smsr profile enable|disable`.
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    #[arg(long)]
+    pub eid: String,
+    #[command(flatten)]
+    pub profile: ProfileRef,
+    /// Reset the card after the command, then read the ISD-Ps back.
+    #[arg(long)]
+    pub reset: bool,
+    #[command(flatten)]
+    pub es5: Es5Args,
 }
 
 /// `smsr profile pol2`.
@@ -360,7 +351,7 @@ fn profile_record(
 pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
     let mut registry = open_registry(g)?;
     let (eid, profile, es5, change, reset) = match cmd {
-        ProfileCommand::Delete { eid, profile, es5 } => {
+        ProfileCommand::Delete(TargetArgs { eid, profile, es5 }) => {
             let record = profile_record(&registry, eid, profile)?;
             let mut link = link_for(g, &registry, eid, es5)?;
             es5::delete_isdp(&mut registry, link.as_mut(), eid, &record)?;
@@ -371,19 +362,9 @@ pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
             }
             return Ok(());
         }
-        ProfileCommand::Enable {
-            eid,
-            profile,
-            reset,
-            es5,
-        } => (eid, profile, es5, ProfileChange::Enable, *reset),
-        ProfileCommand::Disable {
-            eid,
-            profile,
-            reset,
-            es5,
-        } => (eid, profile, es5, ProfileChange::Disable, *reset),
-        ProfileCommand::SetFallback { eid, profile, es5 } => {
+        ProfileCommand::Enable(a) => (&a.eid, &a.profile, &a.es5, ProfileChange::Enable, a.reset),
+        ProfileCommand::Disable(a) => (&a.eid, &a.profile, &a.es5, ProfileChange::Disable, a.reset),
+        ProfileCommand::SetFallback(TargetArgs { eid, profile, es5 }) => {
             (eid, profile, es5, ProfileChange::SetFallback, false)
         }
         ProfileCommand::Pol2(args) => return pol2(g, &mut registry, args),
