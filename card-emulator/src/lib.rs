@@ -14,6 +14,7 @@
 //! - [`registry`]: the GlobalPlatform Registry; [`keyset`]: the ISD-R's SCP03 key sets and the
 //!   keystore document for `smsr --keystore`.
 //! - [`state`]: the non-volatile [`CardState`] and its atomic, versioned file.
+//! - [`eum`]: the EUM's personalization (ECASD key and certificate, SCP80 keys) and the EIS.
 //! - [`test_installer`]: a profile into an ISD-P without ES8 (`profile-add`).
 //! - [`vpcd`]: the vsmartcard virtual reader link.
 
@@ -23,6 +24,7 @@ pub mod class;
 pub mod ecasd;
 pub mod eid;
 mod emulator;
+pub mod eum;
 pub mod fs;
 pub mod isd_p;
 pub mod isd_r;
@@ -75,6 +77,9 @@ pub enum EmulatorError {
     /// The card refuses a profile function (the test installer).
     #[error(transparent)]
     Profile(#[from] state::ProfileError),
+    /// The PKI directory cannot be read, or the EUM cannot sign the ECASD certificate.
+    #[error("PKI: {0}")]
+    Pki(String),
     /// The vpcd address is unusable.
     #[error("vpcd address {addr:?}: {reason}")]
     VpcdAddress { addr: String, reason: String },
