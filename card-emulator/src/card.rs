@@ -13,6 +13,7 @@
 use crate::class::Class;
 use crate::ecasd::{self, ECASD_AID};
 use crate::fs::{self, MF_FILE_ID};
+use crate::isd_p_sd;
 use crate::isd_r::{self, ISD_R_AID};
 use crate::state::CardState;
 use smsr_proto::scp03::SecurityLevel;
@@ -82,8 +83,7 @@ impl Application {
 
     /// The FCI returned by SELECT (GP §11.9.3.1): `6F { 84 AID, A5 { 9F65 max data length } }`.
     pub fn fci(self) -> Vec<u8> {
-        let proprietary = tlv(0xA5u8, &tlv(0x9F65u16, &[0xFF]));
-        tlv(0x6Fu8, &[tlv(0x84u8, self.aid()), proprietary].concat())
+        fci(self.aid())
     }
 
     fn selection(self) -> Selection {
@@ -94,6 +94,12 @@ impl Application {
     }
 }
 
+/// The FCI of a Security Domain (GP §11.9.3.1): `6F { 84 AID, A5 { 9F65 max data length } }`.
+pub fn fci(aid: &[u8]) -> Vec<u8> {
+    let proprietary = tlv(0xA5u8, &tlv(0x9F65u16, &[0xFF]));
+    tlv(0x6Fu8, &[tlv(0x84u8, aid), proprietary].concat())
+}
+
 /// What is selected on a logical channel, as seen from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Selected {
@@ -101,6 +107,8 @@ pub enum Selected {
     Mf,
     /// An application.
     Application(Application),
+    /// A personalized ISD-P, by its AID.
+    IsdP([u8; 16]),
 }
 
 /// The current selection of a channel, with the selected application's volatile state.
@@ -109,6 +117,7 @@ enum Selection {
     Mf,
     Ecasd,
     IsdR(Box<isd_r::Session>),
+    IsdP(Box<isd_p_sd::Session>),
 }
 
 impl Selection {
@@ -117,6 +126,7 @@ impl Selection {
             Self::Mf => Selected::Mf,
             Self::Ecasd => Selected::Application(Application::Ecasd),
             Self::IsdR(_) => Selected::Application(Application::IsdR),
+            Self::IsdP(s) => Selected::IsdP(s.aid),
         }
     }
 
@@ -125,6 +135,7 @@ impl Selection {
         match self.public() {
             Selected::Mf => Self::Mf,
             Selected::Application(app) => app.selection(),
+            Selected::IsdP(aid) => Self::IsdP(Box::new(isd_p_sd::Session::new(aid))),
         }
     }
 }
@@ -195,6 +206,7 @@ impl Card {
     pub fn secure_channel_level(&self, channel: u8) -> Option<SecurityLevel> {
         match self.slot(channel)? {
             Selection::IsdR(session) => session.channel.level(),
+            Selection::IsdP(session) => session.channel.level(),
             _ => None,
         }
     }
@@ -263,6 +275,7 @@ impl Card {
             Selection::Mf => fs::process(class, cmd),
             Selection::Ecasd => ecasd::process(&self.nv, class, cmd),
             Selection::IsdR(session) => isd_r::process(session, &mut self.nv, class, cmd),
+            Selection::IsdP(session) => isd_p_sd::process(session, &mut self.nv, cmd),
         }
     }
 
@@ -321,11 +334,42 @@ impl Card {
                 .find(|app| app.aid().starts_with(name))
         };
         let Some(app) = found else {
-            return status(StatusWord::FileNotFound);
+            return self.select_isd_p(channel, name, next, with_fci);
         };
         self.set_selection(channel, app.selection());
         if with_fci {
             ResponseApdu::success(app.fci())
+        } else {
+            status(StatusWord::Success)
+        }
+    }
+
+    /// SELECT of a personalized ISD-P (one with a key set, see [`isd_p_sd`]) by its AID or a
+    /// unique-enough prefix, first occurrence only.
+    fn select_isd_p(
+        &mut self,
+        channel: u8,
+        name: &[u8],
+        next: bool,
+        with_fci: bool,
+    ) -> ResponseApdu {
+        let state = self.nv.get();
+        let found = state
+            .registry()
+            .isd_ps()
+            .map(|r| r.aid.as_bytes())
+            .filter(|aid| !name.is_empty() && !next && aid.starts_with(name))
+            .filter(|aid| state.isd_p_scp03(aid).is_some())
+            .find_map(|aid| <[u8; 16]>::try_from(aid).ok());
+        let Some(aid) = found else {
+            return status(StatusWord::FileNotFound);
+        };
+        self.set_selection(
+            channel,
+            Selection::IsdP(Box::new(isd_p_sd::Session::new(aid))),
+        );
+        if with_fci {
+            ResponseApdu::success(fci(&aid))
         } else {
             status(StatusWord::Success)
         }

@@ -19,7 +19,7 @@
 //! | `D8` | PUT KEY (`put_key.rs`) | a session with C-MAC |
 //! | `E2` | STORE DATA (`store_data.rs`): personalization, ES5 Enable/Disable/SetFallbackAttribute/HandleNotificationConfirmation | a session with C-MAC |
 //! | `E4` | DELETE (`delete.rs`): ES5 DeleteProfile, key sets | a session with C-MAC |
-//! | `E6` | INSTALL (`install.rs`): ES5 CreateISDP | a session with C-MAC |
+//! | `E6` | INSTALL (`install.rs`): ES5 CreateISDP; [for personalization] of an ISD-P starts ES8 key establishment (`es8.rs`), the STORE DATA that follow go there | a session with C-MAC |
 //! | `E8`, `F0` | LOAD, SET STATUS | a session with C-MAC; then `6A81` (not offered) |
 //!
 //! The SGP.02 codings these follow, where the public record leaves them open, are the one
@@ -31,6 +31,7 @@
 //! `6982`. A command with a secure-messaging class outside a session: `6982`.
 
 mod delete;
+mod es8;
 mod get_data;
 mod get_status;
 mod install;
@@ -78,6 +79,8 @@ pub(crate) struct Session {
     paging: Option<get_status::Paging>,
     /// STORE DATA blocks received so far.
     store_data: BlockAssembler,
+    /// The ISD-P an INSTALL [for personalization] named, and its key establishment's state.
+    personalization: Option<es8::Personalization>,
 }
 
 impl Session {
@@ -85,6 +88,7 @@ impl Session {
     fn end_of_session(&mut self) {
         self.paging = None;
         self.store_data.reset();
+        self.personalization = None;
     }
 }
 
@@ -172,6 +176,15 @@ fn dispatch(session: &mut Session, nv: &mut Nv, cmd: &CommandApdu) -> ResponseAp
         // GPCS §11.11.2.2: another command breaks a STORE DATA block sequence.
         session.store_data.reset();
     }
+    let personalization_install = cmd.ins == INS_INSTALL && cmd.p1 == es8::P1_FOR_PERSONALIZATION;
+    if personalization_install {
+        return es8::install(&mut session.personalization, nv, cmd);
+    }
+    if cmd.ins == INS_STORE_DATA && session.personalization.is_some() {
+        return es8::store_data(&mut session.personalization, nv, cmd);
+    }
+    // STORE DATA goes to the ISD-P only while nothing else comes between.
+    session.personalization = None;
     match cmd.ins {
         INS_GET_STATUS => get_status::process(&mut session.paging, nv.get(), cmd),
         INS_PUT_KEY => put_key::process(nv, session_kvn, cmd),

@@ -36,6 +36,11 @@ impl CardState {
         self.isd_p_scp03.get(aid)
     }
 
+    pub(crate) fn isd_p_scp03_mut(&mut self, aid: &[u8]) -> Option<&mut Scp03Card> {
+        self.registry.isd_p(aid)?;
+        self.isd_p_scp03.get_mut(aid)
+    }
+
     /// The ISD-P key sets of the registry's ISD-Ps (the state file's `isd_p_keys`).
     pub(crate) fn isd_p_scp03_all(&self) -> impl Iterator<Item = (&Vec<u8>, &Scp03Card)> {
         self.isd_p_scp03

@@ -171,8 +171,9 @@ pub const SW_POL1: StatusWord = StatusWord::Pol1Refused;
 
 /// ES8 key establishment (INSTALL [for personalization] then STORE DATA `3A01`/`3A02`) when
 /// the target ISD-P is not SELECTABLE (`07`: keys already established, or a profile in it), when
-/// the ECASD holds no key agreement key, or a STORE DATA comes without a personalization in
-/// progress or out of the `3A01` → `3A02` order. Reasoning: GPCS `6985` conditions of use not
+/// the ECASD holds no key agreement key, or a STORE DATA of the exchange comes out of the
+/// `3A01` → `3A02` order or not in DGI format. (Once a refusal ended the exchange, a STORE DATA
+/// goes to the ISD-R itself, whose rules answer it.) Reasoning: GPCS `6985` conditions of use not
 /// satisfied, a state condition like [`SW_PROFILE_STATE`].
 pub const SW_ES8_STATE: StatusWord = StatusWord::ConditionsOfUseNotSatisfied;
 /// ES8: CERT.DP.ECDSA does not verify with PK.CI.ECDSA, has the wrong key usage or role, or
