@@ -9,12 +9,15 @@
 //!
 //! General checks, in order: class byte (`6E00`), logical channel open (`6881`), chaining
 //! bit (`6884`: chains are reassembled before reaching the card), then the instruction.
+//! ENVELOPE, FETCH and TERMINAL RESPONSE (CLA `80`, basic channel) go to [`crate::ota`]
+//! whatever is selected.
 
 use crate::class::Class;
 use crate::ecasd::{self, ECASD_AID};
 use crate::fs::{self, MF_FILE_ID};
 use crate::isd_p_sd;
 use crate::isd_r::{self, ISD_R_AID};
+use crate::ota;
 use crate::state::CardState;
 use smsr_proto::scp03::SecurityLevel;
 use smsr_proto::tlv::tlv;
@@ -146,6 +149,8 @@ pub struct Card {
     nv: Nv,
     /// `Some` for an open channel.
     channels: [Option<Selection>; LOGICAL_CHANNELS as usize],
+    /// SMS-PP download (SCP80) state.
+    ota: ota::Ota,
 }
 
 impl Card {
@@ -157,6 +162,7 @@ impl Card {
                 dirty: false,
             },
             channels: std::array::from_fn(|_| None),
+            ota: ota::Ota::default(),
         };
         card.reset();
         card
@@ -171,6 +177,7 @@ impl Card {
     pub fn reset(&mut self) {
         self.channels = std::array::from_fn(|_| None);
         self.channels[0] = Some(Selection::Mf);
+        self.ota = ota::Ota::default();
         if self.nv.get().reset_pending() {
             self.nv.get_mut().clear_reset_pending();
         }
@@ -259,6 +266,15 @@ impl Card {
             }
             INS_SELECT | INS_MANAGE_CHANNEL if class.secure_messaging => {
                 status(StatusWord::SecureMessagingNotSupported)
+            }
+            ota::INS_ENVELOPE | ota::INS_FETCH | ota::INS_TERMINAL_RESPONSE
+                if class.proprietary && !class.secure_messaging && class.channel == 0 =>
+            {
+                match cmd.ins {
+                    ota::INS_ENVELOPE => self.ota.envelope(&mut self.nv, cmd),
+                    ota::INS_FETCH => self.ota.fetch(cmd),
+                    _ => self.ota.terminal_response(cmd),
+                }
             }
             INS_SELECT => self.select(class.channel, cmd),
             INS_MANAGE_CHANNEL => self.manage_channel(class.channel, cmd),

@@ -15,6 +15,7 @@
 //! - [`registry`]: the GlobalPlatform Registry; [`keyset`]: the ISD-R's SCP03 key sets and the
 //!   keystore document for `smsr --keystore`.
 //! - [`state`]: the non-volatile [`CardState`] and its atomic, versioned file.
+//! - [`ota`]: SCP80 on the card (SMS-PP download ENVELOPE to the ISD-R, PoR, FETCH).
 //! - [`eum`]: the EUM's personalization (ECASD key and certificate, SCP80 keys) and the EIS.
 //! - [`test_installer`]: a profile into an ISD-P without ES8 (`profile-add`).
 //! - [`vpcd`]: the vsmartcard virtual reader link.
@@ -32,6 +33,7 @@ pub mod isd_p_sd;
 pub mod isd_r;
 pub mod keyset;
 pub mod notification;
+pub mod ota;
 pub mod registry;
 pub mod state;
 pub mod test_installer;
