@@ -275,7 +275,12 @@ fn print_state(card: &CardState, path: &std::path::Path, json: bool, details: bo
                 "kvns": card.kvns(),
                 "scp03_i": format!("{:02X}", card.scp03().options().to_i()),
                 "kdd": hex::encode_upper(card.kdd()),
+                "scp80_kvns": card.scp80_keysets().iter().map(|k| k.kvn).collect::<Vec<_>>(),
             },
+            "ecasd": card.ecasd_keys().map(|e| serde_json::json!({
+                "certificate": hex::encode_upper(e.certificate.to_bytes()),
+                "ci_public_key": hex::encode_upper(e.ci.to_uncompressed()),
+            })),
             "registry": registry,
             "notifications": card.notifications().pending().map(|n| serde_json::json!({
                 "sequence": n.sequence,
@@ -294,6 +299,22 @@ fn print_state(card: &CardState, path: &std::path::Path, json: bool, details: bo
                 card.scp03().options().to_i(),
                 hex::encode_upper(card.kdd())
             );
+            let scp80: Vec<String> = card
+                .scp80_keysets()
+                .iter()
+                .map(|k| format!("{:02X} (counter {})", k.kvn, k.counter))
+                .collect();
+            if !scp80.is_empty() {
+                println!("ISD-R SCP80 key versions {}", scp80.join(" "));
+            }
+            match card.ecasd_keys() {
+                Some(e) => println!(
+                    "ECASD key agreement key certified by {:?} (CERT.ECASD.ECKA serial {})",
+                    String::from_utf8_lossy(&e.certificate.body.ca_id),
+                    hex::encode_upper(&e.certificate.body.serial)
+                ),
+                None => println!("ECASD without key agreement key (no ES8; init --pki gives one)"),
+            }
             println!("registry:");
             for e in card.registry().entries() {
                 let privileges = e

@@ -290,6 +290,12 @@ fn init_with_a_pki_plays_the_eum_and_writes_the_eis() {
     }
     let card = euicc_emulator::CardState::load(&state).unwrap();
     assert_eq!(card.ecasd_keys().unwrap().certificate, cert);
+    let shown = run(&["show", "--state", path(&state), "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["isd_r"]["scp80_kvns"], serde_json::json!([1]));
+    assert_eq!(shown["ecasd"]["certificate"], v["ecasd"]["certificate"]);
+    let text = run(&["show", "--state", path(&state)]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("SCP80 key versions 01 (counter 0)"));
     assert_eq!(
         card.scp80_keysets()[0].kic.as_bytes(),
         hex::decode(v["isd_r"]["scp80"][0]["kic"].as_str().unwrap()).unwrap()

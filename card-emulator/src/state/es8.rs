@@ -29,15 +29,28 @@ impl CardState {
         &mut self.scp80
     }
 
+    /// Whether the registry holds a personalized ISD-P (past SELECTABLE) with this AID: only
+    /// such an ISD-P has keys. A key set left from a deleted ISD-P whose AID CreateISDP gave
+    /// again (SELECTABLE) is so never used, and the state file drops it.
+    fn keyed_isd_p(&self, aid: &[u8]) -> bool {
+        self.registry
+            .isd_p(aid)
+            .is_some_and(|(record, _)| record.life_cycle != life_cycle::SELECTABLE)
+    }
+
     /// The SCP03 configuration of a personalized ISD-P (`None` for an ISD-P without keys and
     /// for an AID that is no ISD-P of the registry).
     pub fn isd_p_scp03(&self, aid: &[u8]) -> Option<&Scp03Card> {
-        self.registry.isd_p(aid)?;
+        if !self.keyed_isd_p(aid) {
+            return None;
+        }
         self.isd_p_scp03.get(aid)
     }
 
     pub(crate) fn isd_p_scp03_mut(&mut self, aid: &[u8]) -> Option<&mut Scp03Card> {
-        self.registry.isd_p(aid)?;
+        if !self.keyed_isd_p(aid) {
+            return None;
+        }
         self.isd_p_scp03.get_mut(aid)
     }
 
@@ -45,7 +58,7 @@ impl CardState {
     pub(crate) fn isd_p_scp03_all(&self) -> impl Iterator<Item = (&Vec<u8>, &Scp03Card)> {
         self.isd_p_scp03
             .iter()
-            .filter(|(aid, _)| self.registry.isd_p(aid).is_some())
+            .filter(|(aid, _)| self.keyed_isd_p(aid))
     }
 
     /// Restores an ISD-P key set from the state file.
@@ -69,5 +82,36 @@ impl CardState {
         record.life_cycle = life_cycle::PERSONALIZED;
         self.isd_p_scp03.insert(aid.to_vec(), card);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smsr_proto::gp::Aid;
+
+    #[test]
+    fn keys_of_a_deleted_isd_p_do_not_come_back_with_its_aid() {
+        let aid = Aid::isd_p(0x10).unwrap();
+        let mut st = CardState::new(None);
+        let created = || crate::isd_p::IsdP::created(0x70, None, None);
+        st.create_isd_p(aid.clone(), created()).unwrap();
+        let keys = StaticKeys::new(0x30, &[1; 16], &[2; 16], &[3; 16]).unwrap();
+        st.personalize_isd_p(aid.as_bytes(), keys.clone()).unwrap();
+        assert!(st.isd_p_scp03(aid.as_bytes()).is_some());
+        assert_eq!(
+            st.personalize_isd_p(aid.as_bytes(), keys.clone()),
+            Err(SW_ES8_STATE)
+        );
+        st.registry_mut().remove(aid.as_bytes()).unwrap();
+        assert!(st.isd_p_scp03(aid.as_bytes()).is_none());
+        st.create_isd_p(aid.clone(), created()).unwrap();
+        assert!(st.isd_p_scp03(aid.as_bytes()).is_none());
+        assert!(!st.to_json().contains("isd_p_keys"));
+        let unknown = Aid::isd_p(0x11).unwrap();
+        assert_eq!(
+            st.personalize_isd_p(unknown.as_bytes(), keys),
+            Err(SW_UNKNOWN_ISD_P)
+        );
     }
 }

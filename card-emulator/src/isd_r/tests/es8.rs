@@ -325,3 +325,32 @@ fn one_exchange_in_hex() {
     let keys = awaiting.receive_receipt(&r.data).unwrap();
     assert_eq!(keys.keys.kvn(), 0x30);
 }
+
+#[test]
+fn a_card_migrated_from_version_3_refuses_key_establishment() {
+    let mut st = state();
+    st.create_isd_p(
+        isd_p_aid(0x10),
+        crate::isd_p::IsdP::created(0x70, None, None),
+    )
+    .unwrap();
+    let v4 = st.to_json();
+    assert!(v4.contains("\"version\": 4") && !v4.contains("\"ecasd\""));
+    let v3 = v4.replacen("\"version\": 4", "\"version\": 3", 1);
+    let migrated = CardState::from_json(&v3).unwrap();
+    assert!(migrated.ecasd_keys().is_none() && migrated.scp80_keysets().is_empty());
+    let mut c = Card::new(migrated);
+    select_isd_r(&mut c, 0);
+    let mut s = open(&mut c, SecurityLevel::ALL[5]);
+    let r = install_for_personalization(&mut c, &mut s, 0x10);
+    assert_eq!(r.sw, StatusWord::ConditionsOfUseNotSatisfied);
+    // A version 3 file may not carry version 4 fields.
+    let pki = pki();
+    let mut keyed = state();
+    personalize_with_key(&mut keyed, &pki.issuers(), pki.ecasd.key.clone()).unwrap();
+    let text = keyed
+        .to_json()
+        .replacen("\"version\": 4", "\"version\": 3", 1);
+    let err = CardState::from_json(&text).unwrap_err().to_string();
+    assert!(err.contains("version 3 file has no"), "{err}");
+}
