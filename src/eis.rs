@@ -8,6 +8,7 @@
 //!   "version": 1,
 //!   "eid": "89001999000010000000000000000018",
 //!   "eum_id": "EUM-TEST",
+//!   "eum_certificate": "7F21...",
 //!   "production_date": "2026-11-22",
 //!   "platform_type": "smsr euicc-emulator",
 //!   "platform_version": "1.0",
@@ -33,6 +34,12 @@
 //! with its key sets) in snake case. Only `version`, `eid` and `isd_r.aid` are required; the
 //! ISD-P AIDs default to SGP.02 Annex H's `…0D00`/`…0E00`, the ISD-R TAR to bytes 13–15 of its
 //! AID. Keys are secrets: the registry keeps them, `smsr eis show` never prints them.
+//!
+//! `eum_certificate` (optional, hex `7F21`) is CERT.EUM.ECDSA. It is not one of the GSMA
+//! `EumSignedInfo` fields, but an SM-DP needs it to check CERT.ECASD.ECKA: the ECASD
+//! certificate is signed by the EUM, and only the EUM's certificate links that signature to the
+//! CI's key (`smsr_proto::pki::test_pki::verify_ecasd_certificate`). `euicc-emulator init
+//! --pki DIR --eis-out FILE` writes it.
 
 use crate::hexfmt;
 use serde::{Deserialize, Serialize};
@@ -146,6 +153,9 @@ pub struct Eis {
     pub eid: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eum_id: Option<String>,
+    /// CERT.EUM.ECDSA (`7F21`, hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eum_certificate: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,6 +289,9 @@ impl Eis {
         }
         if let Some(cert) = &self.ecasd.certificate {
             hexfmt::parse(cert).map_err(|e| field("ecasd.certificate", e.to_string()))?;
+        }
+        if let Some(cert) = &self.eum_certificate {
+            hexfmt::parse(cert).map_err(|e| field("eum_certificate", e.to_string()))?;
         }
         Ok(())
     }

@@ -9,11 +9,15 @@
 //!
 //! General checks, in order: class byte (`6E00`), logical channel open (`6881`), chaining
 //! bit (`6884`: chains are reassembled before reaching the card), then the instruction.
+//! ENVELOPE, FETCH and TERMINAL RESPONSE (CLA `80`, basic channel) go to [`crate::ota`]
+//! whatever is selected.
 
 use crate::class::Class;
 use crate::ecasd::{self, ECASD_AID};
 use crate::fs::{self, MF_FILE_ID};
+use crate::isd_p_sd;
 use crate::isd_r::{self, ISD_R_AID};
+use crate::ota;
 use crate::state::CardState;
 use smsr_proto::scp03::SecurityLevel;
 use smsr_proto::tlv::tlv;
@@ -82,8 +86,7 @@ impl Application {
 
     /// The FCI returned by SELECT (GP §11.9.3.1): `6F { 84 AID, A5 { 9F65 max data length } }`.
     pub fn fci(self) -> Vec<u8> {
-        let proprietary = tlv(0xA5u8, &tlv(0x9F65u16, &[0xFF]));
-        tlv(0x6Fu8, &[tlv(0x84u8, self.aid()), proprietary].concat())
+        fci(self.aid())
     }
 
     fn selection(self) -> Selection {
@@ -94,6 +97,12 @@ impl Application {
     }
 }
 
+/// The FCI of a Security Domain (GP §11.9.3.1): `6F { 84 AID, A5 { 9F65 max data length } }`.
+pub fn fci(aid: &[u8]) -> Vec<u8> {
+    let proprietary = tlv(0xA5u8, &tlv(0x9F65u16, &[0xFF]));
+    tlv(0x6Fu8, &[tlv(0x84u8, aid), proprietary].concat())
+}
+
 /// What is selected on a logical channel, as seen from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Selected {
@@ -101,6 +110,8 @@ pub enum Selected {
     Mf,
     /// An application.
     Application(Application),
+    /// A personalized ISD-P, by its AID.
+    IsdP([u8; 16]),
 }
 
 /// The current selection of a channel, with the selected application's volatile state.
@@ -109,6 +120,7 @@ enum Selection {
     Mf,
     Ecasd,
     IsdR(Box<isd_r::Session>),
+    IsdP(Box<isd_p_sd::Session>),
 }
 
 impl Selection {
@@ -117,6 +129,7 @@ impl Selection {
             Self::Mf => Selected::Mf,
             Self::Ecasd => Selected::Application(Application::Ecasd),
             Self::IsdR(_) => Selected::Application(Application::IsdR),
+            Self::IsdP(s) => Selected::IsdP(s.aid),
         }
     }
 
@@ -125,6 +138,7 @@ impl Selection {
         match self.public() {
             Selected::Mf => Self::Mf,
             Selected::Application(app) => app.selection(),
+            Selected::IsdP(aid) => Self::IsdP(Box::new(isd_p_sd::Session::new(aid))),
         }
     }
 }
@@ -135,6 +149,8 @@ pub struct Card {
     nv: Nv,
     /// `Some` for an open channel.
     channels: [Option<Selection>; LOGICAL_CHANNELS as usize],
+    /// SMS-PP download (SCP80) state.
+    ota: ota::Ota,
 }
 
 impl Card {
@@ -146,6 +162,7 @@ impl Card {
                 dirty: false,
             },
             channels: std::array::from_fn(|_| None),
+            ota: ota::Ota::default(),
         };
         card.reset();
         card
@@ -160,6 +177,7 @@ impl Card {
     pub fn reset(&mut self) {
         self.channels = std::array::from_fn(|_| None);
         self.channels[0] = Some(Selection::Mf);
+        self.ota = ota::Ota::default();
         if self.nv.get().reset_pending() {
             self.nv.get_mut().clear_reset_pending();
         }
@@ -195,6 +213,7 @@ impl Card {
     pub fn secure_channel_level(&self, channel: u8) -> Option<SecurityLevel> {
         match self.slot(channel)? {
             Selection::IsdR(session) => session.channel.level(),
+            Selection::IsdP(session) => session.channel.level(),
             _ => None,
         }
     }
@@ -248,6 +267,15 @@ impl Card {
             INS_SELECT | INS_MANAGE_CHANNEL if class.secure_messaging => {
                 status(StatusWord::SecureMessagingNotSupported)
             }
+            ota::INS_ENVELOPE | ota::INS_FETCH | ota::INS_TERMINAL_RESPONSE
+                if class.proprietary && !class.secure_messaging && class.channel == 0 =>
+            {
+                match cmd.ins {
+                    ota::INS_ENVELOPE => self.ota.envelope(&mut self.nv, cmd),
+                    ota::INS_FETCH => self.ota.fetch(cmd),
+                    _ => self.ota.terminal_response(cmd),
+                }
+            }
             INS_SELECT => self.select(class.channel, cmd),
             INS_MANAGE_CHANNEL => self.manage_channel(class.channel, cmd),
             _ => self.route(class, cmd),
@@ -263,6 +291,7 @@ impl Card {
             Selection::Mf => fs::process(class, cmd),
             Selection::Ecasd => ecasd::process(&self.nv, class, cmd),
             Selection::IsdR(session) => isd_r::process(session, &mut self.nv, class, cmd),
+            Selection::IsdP(session) => isd_p_sd::process(session, &mut self.nv, cmd),
         }
     }
 
@@ -321,11 +350,42 @@ impl Card {
                 .find(|app| app.aid().starts_with(name))
         };
         let Some(app) = found else {
-            return status(StatusWord::FileNotFound);
+            return self.select_isd_p(channel, name, next, with_fci);
         };
         self.set_selection(channel, app.selection());
         if with_fci {
             ResponseApdu::success(app.fci())
+        } else {
+            status(StatusWord::Success)
+        }
+    }
+
+    /// SELECT of a personalized ISD-P (one with a key set, see [`isd_p_sd`]) by its AID or a
+    /// unique-enough prefix, first occurrence only.
+    fn select_isd_p(
+        &mut self,
+        channel: u8,
+        name: &[u8],
+        next: bool,
+        with_fci: bool,
+    ) -> ResponseApdu {
+        let state = self.nv.get();
+        let found = state
+            .registry()
+            .isd_ps()
+            .map(|r| r.aid.as_bytes())
+            .filter(|aid| !name.is_empty() && !next && aid.starts_with(name))
+            .filter(|aid| state.isd_p_scp03(aid).is_some())
+            .find_map(|aid| <[u8; 16]>::try_from(aid).ok());
+        let Some(aid) = found else {
+            return status(StatusWord::FileNotFound);
+        };
+        self.set_selection(
+            channel,
+            Selection::IsdP(Box::new(isd_p_sd::Session::new(aid))),
+        );
+        if with_fci {
+            ResponseApdu::success(fci(&aid))
         } else {
             status(StatusWord::Success)
         }

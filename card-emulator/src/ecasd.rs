@@ -1,11 +1,16 @@
 //! The eUICC Controlling Authority Security Domain (GSMA SGP.02 §2.2.1.3, AID per SGP.02
 //! Annex H): holds the EID and answers GET DATA `5A` (GlobalPlatform Card Specification v2.3.1
 //! §11.3) with CLA `00` or `80`.
+//!
+//! It also keeps what the EUM put there at personalization ([`EcasdKeys`]): SK.ECASD.ECKA,
+//! CERT.ECASD.ECKA and PK.CI.ECDSA, which ES8 key establishment uses (`isd_r/es8.rs`).
 
 use crate::card::Nv;
 use crate::class::Class;
+use smsr_proto::pki::{Certificate, PrivateKey, PublicKey};
 use smsr_proto::tlv::tlv;
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
+use subtle::ConstantTimeEq;
 
 /// The ECASD instance AID.
 pub const ECASD_AID: [u8; 16] = [
@@ -37,3 +42,26 @@ fn get_data(nv: &Nv, cmd: &CommandApdu) -> ResponseApdu {
         _ => ResponseApdu::status(StatusWord::ReferencedDataNotFound),
     }
 }
+
+/// The ECASD's keys (SGP.02 §2.2.1.3): the key agreement key pair SK/PK.ECASD.ECKA, its
+/// certificate CERT.ECASD.ECKA signed by the EUM, and the trust anchor PK.CI.ECDSA.
+#[derive(Clone, Debug)]
+pub struct EcasdKeys {
+    /// SK.ECASD.ECKA.
+    pub key: PrivateKey,
+    /// CERT.ECASD.ECKA.
+    pub certificate: Certificate,
+    /// PK.CI.ECDSA.
+    pub ci: PublicKey,
+}
+
+impl PartialEq for EcasdKeys {
+    /// Same certificate and CI key, private keys compared in constant time.
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.key.to_bytes().ct_eq(other.key.to_bytes().as_ref()))
+            && self.certificate == other.certificate
+            && self.ci == other.ci
+    }
+}
+
+impl Eq for EcasdKeys {}

@@ -19,7 +19,7 @@
 //! | `D8` | PUT KEY (`put_key.rs`) | a session with C-MAC |
 //! | `E2` | STORE DATA (`store_data.rs`): personalization, ES5 Enable/Disable/SetFallbackAttribute/HandleNotificationConfirmation | a session with C-MAC |
 //! | `E4` | DELETE (`delete.rs`): ES5 DeleteProfile, key sets | a session with C-MAC |
-//! | `E6` | INSTALL (`install.rs`): ES5 CreateISDP | a session with C-MAC |
+//! | `E6` | INSTALL (`install.rs`): ES5 CreateISDP; [for personalization] of an ISD-P starts ES8 key establishment (`es8.rs`), the STORE DATA that follow go there | a session with C-MAC |
 //! | `E8`, `F0` | LOAD, SET STATUS | a session with C-MAC; then `6A81` (not offered) |
 //!
 //! The SGP.02 codings these follow, where the public record leaves them open, are the one
@@ -31,6 +31,7 @@
 //! `6982`. A command with a secure-messaging class outside a session: `6982`.
 
 mod delete;
+mod es8;
 mod get_data;
 mod get_status;
 mod install;
@@ -78,6 +79,8 @@ pub(crate) struct Session {
     paging: Option<get_status::Paging>,
     /// STORE DATA blocks received so far.
     store_data: BlockAssembler,
+    /// The ISD-P an INSTALL [for personalization] named, and its key establishment's state.
+    personalization: Option<es8::Personalization>,
 }
 
 impl Session {
@@ -85,6 +88,7 @@ impl Session {
     fn end_of_session(&mut self) {
         self.paging = None;
         self.store_data.reset();
+        self.personalization = None;
     }
 }
 
@@ -124,8 +128,39 @@ fn sequence_counters(nv: &Nv) -> Vec<u32> {
         .collect()
 }
 
+/// The integrity protection a command came with, which the management commands need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protection {
+    /// An SCP03 session with C-MAC, opened with this key set.
+    Scp03 { kvn: u8 },
+    /// An SCP80 command packet that met the ISD-R TAR's minimum security level
+    /// ([`crate::ota::ISD_R_MSL`]: cryptographic checksum, ciphering, counter).
+    Scp80,
+}
+
+/// A command of a remote management script that came through SCP80 (SMS-PP download, see
+/// [`crate::ota`]): the same rules as in an SCP03 session with C-MAC, except PUT KEY (its key
+/// data would be encrypted with a Key-DEK the SCP80 key set does not have): `6985`.
+pub(crate) fn process_scp80(session: &mut Session, nv: &mut Nv, cmd: &CommandApdu) -> ResponseApdu {
+    dispatch_with(session, nv, cmd, Some(Protection::Scp80))
+}
+
 /// A command as the application sees it (unwrapped if a session is open).
 fn dispatch(session: &mut Session, nv: &mut Nv, cmd: &CommandApdu) -> ResponseApdu {
+    let protection = session
+        .channel
+        .session()
+        .filter(|s| s.level().is_some_and(|l| l.c_mac()))
+        .map(|s| Protection::Scp03 { kvn: s.kvn() });
+    dispatch_with(session, nv, cmd, protection)
+}
+
+fn dispatch_with(
+    session: &mut Session,
+    nv: &mut Nv,
+    cmd: &CommandApdu,
+    protection: Option<Protection>,
+) -> ResponseApdu {
     let Some(class) = Class::parse(cmd.cla) else {
         return status(StatusWord::ClaNotSupported);
     };
@@ -137,14 +172,8 @@ fn dispatch(session: &mut Session, nv: &mut Nv, cmd: &CommandApdu) -> ResponseAp
         // Paging answers the GET STATUS commands that follow each other.
         session.paging = None;
     }
-    let c_mac_session = session
-        .channel
-        .session()
-        .filter(|s| s.level().is_some_and(|l| l.c_mac()))
-        .map(|s| s.kvn());
     if cmd.ins == INS_GET_DATA || cmd.ins == INS_GET_DATA_ODD {
-        if u16::from_be_bytes([cmd.p1, cmd.p2]) == GET_DATA_NOTIFICATION && c_mac_session.is_none()
-        {
+        if u16::from_be_bytes([cmd.p1, cmd.p2]) == GET_DATA_NOTIFICATION && protection.is_none() {
             // Notifications belong to the SM-SR: only through its secure channel.
             return status(StatusWord::SecurityStatusNotSatisfied);
         }
@@ -165,16 +194,28 @@ fn dispatch(session: &mut Session, nv: &mut Nv, cmd: &CommandApdu) -> ResponseAp
     if class.is_interindustry() {
         return status(StatusWord::ClaNotSupported);
     }
-    let Some(session_kvn) = c_mac_session else {
+    let Some(protection) = protection else {
         return status(StatusWord::SecurityStatusNotSatisfied);
     };
     if cmd.ins != INS_STORE_DATA && session.store_data.in_progress() {
         // GPCS §11.11.2.2: another command breaks a STORE DATA block sequence.
         session.store_data.reset();
     }
+    let personalization_install = cmd.ins == INS_INSTALL && cmd.p1 == es8::P1_FOR_PERSONALIZATION;
+    if personalization_install {
+        return es8::install(&mut session.personalization, nv, cmd);
+    }
+    if cmd.ins == INS_STORE_DATA && session.personalization.is_some() {
+        return es8::store_data(&mut session.personalization, nv, cmd);
+    }
+    // STORE DATA goes to the ISD-P only while nothing else comes between.
+    session.personalization = None;
     match cmd.ins {
         INS_GET_STATUS => get_status::process(&mut session.paging, nv.get(), cmd),
-        INS_PUT_KEY => put_key::process(nv, session_kvn, cmd),
+        INS_PUT_KEY => match protection {
+            Protection::Scp03 { kvn } => put_key::process(nv, kvn, cmd),
+            Protection::Scp80 => status(StatusWord::ConditionsOfUseNotSatisfied),
+        },
         INS_STORE_DATA => store_data::process(&mut session.store_data, nv, cmd),
         INS_DELETE => delete::process(nv, cmd),
         INS_INSTALL => install::process(nv, cmd),

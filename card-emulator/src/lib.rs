@@ -10,10 +10,13 @@
 //! - [`isd_r`]: the ISD-R, a GlobalPlatform Security Domain with SCP03 sessions per channel,
 //!   and the SGP.02 ES5 functions (CreateISDP, Enable/Disable/Delete profile, fallback,
 //!   notifications); [`isd_p`]: what the card keeps about each ISD-P and its profile;
-//!   [`notification`]: the queue of notifications to the SM-SR.
+//!   [`notification`]: the queue of notifications to the SM-SR; [`isd_p_sd`]: a personalized
+//!   ISD-P as a selectable Security Domain with SCP03 sessions.
 //! - [`registry`]: the GlobalPlatform Registry; [`keyset`]: the ISD-R's SCP03 key sets and the
 //!   keystore document for `smsr --keystore`.
 //! - [`state`]: the non-volatile [`CardState`] and its atomic, versioned file.
+//! - [`ota`]: SCP80 on the card (SMS-PP download ENVELOPE to the ISD-R, PoR, FETCH).
+//! - [`eum`]: the EUM's personalization (ECASD key and certificate, SCP80 keys) and the EIS.
 //! - [`test_installer`]: a profile into an ISD-P without ES8 (`profile-add`).
 //! - [`vpcd`]: the vsmartcard virtual reader link.
 
@@ -23,11 +26,14 @@ pub mod class;
 pub mod ecasd;
 pub mod eid;
 mod emulator;
+pub mod eum;
 pub mod fs;
 pub mod isd_p;
+pub mod isd_p_sd;
 pub mod isd_r;
 pub mod keyset;
 pub mod notification;
+pub mod ota;
 pub mod registry;
 pub mod state;
 pub mod test_installer;
@@ -75,6 +81,9 @@ pub enum EmulatorError {
     /// The card refuses a profile function (the test installer).
     #[error(transparent)]
     Profile(#[from] state::ProfileError),
+    /// The PKI directory cannot be read, or the EUM cannot sign the ECASD certificate.
+    #[error("PKI: {0}")]
+    Pki(String),
     /// The vpcd address is unusable.
     #[error("vpcd address {addr:?}: {reason}")]
     VpcdAddress { addr: String, reason: String },

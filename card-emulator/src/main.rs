@@ -4,18 +4,21 @@
 //! Exit codes: 0 success; 2 command line (including an invalid `--eid`, `--vpcd`, `--isdp`,
 //! `--iccid` or `--pol1`); 3 state file (missing, unreadable, corrupt, unsupported version,
 //! already exists, cannot be written, or the keystore file cannot be written); 4 no randomness
-//! from the OS for the card's keys; 5 the card refuses the profile (`profile-add`).
+//! from the OS for the card's keys; 5 the card refuses the profile (`profile-add`); 6 the PKI
+//! directory of `init --pki` cannot be used.
 //!
 //! The card's keys leave the state file only through `keys`: `show` never prints them.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use euicc_emulator::eid::{eid_to_string, parse_eid};
+use euicc_emulator::eum;
 use euicc_emulator::isd_p::{iccid_to_string, IsdP};
 use euicc_emulator::keyset::{keystore_json, keystore_name};
 use euicc_emulator::state::{write_atomic, STATE_VERSION};
 use euicc_emulator::test_installer::{add_profile, TestProfile};
 use euicc_emulator::vpcd::{VpcdClient, DEFAULT_VPCD_ADDR};
 use euicc_emulator::{CardState, Emulator, EmulatorError};
+use smsr_proto::pki::Issuers;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -47,6 +50,14 @@ enum Command {
         /// GlobalPlatform test key 404142…4F for ENC, MAC and DEK — for tests only.
         #[arg(long, value_enum, default_value_t = KeyChoice::Random)]
         keys: KeyChoice,
+        /// Play the EUM of this PKI directory (`smsr pki init`): generate the ECASD key pair,
+        /// CERT.ECASD.ECKA signed by the EUM, store PK.CI, and give the ISD-R an SCP80 key set.
+        #[arg(long, value_name = "DIR")]
+        pki: Option<PathBuf>,
+        /// Write the card's eUICC Information Set (for `smsr eis register`; it holds the ISD-R
+        /// keys, mode 0600) to this file. Needs --pki.
+        #[arg(long, value_name = "FILE", requires = "pki")]
+        eis_out: Option<PathBuf>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -139,6 +150,8 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
             eid,
             force,
             keys,
+            pki,
+            eis_out,
             json,
         } => {
             let eid = eid
@@ -149,10 +162,27 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
                     })
                 })
                 .transpose()?;
-            let card = match keys {
+            let mut card = match keys {
                 KeyChoice::Random => CardState::generate(eid)?,
                 KeyChoice::Default => CardState::new(eid),
             };
+            let issuers = pki
+                .map(|dir| Issuers::read_dir(&dir).map_err(|e| EmulatorError::Pki(e.to_string())))
+                .transpose()?;
+            if let Some(issuers) = &issuers {
+                eum::personalize(&mut card, issuers).map_err(|e| match e {
+                    eum::EumError::Random(r) => EmulatorError::KeyGeneration(r),
+                    other => EmulatorError::Pki(other.to_string()),
+                })?;
+            }
+            if !force && state.symlink_metadata().is_ok() {
+                return Err(EmulatorError::StateExists { path: state });
+            }
+            if let (Some(path), Some(issuers)) = (eis_out, &issuers) {
+                let eis = eum::eis_json(&card, issuers);
+                write_atomic(&path, eis.as_bytes())
+                    .map_err(|source| EmulatorError::Io { path, source })?;
+            }
             let emulator = Emulator::create(&state, card, force)?;
             print_state(emulator.state(), &state, json, false);
             Ok(())
@@ -245,7 +275,12 @@ fn print_state(card: &CardState, path: &std::path::Path, json: bool, details: bo
                 "kvns": card.kvns(),
                 "scp03_i": format!("{:02X}", card.scp03().options().to_i()),
                 "kdd": hex::encode_upper(card.kdd()),
+                "scp80_kvns": card.scp80_keysets().iter().map(|k| k.kvn).collect::<Vec<_>>(),
             },
+            "ecasd": card.ecasd_keys().map(|e| serde_json::json!({
+                "certificate": hex::encode_upper(e.certificate.to_bytes()),
+                "ci_public_key": hex::encode_upper(e.ci.to_uncompressed()),
+            })),
             "registry": registry,
             "notifications": card.notifications().pending().map(|n| serde_json::json!({
                 "sequence": n.sequence,
@@ -264,6 +299,22 @@ fn print_state(card: &CardState, path: &std::path::Path, json: bool, details: bo
                 card.scp03().options().to_i(),
                 hex::encode_upper(card.kdd())
             );
+            let scp80: Vec<String> = card
+                .scp80_keysets()
+                .iter()
+                .map(|k| format!("{:02X} (counter {})", k.kvn, k.counter))
+                .collect();
+            if !scp80.is_empty() {
+                println!("ISD-R SCP80 key versions {}", scp80.join(" "));
+            }
+            match card.ecasd_keys() {
+                Some(e) => println!(
+                    "ECASD key agreement key certified by {:?} (CERT.ECASD.ECKA serial {})",
+                    String::from_utf8_lossy(&e.certificate.body.ca_id),
+                    hex::encode_upper(&e.certificate.body.serial)
+                ),
+                None => println!("ECASD without key agreement key (no ES8; init --pki gives one)"),
+            }
             println!("registry:");
             for e in card.registry().entries() {
                 let privileges = e
@@ -342,6 +393,7 @@ fn exit_code(e: &EmulatorError) -> u8 {
         | EmulatorError::StateExists { .. } => 3,
         EmulatorError::KeyGeneration(_) => 4,
         EmulatorError::Profile(_) => 5,
+        EmulatorError::Pki(_) => 6,
     }
 }
 

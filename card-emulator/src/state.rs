@@ -6,12 +6,17 @@
 //! Volatile state (selections, logical channels, pending response data, secure channels) is not
 //! here: it lives in [`crate::card::Card`] and [`crate::adapter::Adapter`] and is lost on reset.
 //!
-//! File format, version 3 (keys and KDD in upper-case hex, `scp03_i` the SCP03 "i" parameter,
+//! File format, version 4: version 3 below plus, once an EUM personalized the card, the
+//! ECASD's keys (`ecasd`), the ISD-R's SCP80 key sets (`isd_r.scp80`) and the key sets ES8
+//! gave ISD-Ps (`isd_p_keys`), laid out in `state/file.rs`. A version-3 file is read and
+//! migrated without them (ES8 then answers `6985`).
+//!
+//! Version 3 (keys and KDD in upper-case hex, `scp03_i` the SCP03 "i" parameter,
 //! `sequence_counter` the pseudo-random challenge counter of each key set; `iin`, `cin` and
 //! `store_data` appear once STORE DATA has set them; each ISD-P's registry entry has `isd_p`
 //! with its SGP.02 data; `notifications` is the queue of unconfirmed notifications):
 //! ```json
-//! { "version": 3,
+//! { "version": 4,
 //!   "eid": "89001999000011234567890123456789",
 //!   "isd_r": {
 //!     "kdd": "34567890123456789",
@@ -38,11 +43,13 @@
 //! The ISD-P and profile rules (CreateISDP, Enable, Disable, SetFallbackAttribute, Delete,
 //! notifications, the test installer) are `CardState` methods too, in `state/profiles.rs`.
 
+mod es8;
 mod file;
 mod profiles;
 
 pub use profiles::ProfileError;
 
+use crate::ecasd::EcasdKeys;
 use crate::eid::{generate_eid, EID_LEN};
 use crate::keyset::{
     random_keyset, test_keyset, KeyGenerationError, DEFAULT_KVN, DEFAULT_SCP_OPTIONS,
@@ -51,6 +58,7 @@ use crate::notification::Notifications;
 use crate::registry::Registry;
 use crate::EmulatorError;
 use smsr_proto::gp::aid::ISD_R;
+use smsr_proto::ota::scp80::KeySet as Scp80KeySet;
 use smsr_proto::scp03::{CardKeySet, Scp03Card, ScpOptions, StaticKeys};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -59,8 +67,8 @@ use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-/// The state file format version this emulator writes (it reads 1, 2 and 3).
-pub const STATE_VERSION: u32 = 3;
+/// The state file format version this emulator writes (it reads 1 to 4).
+pub const STATE_VERSION: u32 = 4;
 
 /// The card's non-volatile memory for applications and profiles: 512 KiB, an eUICC's typical
 /// free memory for profiles. Personalization data and the ISD-Ps' non-volatile quotas
@@ -92,6 +100,14 @@ pub struct CardState {
     personalization: BTreeMap<u16, Vec<u8>>,
     /// Notifications to the SM-SR not yet confirmed.
     notifications: Notifications,
+    /// The ECASD's key agreement key pair, CERT.ECASD.ECKA and PK.CI.ECDSA (none on a card
+    /// made without a PKI or migrated from version 3).
+    ecasd: Option<EcasdKeys>,
+    /// The ISD-R's SCP80 key sets (ETSI TS 102 225), each with the counter of the last
+    /// accepted command packet.
+    scp80: Vec<Scp80KeySet>,
+    /// The SCP03 key sets ES8 key establishment gave ISD-Ps, by ISD-P AID.
+    isd_p_scp03: BTreeMap<Vec<u8>, Scp03Card>,
 }
 
 impl CardState {
@@ -126,6 +142,9 @@ impl CardState {
             cin: None,
             personalization: BTreeMap::new(),
             notifications: Notifications::declaration(),
+            ecasd: None,
+            scp80: Vec::new(),
+            isd_p_scp03: BTreeMap::new(),
         }
     }
 
@@ -150,6 +169,9 @@ impl CardState {
             cin: None,
             personalization: BTreeMap::new(),
             notifications: Notifications::default(),
+            ecasd: None,
+            scp80: Vec::new(),
+            isd_p_scp03: BTreeMap::new(),
         })
     }
 
@@ -346,19 +368,7 @@ impl PartialEq for CardState {
     /// Equal cards: same EID, KDD, options, registry, data, and key sets with the same keys
     /// (compared in constant time) and counters.
     fn eq(&self, other: &Self) -> bool {
-        let sets = |s: &Self| s.scp03.keysets().to_vec();
-        let (a, b) = (sets(self), sets(other));
-        let keys_equal = a.len() == b.len()
-            && a.iter().zip(&b).all(|(x, y)| {
-                x.keys.kvn() == y.keys.kvn()
-                    && x.sequence_counter == y.sequence_counter
-                    && bool::from(
-                        x.keys.enc().as_bytes().ct_eq(y.keys.enc().as_bytes())
-                            & x.keys.mac().as_bytes().ct_eq(y.keys.mac().as_bytes())
-                            & x.keys.dek().as_bytes().ct_eq(y.keys.dek().as_bytes()),
-                    )
-            });
-        keys_equal
+        scp03_equal(&self.scp03, &other.scp03)
             && self.eid == other.eid
             && self.kdd == other.kdd
             && self.scp03.options() == other.scp03.options()
@@ -367,15 +377,62 @@ impl PartialEq for CardState {
             && self.cin == other.cin
             && self.personalization == other.personalization
             && self.notifications == other.notifications
+            && self.ecasd == other.ecasd
+            && scp80_equal(&self.scp80, &other.scp80)
+            && self.isd_p_scp03.len() == other.isd_p_scp03.len()
+            && self
+                .isd_p_scp03
+                .iter()
+                .zip(&other.isd_p_scp03)
+                .all(|((a, x), (b, y))| a == b && scp03_equal(x, y))
     }
 }
 
 impl Eq for CardState {}
 
+/// Same options, key sets (keys compared in constant time) and counters.
+fn scp03_equal(x: &Scp03Card, y: &Scp03Card) -> bool {
+    let (a, b) = (x.keysets(), y.keysets());
+    x.options() == y.options()
+        && a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.keys.kvn() == y.keys.kvn()
+                && x.sequence_counter == y.sequence_counter
+                && bool::from(
+                    x.keys.enc().as_bytes().ct_eq(y.keys.enc().as_bytes())
+                        & x.keys.mac().as_bytes().ct_eq(y.keys.mac().as_bytes())
+                        & x.keys.dek().as_bytes().ct_eq(y.keys.dek().as_bytes()),
+                )
+        })
+}
+
+fn scp80_equal(a: &[Scp80KeySet], b: &[Scp80KeySet]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.kvn == y.kvn
+                && x.counter == y.counter
+                && x.cipher == y.cipher
+                && x.checksum == y.checksum
+                && bool::from(
+                    x.kic.as_bytes().ct_eq(y.kic.as_bytes())
+                        & x.kid.as_bytes().ct_eq(y.kid.as_bytes()),
+                )
+        })
+}
+
 #[allow(clippy::expect_used)]
 fn new_scp03(options: ScpOptions, kdd: [u8; 10]) -> Scp03Card {
     // The ISD-R AID has 16 bytes, a valid Security Domain AID length: this cannot fail.
     Scp03Card::new(&ISD_R, options, kdd).expect("a 16-byte AID is valid")
+}
+
+/// The SCP03 configuration of another Security Domain (an ISD-P) of this card.
+fn new_scp03_for(
+    aid: &[u8],
+    options: ScpOptions,
+    kdd: [u8; 10],
+) -> Result<Scp03Card, smsr_proto::scp03::ScpError> {
+    Scp03Card::new(aid, options, kdd)
 }
 
 /// A random EID. Randomness comes from the OS; should the OS refuse it, the clock and the
@@ -484,7 +541,7 @@ mod tests {
         state.set_iin(vec![1, 2, 3]);
         assert!(state.store_dgis(vec![(0x0070, vec![0xAA; 3]), (0x3A03, vec![])]));
         let json = state.to_json();
-        assert!(json.contains("\"version\": 3"));
+        assert!(json.contains("\"version\": 4"));
         assert!(json.contains("\"eid\": \"89044011112233441122334411223321\""));
         assert!(json.contains("\"kdd\": \"33441122334411223321\""));
         assert!(json.contains("\"scp03_i\": \"70\""));
@@ -525,7 +582,7 @@ mod tests {
         fs::write(&path, &v1).unwrap();
         let loaded = CardState::load(&path).unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"version\": 3"));
+        assert!(text.contains("\"version\": 4"));
         assert_eq!(CardState::load(&path).unwrap(), loaded);
         #[cfg(unix)]
         {
@@ -582,8 +639,8 @@ mod tests {
                 "not a number",
             ),
             (
-                "{\"version\":4,\"eid\":\"00\"}".to_owned(),
-                "version 4 is not supported",
+                "{\"version\":5,\"eid\":\"00\"}".to_owned(),
+                "version 5 is not supported",
             ),
             ("{\"version\":1}".to_owned(), "missing field `eid`"),
             (

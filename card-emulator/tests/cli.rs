@@ -31,7 +31,7 @@ fn init_show_and_refuse_to_overwrite() {
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["eid"], eid);
-    assert_eq!(json["state_version"], 3);
+    assert_eq!(json["state_version"], 4);
     assert_eq!(json["isd_r"]["kvns"], serde_json::json!([0x30]));
     assert_eq!(json["isd_r"]["scp03_i"], "70");
     assert_eq!(
@@ -163,7 +163,7 @@ fn version_1_state_is_migrated() {
     assert_eq!(first.stdout, second.stdout, "migrated once, keys kept");
     let out = run(&["show", "--state", path(&state), "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["state_version"], 3);
+    assert_eq!(json["state_version"], 4);
     assert_eq!(json["eid"], eid);
 }
 
@@ -242,4 +242,70 @@ fn profile_add_is_the_test_installer() {
     assert!(String::from_utf8(help.stdout)
         .unwrap()
         .contains("Test installer"));
+}
+
+#[test]
+fn init_with_a_pki_plays_the_eum_and_writes_the_eis() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let issuers = smsr_proto::pki::Issuers::generate().unwrap();
+    issuers.write_dir(&pki, false).unwrap();
+    let state = dir.path().join("card.json");
+    let eis = dir.path().join("eis.json");
+    let eid = "89034011560010000000000000000121";
+    let out = run(&[
+        "init",
+        "--state",
+        path(&state),
+        "--eid",
+        eid,
+        "--pki",
+        path(&pki),
+        "--eis-out",
+        path(&eis),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&eis).unwrap()).unwrap();
+    assert_eq!(v["eid"], eid);
+    assert_eq!(v["isd_r"]["tar"], "000001");
+    assert_eq!(v["isd_r"]["scp80"][0]["kvn"], 1);
+    assert_eq!(v["isd_r"]["scp80"][0]["counter"], 0);
+    let cert = smsr_proto::pki::Certificate::decode(
+        &hex::decode(v["ecasd"]["certificate"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    smsr_proto::pki::test_pki::verify_ecasd_certificate(
+        &cert,
+        &issuers.eum.certificate,
+        issuers.ci.public_key(),
+    )
+    .unwrap();
+    assert_eq!(cert.body.subject_id, hex::decode(eid).unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&eis).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the EIS holds keys");
+    }
+    let card = euicc_emulator::CardState::load(&state).unwrap();
+    assert_eq!(card.ecasd_keys().unwrap().certificate, cert);
+    let shown = run(&["show", "--state", path(&state), "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["isd_r"]["scp80_kvns"], serde_json::json!([1]));
+    assert_eq!(shown["ecasd"]["certificate"], v["ecasd"]["certificate"]);
+    let text = run(&["show", "--state", path(&state)]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("SCP80 key versions 01 (counter 0)"));
+    assert_eq!(
+        card.scp80_keysets()[0].kic.as_bytes(),
+        hex::decode(v["isd_r"]["scp80"][0]["kic"].as_str().unwrap()).unwrap()
+    );
+
+    // --eis-out needs --pki; a directory that is no PKI is exit code 6.
+    let other = dir.path().join("other.json");
+    let out = run(&["init", "--state", path(&other), "--eis-out", path(&eis)]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["init", "--state", path(&other), "--pki", path(dir.path())]);
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    assert!(!other.exists());
 }

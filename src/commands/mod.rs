@@ -7,6 +7,7 @@ pub mod decrypt;
 pub mod doctor;
 pub mod gp;
 pub mod info;
+pub mod pki;
 pub mod platform;
 pub mod readers;
 pub mod trace;
@@ -88,6 +89,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(args) => platform::audit(g, args),
         Command::Notifications(args) => platform::notifications(g, args),
         Command::Trace(TraceCommand::Decrypt(args)) => decrypt::run(g, args),
+        Command::Pki(cmd) => pki::run(g, cmd),
     }
 }
 

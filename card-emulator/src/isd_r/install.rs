@@ -17,8 +17,9 @@
 //! - AID already in the registry: `6A80` ([`SW_AID_PRESENT`]);
 //! - [`ISD_P_MAX`] ISD-Ps already, or a quota beyond the free memory: `6A84` ([`SW_MEMORY`]).
 //!
-//! Other INSTALL roles (load, install without make selectable, personalization, extradition,
-//! registry update) are not offered: `6A81`. A chained INSTALL (P1 b8): `6A86`.
+//! INSTALL [for personalization] (P1 `20`) of an ISD-P is ES8 key establishment, handled in
+//! `es8.rs` before this module. Other INSTALL roles (load, install without make selectable,
+//! extradition, registry update) are not offered: `6A81`. A chained INSTALL (P1 b8): `6A86`.
 //!
 //! [`SW_WRONG_LOAD_FILE`]: smsr_proto::sgp02::codings::SW_WRONG_LOAD_FILE
 //! [`SW_WRONG_INSTALL_DATA`]: smsr_proto::sgp02::codings::SW_WRONG_INSTALL_DATA

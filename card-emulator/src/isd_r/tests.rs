@@ -2,6 +2,7 @@
 //! [`Card::handle`], and replays of published SCP03 sessions (`shared/vectors/scp03.json`).
 
 mod es5;
+mod es8;
 mod vectors;
 
 use crate::card::Card;

@@ -1,5 +1,12 @@
-//! The JSON forms of [`CardState`]: version 3 (written), versions 2 and 1 (read and
+//! The JSON forms of [`CardState`]: version 4 (written), versions 3, 2 and 1 (read and
 //! migrated).
+//!
+//! Version 4 is version 3 with the ECASD's keys (`ecasd`: `private_key` SK.ECASD.ECKA as 32
+//! hex bytes, `certificate` CERT.ECASD.ECKA `7F21…`, `ci_public_key` PK.CI.ECDSA `04‖X‖Y`), the
+//! ISD-R's SCP80 key sets (`isd_r.scp80`: `kvn`, AES `kic`/`kid`, `counter` of the last
+//! accepted packet) and the key sets ES8 gave ISD-Ps (`isd_p_keys`: `aid` and `keysets` as the
+//! ISD-R's). A version-3 file migrates with none of them: such a card has no ECASD key, and ES8
+//! key establishment answers `6985` on it.
 //!
 //! Version 3 is version 2 with each ISD-P's SGP.02 data (`isd_p` in its registry entry) and the
 //! notification queue (`notifications`). A version-2 file migrates with its keys and registry
@@ -7,7 +14,8 @@
 //! profile (DISABLED or ENABLED), a profile of unknown ICCID ([`MIGRATED_ICCID`]) without
 //! Fallback Attribute or POL1; the eUICC declaration notification is queued.
 
-use super::{CardState, StateError, PERSONALIZATION_MAX, STATE_VERSION};
+use super::{CardState, Scp80KeySet, StateError, PERSONALIZATION_MAX, STATE_VERSION};
+use crate::ecasd::EcasdKeys;
 use crate::eid::{eid_to_string, EID_LEN};
 use crate::isd_p::{iccid_to_string, parse_iccid, IsdP, Profile, ICCID_LEN};
 use crate::keyset::{random_keyset, DEFAULT_KVN};
@@ -16,6 +24,7 @@ use crate::registry::{EntryKind, Registry, RegistryRecord};
 use serde::{Deserialize, Serialize};
 use smsr_proto::gp::life_cycle;
 use smsr_proto::gp::{Aid, Privileges};
+use smsr_proto::pki::{Certificate, PrivateKey, PublicKey};
 use smsr_proto::scp03::cryptogram::SEQUENCE_COUNTER_MAX;
 use smsr_proto::scp03::{ScpOptions, StaticKeys};
 use smsr_proto::sgp02::NotificationType;
@@ -51,6 +60,36 @@ struct StateFileV3 {
     registry: Vec<RegistryFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     notifications: Option<NotificationsFile>,
+    /// Version 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ecasd: Option<EcasdFile>,
+    /// Version 4.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    isd_p_keys: Vec<IsdPKeysFile>,
+}
+
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+struct EcasdFile {
+    private_key: String,
+    certificate: String,
+    ci_public_key: String,
+}
+
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+struct Scp80File {
+    kvn: u8,
+    kic: String,
+    kid: String,
+    counter: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IsdPKeysFile {
+    aid: String,
+    keysets: Vec<KeySetFile>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -114,6 +153,9 @@ struct IsdRFile {
     /// STORE DATA personalization data: DGI (4 hex digits) → value (hex).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     store_data: BTreeMap<String, String>,
+    /// Version 4.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    scp80: Vec<Scp80File>,
 }
 
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -149,10 +191,8 @@ pub(super) struct Decoded {
     pub migrated: bool,
 }
 
-pub(super) fn encode(state: &CardState) -> Zeroizing<String> {
-    let keysets = state
-        .scp03
-        .keysets()
+fn keyset_files(card: &smsr_proto::scp03::Scp03Card) -> Vec<KeySetFile> {
+    card.keysets()
         .iter()
         .map(|set| KeySetFile {
             kvn: set.keys.kvn(),
@@ -161,7 +201,11 @@ pub(super) fn encode(state: &CardState) -> Zeroizing<String> {
             dek: hex::encode_upper(set.keys.dek().as_bytes()),
             sequence_counter: set.sequence_counter,
         })
-        .collect();
+        .collect()
+}
+
+pub(super) fn encode(state: &CardState) -> Zeroizing<String> {
+    let keysets = keyset_files(&state.scp03);
     let notifications = &state.notifications;
     let file = StateFileV3 {
         version: STATE_VERSION,
@@ -177,7 +221,29 @@ pub(super) fn encode(state: &CardState) -> Zeroizing<String> {
                 .iter()
                 .map(|(dgi, value)| (format!("{dgi:04X}"), hex::encode_upper(value)))
                 .collect(),
+            scp80: state
+                .scp80
+                .iter()
+                .map(|k| Scp80File {
+                    kvn: k.kvn,
+                    kic: hex::encode_upper(k.kic.as_bytes()),
+                    kid: hex::encode_upper(k.kid.as_bytes()),
+                    counter: k.counter,
+                })
+                .collect(),
         },
+        ecasd: state.ecasd.as_ref().map(|e| EcasdFile {
+            private_key: hex::encode_upper(e.key.to_bytes().as_ref()),
+            certificate: hex::encode_upper(e.certificate.to_bytes()),
+            ci_public_key: hex::encode_upper(e.ci.to_uncompressed()),
+        }),
+        isd_p_keys: state
+            .isd_p_scp03_all()
+            .map(|(aid, card)| IsdPKeysFile {
+                aid: hex::encode_upper(aid),
+                keysets: keyset_files(card),
+            })
+            .collect(),
         registry: state.registry.entries().iter().map(registry_file).collect(),
         notifications: Some(NotificationsFile {
             next_sequence: notifications.next_sequence(),
@@ -260,10 +326,19 @@ pub(super) fn decode(text: &str) -> Result<Decoded, StateError> {
                 migrated: true,
             })
         }
-        Some(v @ (2 | 3)) => {
+        Some(v @ (2..=4)) => {
             let file: StateFileV3 = serde_json::from_str(text).map_err(invalid)?;
+            if v < 4
+                && (file.ecasd.is_some()
+                    || !file.isd_p_keys.is_empty()
+                    || !file.isd_r.scp80.is_empty())
+            {
+                return Err(StateError::Invalid(format!(
+                    "a version {v} file has no \"ecasd\", \"isd_p_keys\" or \"isd_r.scp80\""
+                )));
+            }
             Ok(Decoded {
-                state: from_v3(&file, v == 3)?,
+                state: from_v4(&file, v >= 3)?,
                 migrated: v != u64::from(STATE_VERSION),
             })
         }
@@ -274,22 +349,73 @@ pub(super) fn decode(text: &str) -> Result<Decoded, StateError> {
     }
 }
 
-fn from_v3(file: &StateFileV3, v3: bool) -> Result<CardState, StateError> {
-    if !v3 && (file.notifications.is_some() || file.registry.iter().any(|r| r.isd_p.is_some())) {
-        return Err(StateError::Invalid(
-            "a version 2 file has no \"notifications\" or \"isd_p\"".into(),
-        ));
+fn from_v4(file: &StateFileV3, v3: bool) -> Result<CardState, StateError> {
+    let mut state = from_v3(file, v3)?;
+    if let Some(e) = &file.ecasd {
+        let raw = hex_key(&e.private_key, "ecasd", "private_key")?;
+        let key = PrivateKey::from_bytes(&raw)
+            .map_err(|err| StateError::Invalid(format!("ecasd.private_key: {err}")))?;
+        let certificate = Certificate::decode(&hex_bytes(&e.certificate, "ecasd.certificate")?)
+            .map_err(|err| StateError::Invalid(format!("ecasd.certificate: {err}")))?;
+        if *certificate.public_key() != key.public_key() {
+            return Err(StateError::Invalid(
+                "ecasd.certificate does not hold the public key of ecasd.private_key".into(),
+            ));
+        }
+        let ci = PublicKey::from_uncompressed(&hex_bytes(&e.ci_public_key, "ecasd.ci_public_key")?)
+            .map_err(|err| StateError::Invalid(format!("ecasd.ci_public_key: {err}")))?;
+        state.ecasd = Some(EcasdKeys {
+            key,
+            certificate,
+            ci,
+        });
     }
-    let eid = hex_array::<EID_LEN>(&file.eid, "eid")?;
-    let isd_r = &file.isd_r;
-    let kdd = hex_array::<10>(&isd_r.kdd, "isd_r.kdd")?;
-    let [i] = hex_array::<1>(&isd_r.scp03_i, "isd_r.scp03_i")?;
-    let options = ScpOptions::from_i(i).map_err(|e| StateError::Invalid(e.to_string()))?;
-    if isd_r.keysets.is_empty() {
-        return Err(StateError::Invalid("\"isd_r.keysets\" is empty".into()));
+    for k in &file.isd_r.scp80 {
+        let what = format!("SCP80 key set {:02X}", k.kvn);
+        if !(0x01..=0x0F).contains(&k.kvn) || state.scp80.iter().any(|s| s.kvn == k.kvn) {
+            return Err(StateError::Invalid(format!(
+                "{what}: KVN must be 01 to 0F, once each"
+            )));
+        }
+        let kic = hex_key(&k.kic, &what, "kic")?;
+        let kid = hex_key(&k.kid, &what, "kid")?;
+        if ![16, 24, 32].contains(&kic.len()) || kid.len() != kic.len() {
+            return Err(StateError::Invalid(format!(
+                "{what}: AES keys of 16, 24 or 32 bytes expected"
+            )));
+        }
+        if k.counter > smsr_proto::ota::scp80::COUNTER_MAX {
+            return Err(StateError::Invalid(format!(
+                "{what}: counter above 5 bytes"
+            )));
+        }
+        let mut set = Scp80KeySet::aes(k.kvn, &kic, &kid);
+        set.counter = k.counter;
+        state.scp80.push(set);
     }
-    let mut keysets = Vec::with_capacity(isd_r.keysets.len());
-    for set in &isd_r.keysets {
+    for p in &file.isd_p_keys {
+        let aid = hex_bytes(&p.aid, "isd_p_keys aid")?;
+        let Some((_, data)) = state.registry.isd_p(&aid) else {
+            return Err(StateError::Invalid(format!(
+                "isd_p_keys: {} is not an ISD-P of the registry",
+                p.aid
+            )));
+        };
+        let options = ScpOptions::from_i(data.scp03_i)
+            .map_err(|e| StateError::Invalid(format!("isd_p_keys {}: {e}", p.aid)))?;
+        let mut card = super::new_scp03_for(&aid, options, state.kdd)
+            .map_err(|e| StateError::Invalid(format!("isd_p_keys {}: {e}", p.aid)))?;
+        for (keys, counter) in keysets(&p.keysets)? {
+            card.add_keyset(keys, counter);
+        }
+        state.restore_isd_p_scp03(aid, card);
+    }
+    Ok(state)
+}
+
+fn keysets(files: &[KeySetFile]) -> Result<Vec<(StaticKeys, u32)>, StateError> {
+    let mut keysets = Vec::with_capacity(files.len());
+    for set in files {
         let what = format!("key set {:02X}", set.kvn);
         if !(0x01..=0x7F).contains(&set.kvn) {
             return Err(StateError::Invalid(format!("{what}: KVN must be 01 to 7F")));
@@ -312,6 +438,24 @@ fn from_v3(file: &StateFileV3, v3: bool) -> Result<CardState, StateError> {
             .map_err(|e| StateError::Invalid(format!("{what}: {e}")))?;
         keysets.push((keys, set.sequence_counter));
     }
+    Ok(keysets)
+}
+
+fn from_v3(file: &StateFileV3, v3: bool) -> Result<CardState, StateError> {
+    if !v3 && (file.notifications.is_some() || file.registry.iter().any(|r| r.isd_p.is_some())) {
+        return Err(StateError::Invalid(
+            "a version 2 file has no \"notifications\" or \"isd_p\"".into(),
+        ));
+    }
+    let eid = hex_array::<EID_LEN>(&file.eid, "eid")?;
+    let isd_r = &file.isd_r;
+    let kdd = hex_array::<10>(&isd_r.kdd, "isd_r.kdd")?;
+    let [i] = hex_array::<1>(&isd_r.scp03_i, "isd_r.scp03_i")?;
+    let options = ScpOptions::from_i(i).map_err(|e| StateError::Invalid(e.to_string()))?;
+    if isd_r.keysets.is_empty() {
+        return Err(StateError::Invalid("\"isd_r.keysets\" is empty".into()));
+    }
+    let keysets = keysets(&isd_r.keysets)?;
     let mut records = file
         .registry
         .iter()

@@ -278,8 +278,9 @@ fn create_isd_p_errors() {
             "install without make selectable",
         ),
         (
+            // ES8 key establishment (isd_r/es8.rs): this card's ECASD has no key.
             apdu("80E62000160000 10A0000005591010FFFFFFFF8900001000 000000"),
-            StatusWord::FunctionNotSupported,
+            StatusWord::ConditionsOfUseNotSatisfied,
             "install for personalization",
         ),
         (

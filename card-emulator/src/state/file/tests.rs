@@ -40,7 +40,7 @@ fn version_3_round_trip() {
     let st = sgp02_state();
     let json = st.to_json();
     for needle in [
-        "\"version\": 3",
+        "\"version\": 4",
         "\"non_volatile_quota\": 65536",
         "\"volatile_quota\": 512",
         "\"iccid\": \"8949449999999990023\"",
@@ -108,7 +108,7 @@ fn version_2_migrates_with_its_keys() {
     let loaded = CardState::load(&path).unwrap();
     assert_eq!(loaded, st);
     let rewritten = std::fs::read_to_string(&path).unwrap();
-    assert!(rewritten.contains("\"version\": 3"));
+    assert!(rewritten.contains("\"version\": 4"));
     assert!(rewritten.contains("\"isd_p\""));
     assert_eq!(CardState::load(&path).unwrap(), st);
 }
@@ -120,7 +120,7 @@ fn bad_version_3_content_is_an_error() {
         assert!(good.contains(from), "{from}");
         good.replacen(from, to, 1)
     };
-    let v2_with_isd_p = good.replacen("\"version\": 3", "\"version\": 2", 1);
+    let v2_with_isd_p = good.replacen("\"version\": 4", "\"version\": 2", 1);
     let no_notifications = {
         let mut v: Value = serde_json::from_str(&good).unwrap();
         v.as_object_mut().unwrap().remove("notifications");

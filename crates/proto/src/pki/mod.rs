@@ -10,11 +10,14 @@
 //! - [`keys`]: P-256 private and public keys, the `7F49` public key template, plain `r‖s` ECDSA
 //!   signatures and ECDH.
 //! - [`cert`]: the `7F21` certificate: typed fields, strict decoding, signing and verification.
-//! - [`test_pki`]: a complete throw-away PKI for tests and the emulator.
+//! - [`test_pki`]: a complete throw-away PKI for tests and the emulator; [`Issuers`], its four
+//!   issuing parties.
+//! - [`dir`]: the PKI directory, the on-disk form of [`Issuers`] (certificates and PEM keys).
 //! - [`x509`]: the P-256 public key and signature of an X.509 certificate (SGP.26 test
 //!   certificates), enough to check our ECDSA against certificates made elsewhere.
 
 pub mod cert;
+pub mod dir;
 pub mod keys;
 pub mod test_pki;
 pub mod x509;
@@ -23,8 +26,9 @@ pub mod x509;
 mod prop_tests;
 
 pub use cert::{BcdDate, Certificate, CertificateBody, EntityType, KeyUsage};
+pub use dir::PkiDirError;
 pub use keys::{EcdsaSignature, PrivateKey, PublicKey, KEY_PARAMETER_P256};
-pub use test_pki::TestPki;
+pub use test_pki::{Issuers, TestPki};
 
 use crate::tlv::{Tag, TlvError};
 use thiserror::Error;

@@ -15,7 +15,7 @@
 //! | notification types | [`NOTIFICATION_EUICC_DECLARATION`] … [`NOTIFICATION_PROFILE_CHANGE_AFTER_FALLBACK`] |
 //! | POL1 bits | [`POL1_DISABLE_NOT_ALLOWED`], [`POL1_DELETE_NOT_ALLOWED`], [`POL1_DELETE_WHEN_DISABLED`] |
 //! | GET STATUS profile attributes | [`TAG_PROFILE_ATTRIBUTES`]: [`ATTRIBUTE_FALLBACK`], [`ATTRIBUTE_PENDING_RESET`] (*emulator*) |
-//! | status words | [`SW_UNKNOWN_ISD_P`], [`SW_AID_PRESENT`], [`SW_WRONG_LOAD_FILE`], [`SW_WRONG_INSTALL_DATA`], [`SW_MEMORY`], [`SW_PROFILE_STATE`], [`SW_FALLBACK`], [`SW_POL1`] |
+//! | status words | [`SW_UNKNOWN_ISD_P`], [`SW_AID_PRESENT`], [`SW_WRONG_LOAD_FILE`], [`SW_WRONG_INSTALL_DATA`], [`SW_MEMORY`], [`SW_PROFILE_STATE`], [`SW_FALLBACK`], [`SW_POL1`], [`SW_ES8_STATE`], [`SW_ES8_VERIFICATION`], [`SW_ES8_DATA`] |
 //! | when a change takes effect | [`CHANGE_IMMEDIATE_PENDING_RESET`] (*emulator*) |
 //! | limits | [`ISD_P_MAX`], [`NOTIFICATION_QUEUE_MAX`] (*emulator*) |
 
@@ -168,6 +168,22 @@ pub const SW_PROFILE_STATE: StatusWord = StatusWord::ConditionsOfUseNotSatisfied
 pub const SW_FALLBACK: StatusWord = StatusWord::ConditionsOfUseNotSatisfied;
 /// A POL1 rule of the profile forbids the action. Reasoning: njiwa's error map, `69E1`.
 pub const SW_POL1: StatusWord = StatusWord::Pol1Refused;
+
+/// ES8 key establishment (INSTALL [for personalization] then STORE DATA `3A01`/`3A02`) when
+/// the target ISD-P is not SELECTABLE (`07`: keys already established, or a profile in it), when
+/// the ECASD holds no key agreement key, or a STORE DATA of the exchange comes out of the
+/// `3A01` → `3A02` order or not in DGI format. (Once a refusal ended the exchange, a STORE DATA
+/// goes to the ISD-R itself, whose rules answer it.) Reasoning: GPCS `6985` conditions of use not
+/// satisfied, a state condition like [`SW_PROFILE_STATE`].
+pub const SW_ES8_STATE: StatusWord = StatusWord::ConditionsOfUseNotSatisfied;
+/// ES8: CERT.DP.ECDSA does not verify with PK.CI.ECDSA, has the wrong key usage or role, or
+/// the `3A02` signature does not verify with PK.DP.ECDSA. Reasoning: GPCS `6982` security
+/// status not satisfied, as a failed EXTERNAL AUTHENTICATE is answered; njiwa treats any
+/// non-`9000` as a failed key establishment, so the choice does not change a host's outcome.
+pub const SW_ES8_VERIFICATION: StatusWord = StatusWord::SecurityStatusNotSatisfied;
+/// ES8: a `3A01`/`3A02` data field that does not decode (bad TLV, missing template, a key
+/// type other than AES). Reasoning: GPCS `6A80` incorrect values in the command data.
+pub const SW_ES8_DATA: StatusWord = StatusWord::IncorrectData;
 
 /// *Emulator*: most ISD-Ps the card holds. Reasoning: none in SGP.02; a bound keeps the state
 /// file and the GET STATUS answer small.

@@ -1,0 +1,108 @@
+//! SCP80 on the card: remote management of the ISD-R by SMS-PP data download (ETSI TS 102 225,
+//! TS 102 226, 3GPP TS 31.115/31.111; SGP.02 §2.4.3 ES5 over SMS; `shared/protocol/SGP02.md`
+//! §6.3 and §6.5).
+//!
+//! ```text
+//! 80 C2 00 00 Lc D1 L { 82 02 83 81, [06 L SC address], 8B L <SMS-DELIVER, PID 7F, DCS F6,
+//!                       UDH 02 70 00 (concatenation 00 03 … when split), command packet> }
+//!   → 9000 with the PoR (02 71 00 …) when SPI2 asks for it in the ENVELOPE response,
+//!   → 91xx when SPI2 asks for it by SMS-SUBMIT: FETCH (80 12 00 00 xx) gives the SEND SHORT
+//!     MESSAGE, TERMINAL RESPONSE (80 14 …) is answered 9000,
+//!   → 9000 without data for a part of a concatenated message or when no PoR is due.
+//! ```
+//!
+//! The ISD-R answers TAR [`crate::eum::isd_r_tar`] (`000001`) with the SCP80 key sets the EUM
+//! gave it ([`crate::CardState::scp80_keysets`]; their counters persist). An accepted packet's
+//! expanded or compact script runs on the ISD-R under the rules of an SCP03 session with C-MAC
+//! (ES5 functions, INSTALL, STORE DATA, DELETE, GET STATUS, GET DATA; ES8 key establishment,
+//! whose two STORE DATA travel in two scripts, see `isd_r/es8.rs`); PUT KEY is refused (`6985`).
+//! The ISD-R state of these scripts (STORE DATA blocks, personalization) lasts until the card
+//! is reset.
+
+use crate::card::Nv;
+use crate::eum::isd_r_tar;
+use crate::isd_r;
+use smsr_proto::ota::card::OtaCard;
+use smsr_proto::ota::scp80::MinimumSecurityLevel;
+use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
+
+/// ENVELOPE (TS 102 221 §10.1.3), CLA `80`.
+pub const INS_ENVELOPE: u8 = 0xC2;
+/// FETCH (TS 102 221 §10.1.4), CLA `80`.
+pub const INS_FETCH: u8 = 0x12;
+/// TERMINAL RESPONSE (TS 102 221 §10.1.5), CLA `80`.
+pub const INS_TERMINAL_RESPONSE: u8 = 0x14;
+
+/// The minimum security level of the ISD-R's TAR: cryptographic checksum, ciphering and a
+/// counter that must be higher (SPI1 `16`). Reasoning: SGP.02 asks for every ES5 command to be
+/// integrity- and confidentiality-protected; `16` is the SPI1 SGP.02 deployments use
+/// (`shared/protocol/SGP02.md` §6.3) and what the SCP03 path asks for (C-MAC) and more.
+pub const ISD_R_MSL: MinimumSecurityLevel = MinimumSecurityLevel::CC_CIPHERED_COUNTER;
+
+/// The card's SMS-PP state: reassembly, the ISD-R's state for OTA scripts, and a proactive
+/// command waiting for FETCH. Volatile: a reset clears it.
+#[derive(Debug, Default)]
+pub(crate) struct Ota {
+    card: OtaCard,
+    isd_r: isd_r::Session,
+    proactive: Option<Vec<u8>>,
+}
+
+impl Ota {
+    /// ENVELOPE (SMS-PP download).
+    pub(crate) fn envelope(&mut self, nv: &mut Nv, cmd: &CommandApdu) -> ResponseApdu {
+        let Self {
+            card,
+            isd_r,
+            proactive,
+        } = self;
+        card.entity.keysets = nv.get().scp80_keysets().to_vec();
+        card.entity.tars = vec![(isd_r_tar(), ISD_R_MSL)];
+        let mut target = |c: &CommandApdu| isd_r::process_scp80(isd_r, nv, c);
+        let outcome = card.envelope(cmd, &mut target);
+        let counters_moved = card
+            .entity
+            .keysets
+            .iter()
+            .zip(nv.get().scp80_keysets())
+            .any(|(now, stored)| now.counter != stored.counter);
+        if counters_moved {
+            for (stored, now) in nv
+                .get_mut()
+                .scp80_keysets_mut()
+                .iter_mut()
+                .zip(&card.entity.keysets)
+            {
+                stored.counter = now.counter;
+            }
+        }
+        if outcome.proactive.is_some() {
+            *proactive = outcome.proactive;
+        }
+        outcome.response
+    }
+
+    /// FETCH: the pending proactive command (the PoR's SEND SHORT MESSAGE); `6985` when none
+    /// is pending.
+    pub(crate) fn fetch(&mut self, cmd: &CommandApdu) -> ResponseApdu {
+        if !cmd.data.is_empty() {
+            return ResponseApdu::status(StatusWord::WrongLength);
+        }
+        match self.proactive.take() {
+            Some(command) => ResponseApdu::success(command),
+            None => ResponseApdu::status(StatusWord::ConditionsOfUseNotSatisfied),
+        }
+    }
+
+    /// TERMINAL RESPONSE: the terminal reports the proactive command's outcome; nothing more
+    /// is pending.
+    pub(crate) fn terminal_response(&mut self, cmd: &CommandApdu) -> ResponseApdu {
+        if cmd.data.is_empty() {
+            return ResponseApdu::status(StatusWord::WrongLength);
+        }
+        ResponseApdu::status(StatusWord::Success)
+    }
+}
+
+#[cfg(test)]
+mod tests;
