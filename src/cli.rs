@@ -125,7 +125,8 @@ pub enum Command {
     /// SM-SR: ISD-P management on the card (ES5.CreateISDP).
     #[command(subcommand)]
     Isdp(crate::commands::platform::IsdpCommand),
-    /// SM-SR: profile life cycle on the card (ES5.DeleteProfile).
+    /// SM-SR: profile life cycle on the card (ES5.DeleteProfile); SAIP package inspect, build,
+    /// personalize (offline).
     #[command(subcommand)]
     Profile(crate::commands::platform::ProfileCommand),
     /// SM-SR: ES5.AuditEIS — read the card's ISD-Ps and make the registry agree, settling

@@ -9,6 +9,7 @@ pub mod gp;
 pub mod info;
 pub mod platform;
 pub mod readers;
+pub mod saip;
 pub mod trace;
 
 use crate::cli::{Cli, Command, GlobalArgs, TraceCommand, TransportKind};

@@ -83,6 +83,12 @@ pub enum ProfileCommand {
         #[command(flatten)]
         es5: Es5Args,
     },
+    /// Show a SAIP profile package (DER): header, PEs, IMSI, AKA, PINs, security domains.
+    Inspect(super::saip::InspectArgs),
+    /// Build a minimal SAIP profile package (MF, USIM, PIN/PUK, AKA, MNO-SD) to a DER file.
+    Build(super::saip::BuildArgs),
+    /// Change the ICCID, IMSI or K/OPc of a SAIP profile package.
+    Personalize(super::saip::PersonalizeArgs),
 }
 
 /// `smsr audit`.
@@ -275,8 +281,12 @@ pub fn isdp(g: &GlobalArgs, cmd: &IsdpCommand) -> Result<(), CliError> {
 }
 
 pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
+    if let Some(offline) = super::saip::run(g, cmd) {
+        return offline;
+    }
     let mut registry = open_registry(g)?;
     match cmd {
+        ProfileCommand::Inspect(_) | ProfileCommand::Build(_) | ProfileCommand::Personalize(_) => {}
         ProfileCommand::Delete { eid, profile, es5 } => {
             let record = match (&profile.iccid, &profile.isdp) {
                 (Some(iccid), _) => registry.isdp_by_iccid(eid, iccid)?,
