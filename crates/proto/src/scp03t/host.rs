@@ -14,6 +14,8 @@ use super::{
     MAC_LEN, MAX_SEGMENT_PLAINTEXT, SECURITY_LEVEL, TAG_EXTERNAL_AUTHENTICATE,
     TAG_INITIALIZE_UPDATE, TAG_PROFILE_DATA,
 };
+use crate::ota::response::{ResponseScript, ResponseTlv};
+use crate::ota::script::{CommandScript, ScriptChaining};
 use crate::saip::EuiccResponse;
 use crate::scp03::cipher::{cbc_decrypt, cbc_encrypt_padded, unpad};
 use crate::scp03::cryptogram::{
@@ -162,6 +164,32 @@ pub struct ProtectedDownload {
     pub checker: ResponseChecker,
 }
 
+impl ProtectedDownload {
+    /// The ES8 command scripts (ETSI TS 102 226 expanded format) that carry the download to
+    /// the ISD-P, chained as in SGP.02 Annex K (njiwa's reading, `shared/protocol/SGP02.md`
+    /// §4.4): the first script holds `84` and `85` and opens the chain with `83 01 11` (first
+    /// script, chaining kept across a reset); each `86` travels in its own script with
+    /// `83 01 02`, the last with `83 01 03`.
+    pub fn scripts(&self) -> Vec<CommandScript> {
+        let mut out = Vec::new();
+        let mut first = CommandScript::new().chained(ScriptChaining::FirstKeepOnReset);
+        for c in self.commands.iter().take(2) {
+            first = first.raw(c.clone());
+        }
+        out.push(first);
+        let segments = self.commands.len().saturating_sub(2);
+        for (i, c) in self.commands.iter().skip(2).enumerate() {
+            let chaining = if i + 1 == segments {
+                ScriptChaining::Last
+            } else {
+                ScriptChaining::Subsequent
+            };
+            out.push(CommandScript::new().chained(chaining).raw(c.clone()));
+        }
+        out
+    }
+}
+
 #[derive(Debug)]
 struct InitializeUpdateExpectation {
     kvn: u8,
@@ -264,6 +292,26 @@ impl ResponseChecker {
             events,
             response: self.result.clone(),
         })
+    }
+
+    /// Checks the SCP03t answers of one response script. A bad format TLV (`90`) is an error:
+    /// the script did not reach the ISD-P as sent.
+    pub fn check_response_script(
+        &mut self,
+        script: &ResponseScript,
+    ) -> Result<Vec<HostEvent>, Scp03tError> {
+        let mut events = Vec::new();
+        for item in &script.items {
+            match item {
+                ResponseTlv::Raw(t) => events.push(self.check(t)?),
+                ResponseTlv::BadFormat(b) => {
+                    self.terminate();
+                    return Err(Scp03tError::BadScript(b.to_byte()));
+                }
+                ResponseTlv::Apdu(_) | ResponseTlv::ImmediateActionResponse(_) => {}
+            }
+        }
+        Ok(events)
     }
 
     /// The `EUICCResponse` received so far.

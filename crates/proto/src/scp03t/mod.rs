@@ -220,6 +220,9 @@ pub enum Scp03tError {
     /// A segment size outside 1..=[`MAX_SEGMENT_PLAINTEXT`].
     #[error("segment size {0} outside 1..=1007 bytes of plaintext")]
     SegmentSize(usize),
+    /// The response script reports a bad format (ETSI TS 102 226 `90`).
+    #[error("the response script reports bad format '{0:02X}'")]
+    BadScript(u8),
     /// The `EUICCResponse` does not decode.
     #[error("EUICCResponse: {0}")]
     EuiccResponse(#[from] SaipError),

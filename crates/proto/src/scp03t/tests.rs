@@ -479,3 +479,179 @@ fn package_completion_rule() {
     assert_eq!(package_complete(&h("A00180AA")), Ok(false));
     assert!(package_complete(&h("A00180AA0000")).is_err());
 }
+
+/// The ISD-P as a script target: SCP03t TLVs go to the receiver, C-APDUs are not expected.
+struct IsdP<'a> {
+    sd: &'a mut Scp03Card,
+    card: &'a mut Scp03tCard,
+    installed: Option<Vec<u8>>,
+}
+
+impl crate::ota::executor::ScriptTarget for IsdP<'_> {
+    fn apdu(&mut self, _: &crate::apdu::CommandApdu) -> crate::apdu::ResponseApdu {
+        crate::apdu::ResponseApdu::status(crate::status::StatusWord::InsNotSupported)
+    }
+
+    fn raw(&mut self, tlv: &Tlv) -> RawOutcome {
+        let installed = &mut self.installed;
+        self.card.process(self.sd, tlv, |p| {
+            *installed = Some(p.to_vec());
+            installer(p)
+        })
+    }
+}
+
+#[test]
+fn download_through_chained_ts_102_226_scripts() {
+    use crate::ota::executor::execute_bytes;
+    use crate::ota::response::ResponseScript;
+    use crate::ota::script::ScriptChaining;
+    let pkg = small_package(2500);
+    let (d, mut sd, mut card) = fresh(&pkg, 0);
+    let scripts = d.scripts();
+    assert_eq!(scripts.len(), 1 + (pkg.len().div_ceil(200)));
+    assert_eq!(
+        scripts[0].chaining(),
+        Some(ScriptChaining::FirstKeepOnReset)
+    );
+    assert_eq!(scripts[1].chaining(), Some(ScriptChaining::Subsequent));
+    assert_eq!(
+        scripts.last().unwrap().chaining(),
+        Some(ScriptChaining::Last)
+    );
+    let mut checker = d.checker;
+    let mut target = IsdP {
+        sd: &mut sd,
+        card: &mut card,
+        installed: None,
+    };
+    let mut results = Vec::new();
+    for s in &scripts {
+        let bytes = s.to_bytes().unwrap();
+        let exec = execute_bytes(&bytes, &mut target).unwrap();
+        assert!(exec.completed);
+        let response = ResponseScript::parse(&exec.response.to_bytes()).unwrap();
+        for e in checker.check_response_script(&response).unwrap() {
+            if let HostEvent::Result { response, .. } = e {
+                results.push(response);
+            }
+        }
+    }
+    assert_eq!(target.installed.as_deref(), Some(&pkg[..]));
+    assert_eq!(results, vec![installer(&pkg)]);
+    assert!(checker.is_complete());
+}
+
+#[test]
+fn a_tampered_script_stops_with_its_error_tlv() {
+    use crate::ota::executor::execute;
+    let pkg = small_package(700);
+    let (d, mut sd, mut card) = fresh(&pkg, 0);
+    let mut scripts = d.scripts();
+    let mut checker = d.checker;
+    if let Some(crate::ota::script::CommandTlv::Raw(t)) = scripts[2].items.get_mut(1) {
+        t.value[3] ^= 0x10;
+    } else {
+        panic!("script 2 has no 86");
+    }
+    let mut target = IsdP {
+        sd: &mut sd,
+        card: &mut card,
+        installed: None,
+    };
+    let first = execute(&scripts[0], &mut target);
+    assert_eq!(
+        checker
+            .check_response_script(&first.response)
+            .unwrap()
+            .len(),
+        2
+    );
+    let second = execute(&scripts[1], &mut target);
+    checker.check_response_script(&second.response).unwrap();
+    let third = execute(&scripts[2], &mut target);
+    assert!(!third.completed);
+    assert_eq!(
+        checker.check_response_script(&third.response),
+        Err(Scp03tError::CardError {
+            tag: ErrorTag::ProfileData,
+            reason: ErrorReason::Security
+        })
+    );
+    assert!(target.installed.is_none());
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_tlv() -> impl Strategy<Value = Tlv> {
+        (
+            prop_oneof![
+                Just(0x84u32),
+                Just(0x85),
+                Just(0x86),
+                Just(0x9F46),
+                Just(0x22)
+            ],
+            proptest::collection::vec(any::<u8>(), 0..80),
+        )
+            .prop_map(|(t, v)| Tlv::new(t, v))
+    }
+
+    proptest! {
+        /// The card never panics on any sequence of TLVs, and never hands over a package
+        /// without a valid session.
+        #[test]
+        fn card_survives_any_tlv_sequence(tlvs in proptest::collection::vec(any_tlv(), 0..12)) {
+            let mut sd = card_for(ISDP_AID, pysim_keys(), 0);
+            let mut card = Scp03tCard::new();
+            for t in &tlvs {
+                let _ = card.process(&mut sd, t, |_| panic!("installer called on random input"));
+            }
+        }
+
+        /// Random garbage after a valid handshake: every 86 is refused.
+        #[test]
+        fn random_segments_are_refused(v in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let pkg = small_package(10);
+            let (d, mut sd, mut card) = fresh(&pkg, 0);
+            let (answers, _) = run(&mut sd, &mut card, &d.commands[..2]);
+            prop_assert_eq!(answers.len(), 2);
+            let out = card.process(&mut sd, &Tlv::new(0x86u32, v), |_| EuiccResponse::ok());
+            prop_assert!(matches!(out, RawOutcome::Stop(t) if t.tag.value() == 0x9F46));
+        }
+
+        /// The host checker never panics on random answers.
+        #[test]
+        fn checker_survives_any_answers(tlvs in proptest::collection::vec(any_tlv(), 0..6)) {
+            let mut checker = fresh(&small_package(10), 0).0.checker;
+            for t in &tlvs {
+                let _ = checker.check(t);
+            }
+        }
+
+        /// Any package survives protect → card → installer unchanged, at any segment size.
+        #[test]
+        fn any_package_any_segment_size(filler in 0usize..3000, seg in 1usize..=MAX_SEGMENT_PLAINTEXT) {
+            let pkg = small_package(filler);
+            let d = host_for(ISDP_AID, pysim_keys(), 7)
+                .with_segment_size(seg)
+                .unwrap()
+                .protect(&pkg)
+                .unwrap();
+            let mut sd = card_for(ISDP_AID, pysim_keys(), 7);
+            let mut card = Scp03tCard::new();
+            let (answers, got) = run(&mut sd, &mut card, &d.commands);
+            prop_assert_eq!(got.as_deref(), Some(&pkg[..]));
+            let mut checker = d.checker;
+            prop_assert!(checker.check_all(&answers).is_ok());
+        }
+
+        /// EUICCResponse decoding never panics.
+        #[test]
+        fn euicc_response_decode_never_panics(v in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = EuiccResponse::decode(&v);
+        }
+    }
+}
