@@ -114,7 +114,9 @@ impl Scp03tCard {
 
     /// Processes one command TLV. `sd` is the ISD-P's SCP03 configuration (key sets, sequence
     /// counters, AID); `install` receives the complete package once and returns the verdict.
-    /// The outcome is what an ETSI TS 102 226 script executor reports.
+    /// The outcome is what an ETSI TS 102 226 script executor reports. After an `84` the
+    /// caller persists `sd`'s sequence counter ([`Scp03Card::sequence_counter`]), as after an
+    /// INITIALIZE UPDATE APDU: a counter that goes back would let old downloads replay.
     pub fn process<F>(&mut self, sd: &mut Scp03Card, tlv: &Tlv, install: F) -> RawOutcome
     where
         F: FnOnce(&[u8]) -> EuiccResponse,

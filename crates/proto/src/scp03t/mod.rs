@@ -1,4 +1,4 @@
-//! SCP03t: the protection of the profile download from the SM-DP to the ISD-P (SGP.02 v4.x
+//! SCP03t: the protection of the profile download from the SM-DP to the ISD-P (SGP.02
 //! §2.5.2 "SCP03t", §2.5.3 segmentation; GP Card Specification Amendment D for the crypto),
 //! sans I/O, both ends.
 //!
