@@ -129,7 +129,8 @@ pub enum Command {
     #[command(subcommand)]
     Isdp(crate::commands::platform::IsdpCommand),
     /// SM-SR: profile life cycle on the card (ES5.EnableProfile, DisableProfile,
-    /// SetFallbackAttribute, DeleteProfile).
+    /// SetFallbackAttribute, DeleteProfile, POL2); SAIP packages offline (inspect, build,
+    /// personalize).
     #[command(subcommand)]
     Profile(crate::commands::platform::ProfileCommand),
     /// SM-SR: read the card's notifications, record and confirm them

@@ -10,6 +10,7 @@ pub mod info;
 pub mod pki;
 pub mod platform;
 pub mod readers;
+pub mod saip;
 pub mod trace;
 
 use crate::cli::{Cli, Command, GlobalArgs, TraceCommand, TransportKind};

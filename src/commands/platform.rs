@@ -91,6 +91,12 @@ pub enum ProfileCommand {
     Pol2(Pol2Args),
     /// ES5.DeleteProfile: DELETE of the ISD-P and everything in it.
     Delete(TargetArgs),
+    /// Show a SAIP profile package (DER): header, PEs, IMSI, AKA, PINs, security domains.
+    Inspect(super::saip::InspectArgs),
+    /// Build a minimal SAIP profile package (MF, USIM, PIN/PUK, AKA, MNO-SD) to a DER file.
+    Build(super::saip::BuildArgs),
+    /// Change the ICCID, IMSI or K/OPc of a SAIP profile package.
+    Personalize(super::saip::PersonalizeArgs),
 }
 
 /// `smsr profile set-fallback|delete`.
@@ -349,8 +355,14 @@ fn profile_record(
 }
 
 pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
+    if let Some(offline) = super::saip::run(g, cmd) {
+        return offline;
+    }
     let mut registry = open_registry(g)?;
     let (eid, profile, es5, change, reset) = match cmd {
+        ProfileCommand::Inspect(_) | ProfileCommand::Build(_) | ProfileCommand::Personalize(_) => {
+            return Ok(());
+        }
         ProfileCommand::Delete(TargetArgs { eid, profile, es5 }) => {
             let record = profile_record(&registry, eid, profile)?;
             let mut link = link_for(g, &registry, eid, es5)?;

@@ -14,6 +14,7 @@
 //! - [`pki`]: SGP.02 `7F21` certificates on NIST P-256, ECDSA, ECDH and a test PKI.
 //! - [`saip`]: SAIP (TCA eUICC Profile Package) decoding, encoding, personalization.
 //! - [`auth`]: USIM authentication: MILENAGE, the TS 34.108 test algorithm, AUTHENTICATE.
+//! - [`scp03t`]: SGP.02 SCP03t, the protected profile download to the ISD-P, host and card.
 //! - [`ota`]: ES5 over the air: ETSI TS 102 226 remote command scripts, ETSI TS 102 225 /
 //!   3GPP TS 31.115 secured packets (SCP80) and their SMS-PP carrier.
 
@@ -25,6 +26,7 @@ pub mod ota;
 pub mod pki;
 pub mod saip;
 pub mod scp03;
+pub mod scp03t;
 pub mod sgp02;
 pub mod status;
 pub mod tlv;
