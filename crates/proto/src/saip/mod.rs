@@ -21,6 +21,7 @@
 //! - [`identity`]: ICCID and IMSI codings (header, EF.ICCID, EF.IMSI).
 //! - [`personalize`]: replace ICCID, IMSI, K/OPc in an existing package.
 //! - [`minimal`]: build a minimal valid package.
+//! - [`response`]: the eUICC's `EUICCResponse` with a `PEStatus` per PE.
 //!
 //! The types are written by hand from the module's field names and tags, over a strict DER
 //! walker (the private `der` module; its documentation lists the rules it enforces).
@@ -36,6 +37,7 @@ pub mod minimal;
 pub mod package;
 pub mod personalize;
 pub mod pin;
+pub mod response;
 pub mod rfm;
 pub mod sd;
 mod secret;
