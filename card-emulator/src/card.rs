@@ -15,6 +15,7 @@ use crate::ecasd::{self, ECASD_AID};
 use crate::fs::{self, MF_FILE_ID};
 use crate::isd_r::{self, ISD_R_AID};
 use crate::state::CardState;
+use crate::usim::{self, FsSelection};
 use smsr_proto::scp03::SecurityLevel;
 use smsr_proto::tlv::tlv;
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
@@ -101,6 +102,8 @@ pub enum Selected {
     Mf,
     /// An application.
     Application(Application),
+    /// A file of the enabled profile other than its MF (an ADF, DF or EF).
+    ProfileFile,
 }
 
 /// The current selection of a channel, with the selected application's volatile state.
@@ -109,6 +112,8 @@ enum Selection {
     Mf,
     Ecasd,
     IsdR(Box<isd_r::Session>),
+    /// A file of the enabled profile ([`crate::usim`]).
+    Profile(FsSelection),
 }
 
 impl Selection {
@@ -117,14 +122,22 @@ impl Selection {
             Self::Mf => Selected::Mf,
             Self::Ecasd => Selected::Application(Application::Ecasd),
             Self::IsdR(_) => Selected::Application(Application::IsdR),
+            Self::Profile(s) if s.adf.is_none() && s.ef.is_none() && s.df == usim::tree::MF => {
+                Selected::Mf
+            }
+            Self::Profile(_) => Selected::ProfileFile,
         }
     }
 
     /// The same selection with a fresh application state (for a newly opened channel).
     fn fresh(&self) -> Self {
+        if let Self::Profile(s) = self {
+            return Self::Profile(s.clone());
+        }
         match self.public() {
             Selected::Mf => Self::Mf,
             Selected::Application(app) => app.selection(),
+            Selected::ProfileFile => Self::Mf,
         }
     }
 }
@@ -263,6 +276,26 @@ impl Card {
             Selection::Mf => fs::process(class, cmd),
             Selection::Ecasd => ecasd::process(&self.nv, class, cmd),
             Selection::IsdR(session) => isd_r::process(session, &mut self.nv, class, cmd),
+            Selection::Profile(sel) => {
+                if class.secure_messaging {
+                    return status(StatusWord::SecureMessagingNotSupported);
+                }
+                let Some(profile) = usim::enabled_profile_mut(self.nv.peek_mut(), &sel.isd_p)
+                else {
+                    // The profile of this selection is no longer the enabled one.
+                    return status(StatusWord::ConditionsOfUseNotSatisfied);
+                };
+                let before = profile
+                    .aka
+                    .iter()
+                    .map(|a| a.sqn.clone())
+                    .collect::<Vec<_>>();
+                let resp = usim::app::process(profile, sel, cmd);
+                if profile.aka.iter().map(|a| &a.sqn).ne(before.iter()) {
+                    self.nv.mark_dirty();
+                }
+                resp
+            }
         }
     }
 
@@ -321,7 +354,7 @@ impl Card {
                 .find(|app| app.aid().starts_with(name))
         };
         let Some(app) = found else {
-            return status(StatusWord::FileNotFound);
+            return self.select_adf(channel, name, next, with_fci);
         };
         self.set_selection(channel, app.selection());
         if with_fci {
@@ -331,14 +364,79 @@ impl Card {
         }
     }
 
+    /// SELECT by DF name of an ADF of the enabled profile (TS 102 221 §11.1.1.2: partial AID,
+    /// first or next occurrence); answers its FCP (P2 `04` or `00`) or no data (`0C`).
+    fn select_adf(&mut self, channel: u8, name: &[u8], next: bool, with_fcp: bool) -> ResponseApdu {
+        let Some((aid, profile)) = usim::enabled_profile(self.nv.get()) else {
+            return status(StatusWord::FileNotFound);
+        };
+        if name.is_empty() {
+            return status(StatusWord::FileNotFound);
+        }
+        let after = match self.slot(channel) {
+            Some(Selection::Profile(s)) if next => s.adf,
+            _ => None,
+        };
+        let Some(adf) = profile.find_adf(name, after) else {
+            return status(StatusWord::FileNotFound);
+        };
+        let mut sel = FsSelection::mf(aid.as_bytes());
+        sel.set(profile, adf);
+        let fcp = profile
+            .fs
+            .get(adf)
+            .map(usim::tree::File::fcp)
+            .unwrap_or_default();
+        self.set_selection(channel, Selection::Profile(sel));
+        if with_fcp {
+            ResponseApdu::success(fcp)
+        } else {
+            status(StatusWord::Success)
+        }
+    }
+
+    /// SELECT by file identifier or path in the enabled profile's file system.
+    fn select_profile_file(
+        &mut self,
+        channel: u8,
+        cmd: &CommandApdu,
+        with_fcp: bool,
+    ) -> Option<ResponseApdu> {
+        let (aid, profile) = usim::enabled_profile(self.nv.get())?;
+        let mut sel = match self.slot(channel) {
+            Some(Selection::Profile(s)) if s.isd_p == aid.as_bytes() => s.clone(),
+            _ => FsSelection::mf(aid.as_bytes()),
+        };
+        let found = match usim::app::select_file(profile, &sel, cmd.p1, &cmd.data) {
+            Ok(id) => id,
+            Err(sw) => return Some(status(sw)),
+        };
+        sel.set(profile, found);
+        let fcp = profile
+            .fs
+            .get(found)
+            .map(usim::tree::File::fcp)
+            .unwrap_or_default();
+        self.set_selection(channel, Selection::Profile(sel));
+        Some(if with_fcp {
+            ResponseApdu::success(fcp)
+        } else {
+            status(StatusWord::Success)
+        })
+    }
+
     /// SELECT by file identifier or path (TS 102 221 §11.1.1.2): P2 `04` returns the FCP,
-    /// `0C` no data. Only the MF exists.
+    /// `0C` no data. With an enabled profile holding a file system, its files; otherwise only
+    /// the card's MF exists.
     fn select_file(&mut self, channel: u8, cmd: &CommandApdu) -> ResponseApdu {
         let with_fcp = match cmd.p2 {
             0x04 => true,
             0x0C => false,
             _ => return status(StatusWord::IncorrectP1P2),
         };
+        if let Some(resp) = self.select_profile_file(channel, cmd, with_fcp) {
+            return resp;
+        }
         let data = cmd.data.as_slice();
         let found_mf = match cmd.p1 {
             // By file identifier; no data also means the MF (ISO/IEC 7816-4 §11.1.1).

@@ -31,6 +31,7 @@ pub mod notification;
 pub mod registry;
 pub mod state;
 pub mod test_installer;
+pub mod usim;
 pub mod vpcd;
 
 pub use emulator::Emulator;

@@ -1,0 +1,237 @@
+//! The installer and the enabled profile's USIM through [`Card::handle`]: every GSMA TS.48
+//! package of `<shared>/testdata` (via `SMSR_SHARED`, default `../shared` beside the workspace;
+//! skipped visibly without it) and a `saip::minimal` MILENAGE package.
+
+use crate::card::Card;
+use crate::eid::parse_eid;
+use crate::usim::install_package;
+use crate::CardState;
+use smsr_proto::auth::authenticate::{AuthenticateCommand, AuthenticateResponse};
+use smsr_proto::auth::milenage::Milenage;
+use smsr_proto::auth::test_algorithm::TestAlgorithm;
+use smsr_proto::auth::AkaAlgorithm;
+use smsr_proto::gp::Aid;
+use smsr_proto::saip::identity::{iccid_ef, imsi_ef};
+use smsr_proto::saip::minimal::MinimalProfile;
+use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
+use std::path::PathBuf;
+
+const EID: &str = "89044011112233441122334411223321";
+/// The USIM AID of TS.48 (SAIP.md §6) and `saip::minimal`.
+const USIM_AID: &str = "A0000000871002FF49FF0589";
+/// TS.48 K (SAIP.md §6.2, testdata/README.md).
+const TS48_K: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const TS48_IMSI: &str = "001010123456063";
+
+fn shared_packages() -> Option<Vec<(String, Vec<u8>)>> {
+    let dir = std::env::var_os("SMSR_SHARED").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        PathBuf::from,
+    );
+    let mut out = Vec::new();
+    for sub in ["saip-ts48", "derived"] {
+        let Ok(entries) = std::fs::read_dir(dir.join("testdata").join(sub)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "der") {
+                out.push((
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        println!("skipped: no ../shared/testdata");
+        return None;
+    }
+    Some(out)
+}
+
+fn send(card: &mut Card, hex_apdu: &str) -> ResponseApdu {
+    card.handle(&CommandApdu::parse(&hex::decode(hex_apdu.replace(' ', "")).unwrap()).unwrap())
+}
+
+fn isd_p(n: u16) -> Aid {
+    Aid::isd_p(n).unwrap()
+}
+
+/// Installs, enables and resets; returns the card.
+fn card_with(der: &[u8], name: &str) -> Card {
+    let mut state = CardState::new(Some(parse_eid(EID).unwrap()));
+    let r = install_package(&mut state, &isd_p(0x10), der, false, 0).unwrap();
+    assert!(r.is_ok(), "{name}: {r:?}");
+    assert!(!r.pe_status.is_empty());
+    let mut card = Card::new(state);
+    // Installed but DISABLED: the USIM is not selectable.
+    let resp = send(&mut card, &format!("00A4040C0C{USIM_AID}"));
+    assert_eq!(resp.sw, StatusWord::FileNotFound, "{name}");
+    card.state_mut().enable_profile(&isd_p(0x10)).unwrap();
+    card.reset();
+    card
+}
+
+fn read_usim(card: &mut Card) -> (Vec<u8>, Vec<u8>) {
+    let fcp = send(card, &format!("00A404040C{USIM_AID}"));
+    assert_eq!(fcp.sw, StatusWord::Success);
+    assert_eq!(fcp.data[0], 0x62);
+    assert!(hex::encode_upper(&fcp.data).contains(&format!("840C{USIM_AID}")));
+    let sel = send(card, "00A40004026F07");
+    assert_eq!(sel.sw, StatusWord::Success);
+    let imsi = send(card, "00B0000009");
+    assert_eq!(imsi.sw, StatusWord::Success);
+    // EF.ICCID: path from the MF.
+    assert_eq!(send(card, "00A4080C022FE2").sw, StatusWord::Success);
+    let iccid = send(card, "00B000000A");
+    assert_eq!(iccid.sw, StatusWord::Success);
+    (imsi.data, iccid.data)
+}
+
+fn authenticate(card: &mut Card, alg: &impl AkaAlgorithm, sqn: u64) -> ResponseApdu {
+    let rand = [0x5A; 16];
+    let s = sqn.to_be_bytes();
+    let v = alg.generate_vector(&rand, &[s[2], s[3], s[4], s[5], s[6], s[7]], &[0x80, 0x00]);
+    let cmd = AuthenticateCommand { rand, autn: v.autn }.to_apdu();
+    let resp = card.handle(&cmd);
+    if let Ok(AuthenticateResponse::Success { res, ck, ik, .. }) =
+        AuthenticateResponse::from_response_apdu(&resp)
+    {
+        assert_eq!((res, ck, ik), (v.xres.clone(), v.ck, v.ik));
+    }
+    resp
+}
+
+fn is_success(resp: &ResponseApdu) -> bool {
+    matches!(
+        AuthenticateResponse::from_response_apdu(resp),
+        Ok(AuthenticateResponse::Success { .. })
+    )
+}
+
+#[test]
+fn ts48_packages_install_and_answer_as_usim() {
+    let Some(pkgs) = shared_packages() else {
+        return;
+    };
+    for (name, der) in &pkgs {
+        let mut card = card_with(der, name);
+        let (imsi, iccid) = read_usim(&mut card);
+        assert_eq!(imsi, imsi_ef(TS48_IMSI).unwrap(), "{name}");
+        let header = smsr_proto::saip::Package::parse(der).unwrap();
+        let digits =
+            smsr_proto::saip::identity::iccid_from_header(&header.header().unwrap().iccid).unwrap();
+        assert_eq!(iccid, iccid_ef(&digits).unwrap(), "{name}");
+        // AUTHENTICATE with the TS.48 K and the test algorithm (TS 34.108 §8.1.2).
+        assert_eq!(
+            send(&mut card, &format!("00A4040C0C{USIM_AID}")).sw,
+            StatusWord::Success
+        );
+        let alg = TestAlgorithm::new(&TS48_K);
+        let ok = authenticate(&mut card, &alg, 1 << 5);
+        assert!(is_success(&ok), "{name}: {ok:?}");
+        // A corrupted K: MAC failure (9862), so no RES at all.
+        let mut bad_k = TS48_K;
+        bad_k[0] ^= 1;
+        let resp = authenticate(&mut card, &TestAlgorithm::new(&bad_k), 2 << 5);
+        assert_eq!(resp.to_bytes(), [0x98, 0x62], "{name}");
+        assert_ne!(
+            TestAlgorithm::new(&bad_k).f2345(&[0x5A; 16]).res,
+            alg.f2345(&[0x5A; 16]).res
+        );
+        // Replayed SQN: AUTS carrying SQN_MS.
+        let replay = authenticate(&mut card, &alg, 1 << 5);
+        match AuthenticateResponse::from_response_apdu(&replay).unwrap() {
+            AuthenticateResponse::SyncFailure { auts } => {
+                let sqn_ms = alg.check_auts(&[0x5A; 16], &auts).unwrap();
+                assert_eq!(sqn_ms, [0, 0, 0, 0, 0, 0x20], "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        // The SQN survives the state file.
+        let json = card.state().to_json();
+        let mut reloaded = Card::new(CardState::from_json(&json).unwrap());
+        assert_eq!(
+            send(&mut reloaded, &format!("00A4040C0C{USIM_AID}")).sw,
+            StatusWord::Success
+        );
+        assert!(
+            !is_success(&authenticate(&mut reloaded, &alg, 1 << 5)),
+            "{name}"
+        );
+        assert!(
+            is_success(&authenticate(&mut reloaded, &alg, 3 << 5)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn minimal_milenage_package_and_profile_switch() {
+    let k = [0x46; 16];
+    let opc = [0xCD; 16];
+    let der = MinimalProfile::milenage("8949449999999990999", "262019876543210", k, opc)
+        .build()
+        .unwrap()
+        .to_der();
+    let mut card = card_with(&der, "minimal");
+    let (imsi, iccid) = read_usim(&mut card);
+    assert_eq!(imsi, imsi_ef("262019876543210").unwrap());
+    assert_eq!(iccid, iccid_ef("8949449999999990999").unwrap());
+    // Partial AID selects the USIM too.
+    assert_eq!(
+        send(&mut card, "00A4040C07A0000000871002").sw,
+        StatusWord::Success
+    );
+    // Template defaults: EF.AD (6FAD) by SFI 03 is 00000002.
+    assert_eq!(
+        hex::encode_upper(send(&mut card, "00B0830004").data),
+        "00000002"
+    );
+    let m = Milenage::new(&k, &opc);
+    assert!(is_success(&authenticate(&mut card, &m, 7 << 5)));
+    // A second profile in another ISD-P: after enable + reset its USIM answers.
+    let der2 = MinimalProfile::milenage("8949449999999990981", "001011111111111", k, opc)
+        .build()
+        .unwrap()
+        .to_der();
+    let r = install_package(card.state_mut(), &isd_p(0x11), &der2, false, 0).unwrap();
+    assert!(r.is_ok());
+    card.state_mut().enable_profile(&isd_p(0x11)).unwrap();
+    // The old selection belongs to a profile no longer enabled.
+    assert_eq!(
+        send(&mut card, "00B0000009").sw,
+        StatusWord::ConditionsOfUseNotSatisfied
+    );
+    card.reset();
+    let (imsi, _) = read_usim(&mut card);
+    assert_eq!(imsi, imsi_ef("001011111111111").unwrap());
+    // The new profile's SQN array is its own.
+    assert!(is_success(&authenticate(&mut card, &m, 1 << 5)));
+}
+
+#[test]
+fn broken_packages_are_refused_with_a_pe_status() {
+    let der = MinimalProfile::milenage("8949449999999990999", "262019876543210", [1; 16], [2; 16])
+        .build()
+        .unwrap()
+        .to_der();
+    let mut state = CardState::new(Some(parse_eid(EID).unwrap()));
+    // Truncated: the TLV framing breaks.
+    let r = install_package(&mut state, &isd_p(0x10), &der[..der.len() - 3], false, 0).unwrap();
+    assert!(r.profile_installation_aborted);
+    assert!(state.registry().find(isd_p(0x10).as_bytes()).is_none());
+    // Header version 4: unsupported-profile-version, nothing installed.
+    let mut p = smsr_proto::saip::Package::parse(&der).unwrap();
+    p.header_mut().unwrap().major_version = 4;
+    let r = install_package(&mut state, &isd_p(0x10), &p.to_der(), false, 0).unwrap();
+    assert_eq!(
+        r.pe_status[0].status,
+        smsr_proto::saip::response::PeStatusCode::UnsupportedProfileVersion
+    );
+    assert!(r.profile_installation_aborted);
+    let decoded = smsr_proto::saip::response::EuiccResponse::from_der(&r.to_der()).unwrap();
+    assert_eq!(decoded, r);
+}
