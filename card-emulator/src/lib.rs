@@ -76,6 +76,10 @@ pub enum EmulatorError {
     /// The card refuses a profile function (the test installer).
     #[error(transparent)]
     Profile(#[from] state::ProfileError),
+    /// The card refuses a profile package (the test installer); `response` is the
+    /// EUICCResponse in hex DER.
+    #[error("the card refused the profile package: {reason} (EUICCResponse {response})")]
+    PackageRefused { response: String, reason: String },
     /// The vpcd address is unusable.
     #[error("vpcd address {addr:?}: {reason}")]
     VpcdAddress { addr: String, reason: String },
