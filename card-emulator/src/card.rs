@@ -122,9 +122,7 @@ impl Selection {
             Self::Mf => Selected::Mf,
             Self::Ecasd => Selected::Application(Application::Ecasd),
             Self::IsdR(_) => Selected::Application(Application::IsdR),
-            Self::Profile(s) if s.adf.is_none() && s.ef.is_none() && s.df == usim::tree::MF => {
-                Selected::Mf
-            }
+            Self::Profile(s) if s.ef.is_none() && s.df == usim::tree::MF => Selected::Mf,
             Self::Profile(_) => Selected::ProfileFile,
         }
     }
@@ -272,6 +270,12 @@ impl Card {
         let Some(Some(selection)) = self.channels.get_mut(usize::from(class.channel)) else {
             return status(StatusWord::LogicalChannelNotSupported);
         };
+        if matches!(selection, Selection::Mf) {
+            // With an enabled profile the MF is that profile's (READ by SFI from the MF...).
+            if let Some((aid, _)) = usim::enabled_profile(self.nv.get()) {
+                *selection = Selection::Profile(FsSelection::mf(aid.as_bytes()));
+            }
+        }
         match selection {
             Selection::Mf => fs::process(class, cmd),
             Selection::Ecasd => ecasd::process(&self.nv, class, cmd),
@@ -285,6 +289,7 @@ impl Card {
                     // The profile of this selection is no longer the enabled one.
                     return status(StatusWord::ConditionsOfUseNotSatisfied);
                 };
+                // Persist only when AUTHENTICATE moved the SQN array.
                 let before = profile
                     .aka
                     .iter()

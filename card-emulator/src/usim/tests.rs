@@ -235,3 +235,56 @@ fn broken_packages_are_refused_with_a_pe_status() {
     let decoded = smsr_proto::saip::response::EuiccResponse::from_der(&r.to_der()).unwrap();
     assert_eq!(decoded, r);
 }
+
+/// Status words of the file commands (TS 102 221 §10.2.1), on the minimal package.
+#[test]
+fn file_commands_and_their_errors() {
+    let der = MinimalProfile::milenage("8949449999999990999", "262019876543210", [1; 16], [2; 16])
+        .build()
+        .unwrap()
+        .to_der();
+    let mut card = card_with(&der, "minimal");
+    let sw = |r: ResponseApdu| r.to_bytes()[r.to_bytes().len() - 2..].to_vec();
+    // From the MF after reset: EF.DIR by SFI 1E, record 1 holds the USIM application.
+    let dir = send(&mut card, "00B201F400");
+    assert_eq!(dir.sw, StatusWord::Success);
+    assert!(hex::encode_upper(&dir.data).starts_with(&format!("61144F0C{USIM_AID}")));
+    assert_eq!(sw(send(&mut card, "00B202F400")), [0x6A, 0x83]);
+    // EF.ICCID (2FE2) FCP: transparent, 10 bytes, under the MF.
+    let fcp = send(&mut card, "00A40004022FE2");
+    assert!(hex::encode_upper(&fcp.data).contains("8202412183022FE2"));
+    assert!(hex::encode_upper(&fcp.data).contains("8002000A"));
+    // READ RECORD on a transparent EF, offset beyond the end, Le too long.
+    assert_eq!(sw(send(&mut card, "00B2010400")), [0x69, 0x81]);
+    assert_eq!(sw(send(&mut card, "00B0000A00")), [0x6B, 0x00]);
+    assert_eq!(sw(send(&mut card, "00B000000B")), [0x6C, 0x0A]);
+    // EF.IMSI is not a child of the MF; the USIM's is reached through 7FFF.
+    assert_eq!(sw(send(&mut card, "00A40004026F07")), [0x6A, 0x82]);
+    assert_eq!(sw(send(&mut card, "00A4080C047FFF6F07")), [0x6A, 0x82]);
+    send(&mut card, &format!("00A4040C0C{USIM_AID}"));
+    assert_eq!(sw(send(&mut card, "00A4080C047FFF6F07")), [0x90, 0x00]);
+    assert_eq!(
+        send(&mut card, "00B0000009").data,
+        imsi_ef("262019876543210").unwrap()
+    );
+    // Parent of an EF's DF from the ADF: the MF (ADFs sit beside it).
+    assert_eq!(sw(send(&mut card, "00A4030C")), [0x90, 0x00]);
+    assert_eq!(card.selected(0), Some(crate::card::Selected::Mf));
+    // AUTHENTICATE with no application selected since the reset; then wrong P2.
+    card.reset();
+    let cmd = AuthenticateCommand {
+        rand: [0; 16],
+        autn: [0; 16],
+    }
+    .to_apdu();
+    assert_eq!(
+        card.handle(&cmd).sw,
+        StatusWord::ConditionsOfUseNotSatisfied
+    );
+    send(&mut card, &format!("00A4040C0C{USIM_AID}"));
+    let mut wrong = cmd.clone();
+    wrong.p2 = 0x80;
+    assert_eq!(card.handle(&wrong).sw, StatusWord::IncorrectP1P2);
+    // A zero AUTN: the MAC check fails.
+    assert_eq!(card.handle(&cmd).to_bytes(), [0x98, 0x62]);
+}
