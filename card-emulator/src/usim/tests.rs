@@ -288,3 +288,61 @@ fn file_commands_and_their_errors() {
     // A zero AUTN: the MAC check fails.
     assert_eq!(card.handle(&cmd).to_bytes(), [0x98, 0x62]);
 }
+
+/// The whole AUTHENTICATE answer against published values, not against our own network side:
+/// 3GPP TS 35.208 §4.3.1 Test Set 1 (K, RAND, SQN, AMF, OPc; f1 MAC-A, f2 RES, f3 CK, f4 IK,
+/// f5 AK), typed in from the specification. The package's `sqnInit` puts SEQ_MS just below
+/// the test SQN so that the TS 33.102 Annex C.2.2 Δ check passes.
+#[test]
+fn authenticate_answers_ts_35_208_test_set_1() {
+    let h = |s: &str| hex::decode(s).unwrap();
+    let k: [u8; 16] = h("465b5ce8b199b49faa5f0a2ee238a6bc").try_into().unwrap();
+    let opc: [u8; 16] = h("cd63cb71954a9f4e48a5994e37a02baf").try_into().unwrap();
+    let sqn = 0xff9b_b4d0_b607u64;
+    let mut package = MinimalProfile::milenage("8949449999999990999", "001010000000001", k, opc)
+        .build()
+        .unwrap();
+    for e in &mut package.elements {
+        if let smsr_proto::saip::ProfileElement::AkaParameter(a) = &mut e.element {
+            let mut init = vec![[0u8; 6]; 32];
+            let b = ((sqn >> 5) - 1).to_be_bytes();
+            init[0].copy_from_slice(&b[2..]);
+            a.sqn_init = Some(init);
+        }
+    }
+    let mut card = card_with(&package.to_der(), "TS 35.208 test set 1");
+    send(&mut card, &format!("00A4040C0C{USIM_AID}"));
+    // AUTN = SQN ⊕ AK ‖ AMF ‖ MAC-A = (ff9bb4d0b607 ⊕ aa689c648370) ‖ b9b9 ‖ 4a9ffac354dfafb3.
+    let apdu = format!(
+        "0088008122 10 {} 10 {} 00",
+        "23553cbe9637a89d218ae64dae47bf35", "55f328b43577b9b94a9ffac354dfafb3"
+    );
+    let resp = send(&mut card, &apdu);
+    assert_eq!(resp.sw, StatusWord::Success);
+    let want = format!(
+        "DB08{}10{}10{}",
+        "a54211d5e3ba50bf", "b40ba9a3c58b2a05bbf0d987b21bf8cb", "f769bcd751044604127672711c6d3441"
+    )
+    .to_uppercase();
+    let got = hex::encode_upper(&resp.data);
+    assert!(got.starts_with(&want), "{got}");
+    // EF.UST of this package is all FF (no template default): GSM access, so Kc = c3(CK, IK).
+    let kc = smsr_proto::auth::c3(
+        &h("b40ba9a3c58b2a05bbf0d987b21bf8cb").try_into().unwrap(),
+        &h("f769bcd751044604127672711c6d3441").try_into().unwrap(),
+    );
+    assert_eq!(got, format!("{want}08{}", hex::encode_upper(kc)));
+    // The same AUTN again: AUTS, whose SQN_MS is the test SQN.
+    let again = send(&mut card, &apdu);
+    let Ok(AuthenticateResponse::SyncFailure { auts }) =
+        AuthenticateResponse::from_response_apdu(&again)
+    else {
+        panic!("{again:?}");
+    };
+    let m = Milenage::new(&k, &opc);
+    let rand: [u8; 16] = h("23553cbe9637a89d218ae64dae47bf35").try_into().unwrap();
+    assert_eq!(
+        m.check_auts(&rand, &auts).unwrap(),
+        h("ff9bb4d0b607").as_slice()
+    );
+}
