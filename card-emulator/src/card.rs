@@ -4,7 +4,9 @@
 //! It implements the card-level commands, SELECT (ISO/IEC 7816-4 §11.1.1, ETSI TS 102 221
 //! §11.1.1, GlobalPlatform Card Specification v2.3.1 §11.9) and MANAGE CHANNEL (ISO/IEC 7816-4
 //! §11.1.2, TS 102 221 §11.1.17, GP §11.7), keeps the selection of each logical channel and
-//! routes every other command to the application selected on its channel. The ISO transport
+//! routes every other command to the application selected on its channel. While an ISD-P
+//! holding an installed package is ENABLED, SELECT by FID/path works in that profile's file
+//! system and SELECT by AID also finds its ADFs (the USIM); see [`crate::usim`]. The ISO transport
 //! rules a terminal sees (61xx, 6Cxx, GET RESPONSE, chaining) are [`crate::adapter`]'s.
 //!
 //! General checks, in order: class byte (`6E00`), logical channel open (`6881`), chaining
@@ -295,7 +297,7 @@ impl Card {
                     .iter()
                     .map(|a| a.sqn.clone())
                     .collect::<Vec<_>>();
-                let resp = usim::app::process(profile, sel, cmd);
+                let resp = usim::app::process(profile, sel, class.proprietary, cmd);
                 if profile.aka.iter().map(|a| &a.sqn).ne(before.iter()) {
                     self.nv.mark_dirty();
                 }

@@ -15,6 +15,8 @@
 //!   keystore document for `smsr --keystore`.
 //! - [`state`]: the non-volatile [`CardState`] and its atomic, versioned file.
 //! - [`test_installer`]: a profile into an ISD-P without ES8 (`profile-add`).
+//! - [`usim`]: the SAIP profile package installer and the enabled profile's files and USIM
+//!   (SELECT by AID/FID/path, STATUS, READ BINARY/RECORD, AUTHENTICATE).
 //! - [`vpcd`]: the vsmartcard virtual reader link.
 
 pub mod adapter;

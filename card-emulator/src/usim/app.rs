@@ -1,6 +1,6 @@
 //! Commands on the enabled profile's files (ETSI TS 102 221 §11.1): SELECT by FID or path
-//! (§11.1.1, §8.4), READ BINARY (§11.1.3), READ RECORD (§11.1.5, absolute mode), and the
-//! USIM's AUTHENTICATE in the 3G context (3GPP TS 31.102 §7.1.2, P2 `81`).
+//! (§11.1.1, §8.4), STATUS (§11.1.2), READ BINARY (§11.1.3), READ RECORD (§11.1.5, absolute
+//! mode), and the USIM's AUTHENTICATE in the 3G context (3GPP TS 31.102 §7.1.2, P2 `81`).
 
 use super::install::InstalledProfile;
 use super::tree::{Body, FileId, CURRENT_ADF_FID, MF};
@@ -13,6 +13,8 @@ pub const INS_READ_BINARY: u8 = 0xB0;
 pub const INS_READ_RECORD: u8 = 0xB2;
 /// AUTHENTICATE.
 pub const INS_AUTHENTICATE: u8 = 0x88;
+/// STATUS (class `80`).
+pub const INS_STATUS: u8 = 0xF2;
 
 /// `6981`: command incompatible with file structure.
 const SW_INCOMPATIBLE: StatusWord = StatusWord::Other(0x6981);
@@ -138,13 +140,45 @@ pub fn select_file(
     found.ok_or(StatusWord::FileNotFound)
 }
 
-/// READ BINARY, READ RECORD, AUTHENTICATE on the current selection.
-pub fn process(p: &mut InstalledProfile, sel: &mut FsSelection, cmd: &CommandApdu) -> ResponseApdu {
+/// READ BINARY, READ RECORD, AUTHENTICATE (class `0X`) and STATUS (class `8X`) on the current
+/// selection (TS 102 221 §10.1.1 Table 10.5 gives each instruction its class); `proprietary`
+/// is the class byte's b8.
+pub fn process(
+    p: &mut InstalledProfile,
+    sel: &mut FsSelection,
+    proprietary: bool,
+    cmd: &CommandApdu,
+) -> ResponseApdu {
+    if proprietary != (cmd.ins == INS_STATUS) {
+        return ResponseApdu::status(StatusWord::ClaNotSupported);
+    }
     match cmd.ins {
         INS_READ_BINARY => read_binary(p, sel, cmd),
         INS_READ_RECORD => read_record(p, sel, cmd),
         INS_AUTHENTICATE => authenticate(p, sel, cmd),
+        INS_STATUS => status(p, sel, cmd),
         _ => ResponseApdu::status(StatusWord::InsNotSupported),
+    }
+}
+
+/// STATUS: P1 `00`/`01`/`02` (application state, ignored here), P2 `00` the current DF's FCP,
+/// `01` the current application's AID (`84` DO), `0C` no data (TS 102 221 §11.1.2).
+fn status(p: &InstalledProfile, sel: &FsSelection, cmd: &CommandApdu) -> ResponseApdu {
+    if cmd.p1 > 0x02 || !cmd.data.is_empty() {
+        return ResponseApdu::status(StatusWord::IncorrectP1P2);
+    }
+    match cmd.p2 {
+        0x00 => ResponseApdu::success(
+            p.fs.get(sel.df)
+                .map(super::tree::File::fcp)
+                .unwrap_or_default(),
+        ),
+        0x01 => match sel.adf.and_then(|a| p.fs.get(a)).map(|f| &f.body) {
+            Some(Body::Adf { aid }) => ResponseApdu::success(smsr_proto::tlv::tlv(0x84u8, aid)),
+            _ => ResponseApdu::success(Vec::new()),
+        },
+        0x0C => ResponseApdu::status(StatusWord::Success),
+        _ => ResponseApdu::status(StatusWord::IncorrectP1P2),
     }
 }
 

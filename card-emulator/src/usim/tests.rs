@@ -346,3 +346,28 @@ fn authenticate_answers_ts_35_208_test_set_1() {
         h("ff9bb4d0b607").as_slice()
     );
 }
+
+#[test]
+fn status_command() {
+    let der = MinimalProfile::milenage("8949449999999990999", "262019876543210", [1; 16], [2; 16])
+        .build()
+        .unwrap()
+        .to_der();
+    let mut card = card_with(&der, "minimal");
+    send(&mut card, &format!("00A4040C0C{USIM_AID}"));
+    let aid = send(&mut card, "80F2000100");
+    assert_eq!(hex::encode_upper(&aid.data), format!("840C{USIM_AID}"));
+    let fcp = send(&mut card, "80F2000000");
+    assert!(hex::encode_upper(&fcp.data).contains(&format!("840C{USIM_AID}")));
+    assert_eq!(send(&mut card, "80F2000C").sw, StatusWord::Success);
+    assert_eq!(send(&mut card, "80F2000200").sw, StatusWord::IncorrectP1P2);
+    // STATUS in the interindustry class, READ BINARY in the proprietary one: 6E00.
+    assert_eq!(
+        send(&mut card, "00F2000000").sw,
+        StatusWord::ClaNotSupported
+    );
+    assert_eq!(
+        send(&mut card, "80B0000001").sw,
+        StatusWord::ClaNotSupported
+    );
+}
