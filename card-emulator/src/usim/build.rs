@@ -124,11 +124,16 @@ pub fn build(parent: Option<FileId>, spec: &Spec<'_>) -> Result<File, String> {
         .and_then(|f| f.file_id)
         .or_else(|| t.and_then(|t| t.fid).map(u16::to_be_bytes))
         .ok_or("no file identifier")?;
+    // SAIP `Fcp.shortEFID`: absent means the template's SFI for a template file, the FID's
+    // five low bits for a GFM-created one (TS 102 222); present and empty means none.
     let sfi = match fcp.and_then(|f| f.short_ef_id.as_ref()) {
         Some(v) => v.first().map(|b| b >> 3),
+        None if spec.field.is_none() => Some(fid[1] & 0x1F),
         None => t.and_then(|t| t.sfi),
     };
-    let arr_fid: [u8; 2] = if parent == Some(MF) {
+    // SAIP `Fcp.securityAttributesReferenced` with only a record number: EF.ARR 2F06 for
+    // ADFs, the MF and the files directly under the MF, 6F06 for any other file.
+    let arr_fid: [u8; 2] = if parent == Some(MF) || parent.is_none() {
         [0x2F, 0x06]
     } else {
         [0x6F, 0x06]
@@ -266,5 +271,56 @@ mod tests {
             ]
         )
         .is_err());
+    }
+
+    /// The SAIP `Fcp` comment rules: SFI from the FID for a GFM file without shortEFID, none
+    /// for an empty one; a one-byte security reference points to 2F06 under the MF and for
+    /// ADFs, 6F06 elsewhere; a record file's count from efFileSize.
+    #[test]
+    fn saip_fcp_rules() {
+        let fcp = Fcp {
+            file_descriptor: Some(vec![0x42, 0x21, 0x00, 0x0A]),
+            file_id: Some([0x4F, 0x3D]),
+            security_attributes_referenced: Some(vec![0x07]),
+            ef_file_size: Some(vec![0x1E]),
+            ..Fcp::empty()
+        };
+        let spec = |fcp| Spec {
+            field: None,
+            fcp: Some(fcp),
+            template: None,
+            items: vec![FileItem::FillFileContent(vec![1, 2])],
+        };
+        let f = build(Some(5), &spec(&fcp)).unwrap();
+        assert_eq!(f.sfi, Some(0x1D));
+        assert_eq!(f.security, Some(vec![0x6F, 0x06, 0x07]));
+        let Body::Records { records, cyclic } = &f.body else {
+            panic!()
+        };
+        assert!(!cyclic);
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[0][..3], [1, 2, 0xFF]);
+        let no_sfi = Fcp {
+            short_ef_id: Some(vec![]),
+            ..fcp.clone()
+        };
+        let f = build(Some(MF), &spec(&no_sfi)).unwrap();
+        assert_eq!(f.sfi, None);
+        assert_eq!(f.security, Some(vec![0x2F, 0x06, 0x07]));
+        let adf = Fcp {
+            file_descriptor: Some(vec![0x78, 0x21]),
+            file_id: Some([0x7F, 0xD0]),
+            df_name: Some(vec![0xA0, 0, 0, 0, 0x87]),
+            security_attributes_referenced: Some(vec![0x0E]),
+            ..Fcp::empty()
+        };
+        let f = build(None, &spec(&adf)).unwrap();
+        assert_eq!(f.security, Some(vec![0x2F, 0x06, 0x0E]));
+        assert!(matches!(f.body, Body::Adf { .. }));
+        let odd = Fcp {
+            ef_file_size: Some(vec![0x1F]),
+            ..fcp.clone()
+        };
+        assert!(build(Some(5), &spec(&odd)).is_err());
     }
 }

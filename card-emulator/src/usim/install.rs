@@ -163,7 +163,8 @@ impl Installer {
         for (i, (name, row)) in fields.drain(..).enumerate() {
             let empty = smsr_proto::saip::file::File::default();
             let file = pe.file(name).unwrap_or(&empty);
-            if file.0.contains(&FileItem::DoNotCreate) {
+            // SAIP `File.doNotCreate` has no effect on the files of the MF.
+            if file.0.contains(&FileItem::DoNotCreate) && rule != Parent::Root {
                 continue;
             }
             let spec = Spec {
