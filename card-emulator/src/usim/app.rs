@@ -2,7 +2,7 @@
 //! (§11.1.1, §8.4), STATUS (§11.1.2), READ BINARY (§11.1.3), READ RECORD (§11.1.5, absolute
 //! mode), and the USIM's AUTHENTICATE in the 3G context (3GPP TS 31.102 §7.1.2, P2 `81`).
 
-use super::install::InstalledProfile;
+use super::profile::InstalledProfile;
 use super::tree::{Body, FileId, CURRENT_ADF_FID, MF};
 use smsr_proto::auth::authenticate::{usim_authenticate, AuthenticateCommand};
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
@@ -174,7 +174,9 @@ fn status(p: &InstalledProfile, sel: &FsSelection, cmd: &CommandApdu) -> Respons
                 .unwrap_or_default(),
         ),
         0x01 => match sel.adf.and_then(|a| p.fs.get(a)).map(|f| &f.body) {
-            Some(Body::Adf { aid }) => ResponseApdu::success(smsr_proto::tlv::tlv(0x84u8, aid)),
+            Some(Body::Adf { aid }) => {
+                ResponseApdu::success(smsr_proto::tlv::tlv(0x84u8, aid.as_slice()))
+            }
             _ => ResponseApdu::success(Vec::new()),
         },
         0x0C => ResponseApdu::status(StatusWord::Success),

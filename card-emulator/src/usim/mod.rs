@@ -14,12 +14,14 @@
 pub mod app;
 pub mod build;
 pub mod install;
+pub mod profile;
 pub mod sqn;
 pub mod template;
 pub mod tree;
 
 pub use app::FsSelection;
-pub use install::{install, InstalledProfile, Outcome};
+pub use install::{install, Outcome};
+pub use profile::InstalledProfile;
 
 use crate::state::ProfileError;
 use crate::CardState;
