@@ -371,3 +371,46 @@ fn status_command() {
         StatusWord::ClaNotSupported
     );
 }
+
+mod damaged {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn base() -> Vec<u8> {
+        MinimalProfile::milenage("8949449999999990999", "262019876543210", [1; 16], [2; 16])
+            .build()
+            .unwrap()
+            .to_der()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Any damaged package gives an answer, never a panic; whatever is installed reloads
+        /// from its stored DER to the same profile; and the USIM commands on it never panic.
+        #[test]
+        fn damaged_packages(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+                            apdus in prop::collection::vec(prop::collection::vec(any::<u8>(), 4..40), 0..8)) {
+            let mut der = base();
+            for (i, b) in edits {
+                let at = i.index(der.len());
+                der[at] = b;
+            }
+            let outcome = crate::usim::install(&der);
+            prop_assert_eq!(outcome.profile.is_some(), !outcome.response.profile_installation_aborted);
+            if let Some(p) = outcome.profile {
+                let again = crate::usim::InstalledProfile::from_der(&p.to_der()).unwrap();
+                prop_assert_eq!(&again, &p);
+                let mut state = CardState::new(Some(parse_eid(EID).unwrap()));
+                install_package(&mut state, &isd_p(0x10), &der, false, 0).unwrap();
+                state.enable_profile(&isd_p(0x10)).unwrap();
+                let mut card = Card::new(state);
+                send(&mut card, &format!("00A4040C0C{USIM_AID}"));
+                for a in apdus {
+                    if let Ok(cmd) = CommandApdu::parse(&a) {
+                        let _ = card.handle(&cmd);
+                    }
+                }
+            }
+        }
+    }
+}
