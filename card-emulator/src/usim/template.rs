@@ -1,6 +1,7 @@
 //! The SAIP file templates this card knows (SAIP v2.3.1 §9 / Annex A, "created by default"
-//! templates): the MF (`2.23.143.1.2.1`, SAIP §9.2) and the mandatory files of ADF.USIM
-//! (`2.23.143.1.2.4`, §9.5.1, and its v2 `2.23.143.1.2.4.2`, where EF.UST is 17 bytes).
+//! templates): the MF (`2.23.143.1.2.1`, SAIP §9.2), the mandatory files of ADF.USIM
+//! (`2.23.143.1.2.4`, §9.5.1, and its v2 `2.23.143.1.2.4.2`, where EF.UST is 17 bytes) and of
+//! ADF.ISIM (`2.23.143.1.2.8`, §9.6.1; FIDs and SFIs 3GPP TS 31.103 §4.2).
 //!
 //! Each row gives what a PE may leave out: file identifier, structure, size (record count and
 //! length for record files), SFI, the EF.ARR record of its access rules and the default
@@ -9,9 +10,10 @@
 //! pySim's `templates.py`, read for the values only). `None` for a size means the template
 //! leaves it to the PE.
 //!
-//! Templates not listed here (DF.TELECOM, the optional USIM files, GSM-ACCESS, DF.5GS, DF.SAIP,
-//! ISIM, CSIM...) are "not created by default": only the files a PE names are created, and
-//! they are built from the FCP the PE gives ([`super::build`]).
+//! Templates not listed here are built from the FCPs the PEs give ([`super::build`]): the "not
+//! created by default" ones (DF.TELECOM, the optional USIM and ISIM files, GSM-ACCESS, DF.5GS,
+//! DF.SAIP...), where only the files a PE names exist anyway, and ADF.CSIM (created by default
+//! in SAIP, not tabled here: only the CSIM files its PE names are created).
 
 /// Structure of a template file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +206,31 @@ const fn usim(ust_size: u16) -> [TemplateFile; 24] {
     ]
 }
 
+/// ADF.ISIM mandatory, `2.23.143.1.2.8` (SAIP §9.6.1).
+pub const ISIM: &[TemplateFile] = &[
+    TemplateFile {
+        field: "adf-isim",
+        fid: None,
+        structure: Structure::Adf,
+        sfi: None,
+        arr_record: 14,
+        default: None,
+    },
+    f("ef-impi", 0x6F02, Tr(None), Some(0x02), 2, None),
+    f("ef-impu", 0x6F04, Lf(None), Some(0x04), 2, None),
+    f("ef-domain", 0x6F03, Tr(None), Some(0x05), 2, None),
+    f("ef-ist", 0x6F07, Tr(Some(14)), Some(0x07), 2, None),
+    f(
+        "ef-ad",
+        0x6FAD,
+        Tr(Some(3)),
+        Some(0x03),
+        10,
+        once(&[0x00, 0x00, 0x00]),
+    ),
+    f("ef-arr", 0x6F06, Lf(None), Some(0x06), 10, None),
+];
+
 /// ADF.USIM mandatory, v1.
 pub const USIM: &[TemplateFile] = &usim(14);
 /// ADF.USIM mandatory, v2 (`2.23.143.1.2.4.2`).
@@ -215,6 +242,7 @@ pub fn lookup(oid: &str) -> Option<&'static [TemplateFile]> {
         "2.23.143.1.2.1" => Some(MF),
         "2.23.143.1.2.4" => Some(USIM),
         "2.23.143.1.2.4.2" => Some(USIM_V2),
+        "2.23.143.1.2.8" => Some(ISIM),
         _ => None,
     }
 }
@@ -232,6 +260,7 @@ mod tests {
             (MF, fields::MF),
             (USIM, fields::USIM),
             (USIM_V2, fields::USIM),
+            (ISIM, fields::ISIM),
         ] {
             let names: Vec<&str> = table.iter().map(|t| t.field).collect();
             let asn1: Vec<&str> = pe.iter().map(|(n, _)| *n).collect();

@@ -150,6 +150,25 @@ fn ts48_packages_install_and_answer_as_usim() {
             }
             other => panic!("{name}: {other:?}"),
         }
+        // The ISD-P's other ADFs: ISIM (SAIP.md §6: EF.DIR AID) with its template files.
+        if !name.contains("usim-only") {
+            let isim = send(&mut card, "00A4040C0CA0000000871004FF49FF0589");
+            assert_eq!(isim.sw, StatusWord::Success, "{name}");
+            assert_eq!(send(&mut card, "00A4000C026F07").sw, StatusWord::Success);
+            let ist = send(&mut card, "00B0000000");
+            assert_eq!(ist.sw, StatusWord::Success, "{name}");
+            assert!(!ist.data.is_empty());
+            // EF.IMPU (6F04) by its SFI 04, record 1.
+            assert_eq!(
+                send(&mut card, "00B2012400").sw,
+                StatusWord::Success,
+                "{name}"
+            );
+            send(&mut card, &format!("00A4040C0C{USIM_AID}"));
+        } else {
+            let isim = send(&mut card, "00A4040C0CA0000000871004FF49FF0589");
+            assert_eq!(isim.sw, StatusWord::FileNotFound, "{name}");
+        }
         // The SQN survives the state file.
         let json = card.state().to_json();
         let mut reloaded = Card::new(CardState::from_json(&json).unwrap());
