@@ -389,11 +389,7 @@ impl Card {
         };
         let mut sel = FsSelection::mf(aid.as_bytes());
         sel.set(profile, adf);
-        let fcp = profile
-            .fs
-            .get(adf)
-            .map(usim::tree::File::fcp)
-            .unwrap_or_default();
+        let fcp = profile.fs.fcp(adf);
         self.set_selection(channel, Selection::Profile(sel));
         if with_fcp {
             ResponseApdu::success(fcp)
@@ -419,11 +415,7 @@ impl Card {
             Err(sw) => return Some(status(sw)),
         };
         sel.set(profile, found);
-        let fcp = profile
-            .fs
-            .get(found)
-            .map(usim::tree::File::fcp)
-            .unwrap_or_default();
+        let fcp = profile.fs.fcp(found);
         self.set_selection(channel, Selection::Profile(sel));
         Some(if with_fcp {
             ResponseApdu::success(fcp)

@@ -168,11 +168,7 @@ fn status(p: &InstalledProfile, sel: &FsSelection, cmd: &CommandApdu) -> Respons
         return ResponseApdu::status(StatusWord::IncorrectP1P2);
     }
     match cmd.p2 {
-        0x00 => ResponseApdu::success(
-            p.fs.get(sel.df)
-                .map(super::tree::File::fcp)
-                .unwrap_or_default(),
-        ),
+        0x00 => ResponseApdu::success(p.fs.fcp(sel.df)),
         0x01 => match sel.adf.and_then(|a| p.fs.get(a)).map(|f| &f.body) {
             Some(Body::Adf { aid }) => {
                 ResponseApdu::success(smsr_proto::tlv::tlv(0x84u8, aid.as_slice()))
@@ -216,7 +212,7 @@ fn read_binary(p: &InstalledProfile, sel: &mut FsSelection, cmd: &CommandApdu) -
         Ok(id) => id,
         Err(sw) => return ResponseApdu::status(sw),
     };
-    let Some(Body::Transparent(data)) = p.fs.get(id).map(|f| &f.body) else {
+    let Some(Body::Transparent(data)) = p.fs.body(id) else {
         return ResponseApdu::status(SW_INCOMPATIBLE);
     };
     if offset >= data.len() {
@@ -245,7 +241,7 @@ fn read_record(p: &InstalledProfile, sel: &mut FsSelection, cmd: &CommandApdu) -
         Ok(id) => id,
         Err(sw) => return ResponseApdu::status(sw),
     };
-    let Some(Body::Records { records, .. }) = p.fs.get(id).map(|f| &f.body) else {
+    let Some(Body::Records { records, .. }) = p.fs.body(id) else {
         return ResponseApdu::status(SW_INCOMPATIBLE);
     };
     match records.get(usize::from(cmd.p1) - 1) {
@@ -262,7 +258,7 @@ fn ust_has(p: &InstalledProfile, adf: FileId, n: usize) -> bool {
     let Some(id) = p.fs.child(Some(adf), [0x6F, 0x38]) else {
         return false;
     };
-    match p.fs.get(id).map(|f| &f.body) {
+    match p.fs.body(id) {
         Some(Body::Transparent(d)) => d
             .get((n - 1) / 8)
             .is_some_and(|b| b & (1 << ((n - 1) % 8)) != 0),

@@ -27,6 +27,8 @@ pub struct Spec<'a> {
     pub template: Option<&'a TemplateFile>,
     /// The fill items, in order.
     pub items: Vec<FileItem>,
+    /// The file its `linkPath` names, already resolved: the file is a link to it.
+    pub link: Option<FileId>,
 }
 
 fn kind_of(spec: &Spec<'_>) -> Result<Structure, String> {
@@ -158,6 +160,7 @@ pub fn build(parent: Option<FileId>, spec: &Spec<'_>) -> Result<File, String> {
         .map(|s| s.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)));
     let content_len = written_len(&spec.items);
     let body = match structure {
+        _ if spec.link.is_some() => Body::Link(spec.link.unwrap_or(MF)),
         Structure::Mf => return Err("a second MF".into()),
         Structure::Df => Body::Df,
         Structure::BerTlv => {
@@ -290,6 +293,7 @@ mod tests {
             fcp: Some(fcp),
             template: None,
             items: vec![FileItem::FillFileContent(vec![1, 2])],
+            link: None,
         };
         let f = build(Some(5), &spec(&fcp)).unwrap();
         assert_eq!(f.sfi, Some(0x1D));

@@ -95,15 +95,19 @@ impl Installer {
         let oid = pe.template_id.to_dotted();
         let table = template::lookup(&oid);
         let names = pe.kind.file_fields().unwrap_or_default();
-        // The fields to build, in order: every template row, or the PE's own fields.
+        // The fields to build, in order: every row of a "created by default" template, else
+        // the PE's own fields (with their template rows where this card has them).
         let mut fields: Vec<(&str, Option<&template::TemplateFile>)> = match table {
-            Some(t) => t.iter().map(|row| (row.field, Some(row))).collect(),
-            None => pe
+            Some(t) if t.created_by_default => {
+                t.rows.iter().map(|row| (row.field, Some(row))).collect()
+            }
+            _ => pe
                 .files
                 .iter()
                 .filter_map(|(n, _)| {
                     let i = usize::try_from(n.checked_sub(2)?).ok()?;
-                    names.get(i).map(|(name, _)| (*name, None))
+                    let name = names.get(i)?.0;
+                    Some((name, table.and_then(|t| t.row(name))))
                 })
                 .collect(),
         };
@@ -134,6 +138,7 @@ impl Installer {
                 fcp: file.fcp(),
                 template: row,
                 items: file.0.clone(),
+                link: self.link_target(file.fcp())?,
             };
             if i == 0 && rule == Parent::Root {
                 if name != "mf" {
@@ -187,6 +192,27 @@ impl Installer {
         Ok(())
     }
 
+    /// The file a non-empty `linkPath` names (an empty one makes the file independent).
+    fn link_target(
+        &self,
+        fcp: Option<&smsr_proto::saip::file::Fcp>,
+    ) -> Result<Option<FileId>, Failure> {
+        let Some(path) = fcp
+            .and_then(|f| f.link_path.as_ref())
+            .filter(|p| !p.is_empty())
+        else {
+            return Ok(None);
+        };
+        let fs = self
+            .fs
+            .as_ref()
+            .ok_or_else(|| bad("no mf PE before this one"))?;
+        fs.resolve_saip_path(path)
+            .filter(|id| fs.get(*id).is_some_and(|f| !f.is_df()))
+            .map(Some)
+            .ok_or_else(|| bad(format!("linkPath {} not found", hex::encode_upper(path))))
+    }
+
     fn generic_file_management(&mut self, cmds: &[Vec<FileManagement>]) -> Result<(), Failure> {
         for list in cmds {
             for cmd in list {
@@ -209,6 +235,7 @@ impl Installer {
                             fcp: Some(fcp),
                             template: None,
                             items: Vec::new(),
+                            link: self.link_target(Some(fcp))?,
                         };
                         let built = build::build(parent, &spec)
                             .map_err(|e| bad(format!("createFCP: {e}")))?;
@@ -280,7 +307,7 @@ fn write_at(body: &mut Body, pos: usize, data: &[u8]) -> Result<(), String> {
                 }
             }
         }
-        _ => return Err("fill content for a DF".into()),
+        _ => return Err("fill content for a DF or a link file".into()),
     }
     Ok(())
 }

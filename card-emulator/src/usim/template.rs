@@ -10,10 +10,13 @@
 //! pySim's `templates.py`, read for the values only). `None` for a size means the template
 //! leaves it to the PE.
 //!
-//! Templates not listed here are built from the FCPs the PEs give ([`super::build`]): the "not
-//! created by default" ones (DF.TELECOM, the optional USIM and ISIM files, GSM-ACCESS, DF.5GS,
-//! DF.SAIP...), where only the files a PE names exist anyway, and ADF.CSIM (created by default
-//! in SAIP, not tabled here: only the CSIM files its PE names are created).
+//! Of the "not created by default" templates, where only the files a PE names are created,
+//! this card tables the rows whose size or default the TS.48 packages leave to the template:
+//! DF.TELECOM (`.3`: the phonebook counters), the optional USIM files (`.5`) and DF.GSM-ACCESS
+//! (`.7`). Any other file, and every file of a template not listed (DF.5GS, DF.SAIP, the
+//! optional ISIM files, ADF.CSIM — created by default in SAIP, not tabled here, so only the
+//! CSIM files its PE names are created), is built from the FCP its PE gives
+//! ([`super::build`]).
 
 /// Structure of a template file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,15 +239,110 @@ pub const USIM: &[TemplateFile] = &usim(14);
 /// ADF.USIM mandatory, v2 (`2.23.143.1.2.4.2`).
 pub const USIM_V2: &[TemplateFile] = &usim(17);
 
-/// The table of a template OID (dotted), if this card knows it.
-pub fn lookup(oid: &str) -> Option<&'static [TemplateFile]> {
-    match oid {
-        "2.23.143.1.2.1" => Some(MF),
-        "2.23.143.1.2.4" => Some(USIM),
-        "2.23.143.1.2.4.2" => Some(USIM_V2),
-        "2.23.143.1.2.8" => Some(ISIM),
-        _ => None,
+/// DF.TELECOM `2.23.143.1.2.3` (SAIP §9.4; TS 31.102 §4.4.2: the phonebook counters under
+/// DF.PHONEBOOK `5F3A`; their SFIs are the PE's).
+pub const TELECOM: &[TemplateFile] = &[
+    f("ef-psc", 0x4F22, Tr(Some(4)), None, 5, once(&[0x00])),
+    f("ef-cc", 0x4F23, Tr(Some(2)), None, 5, once(&[0x00])),
+    f("ef-puid", 0x4F24, Tr(Some(2)), None, 5, once(&[0x00])),
+];
+
+/// Optional files of ADF.USIM `2.23.143.1.2.5` (SAIP §9.5.2; FIDs TS 31.102 §4.2).
+pub const OPT_USIM: &[TemplateFile] = &[
+    f("ef-li", 0x6F05, Tr(Some(6)), Some(0x02), 1, FF),
+    f("ef-acmax", 0x6F37, Tr(Some(3)), None, 5, once(&[0x00])),
+    f(
+        "ef-puct",
+        0x6F41,
+        Tr(Some(5)),
+        None,
+        5,
+        once(&[0xFF, 0xFF, 0xFF, 0x00, 0x00]),
+    ),
+    f("ef-dck", 0x6F2C, Tr(Some(16)), None, 5, FF),
+    f("ef-ccp2", 0x6F4F, Lf(Some((5, 15))), Some(0x16), 5, FF),
+    f("ef-vgcss", 0x6FB2, Tr(Some(7)), None, 5, None),
+    f("ef-vbss", 0x6FB4, Tr(Some(7)), None, 5, None),
+    f("ef-emlpp", 0x6FB5, Tr(Some(2)), None, 2, None),
+    f("ef-aaem", 0x6FB6, Tr(Some(1)), None, 5, once(&[0x00])),
+    f("ef-hiddenkey", 0x6FC3, Tr(Some(4)), None, 5, FF),
+    f(
+        "ef-ext8",
+        0x6FCF,
+        Lf(Some((10, 13))),
+        None,
+        5,
+        once(&[0x00, 0xFF]),
+    ),
+    f("ef-mmsicp", 0x6FD0, Tr(Some(100)), None, 2, FF),
+    f("ef-mmsucp", 0x6FD2, Tr(Some(100)), None, 5, FF),
+    f("ef-ehplmnpi", 0x6FDB, Tr(Some(1)), None, 2, once(&[0x00])),
+    f("ef-lrplmnsi", 0x6FDC, Tr(Some(1)), None, 2, once(&[0x00])),
+];
+
+/// DF.GSM-ACCESS under ADF.USIM `2.23.143.1.2.7` (SAIP §9.5.4; TS 31.102 §4.4.3). EF.Kc and
+/// EF.KcGPRS default to an erased Kc with key sequence number `07` ("no key").
+pub const GSM_ACCESS: &[TemplateFile] = &[
+    TemplateFile {
+        field: "df-gsm-access",
+        fid: Some(0x5F3B),
+        structure: Structure::Df,
+        sfi: None,
+        arr_record: 14,
+        default: None,
+    },
+    f(
+        "ef-kc",
+        0x4F20,
+        Tr(Some(9)),
+        Some(0x01),
+        5,
+        once(&KC_ERASED),
+    ),
+    f(
+        "ef-kcgprs",
+        0x4F52,
+        Tr(Some(9)),
+        Some(0x02),
+        5,
+        once(&KC_ERASED),
+    ),
+    f("ef-cpbcch", 0x4F63, Tr(Some(10)), None, 5, FF),
+    f("ef-invscan", 0x4F64, Tr(Some(1)), None, 2, once(&[0x00])),
+];
+
+const KC_ERASED: [u8; 9] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x07];
+
+/// A template: its rows and whether its files exist unless `doNotCreate` (SAIP §8.3).
+#[derive(Clone, Copy, Debug)]
+pub struct Template {
+    pub rows: &'static [TemplateFile],
+    pub created_by_default: bool,
+}
+
+impl Template {
+    /// The row of a field.
+    pub fn row(&self, field: &str) -> Option<&'static TemplateFile> {
+        self.rows.iter().find(|r| r.field == field)
     }
+}
+
+/// The template of an OID (dotted), if this card tables it.
+pub fn lookup(oid: &str) -> Option<Template> {
+    let (rows, created_by_default) = match oid {
+        "2.23.143.1.2.1" => (MF, true),
+        "2.23.143.1.2.3" => (TELECOM, false),
+        "2.23.143.1.2.4" => (USIM, true),
+        "2.23.143.1.2.4.2" => (USIM_V2, true),
+        "2.23.143.1.2.5" => (OPT_USIM, false),
+        "2.23.143.1.2.7" => (GSM_ACCESS, false),
+        "2.23.143.1.2.8" => (ISIM, true),
+        _ => return None,
+    };
+    Some(Template {
+        rows,
+        created_by_default,
+    })
 }
 
 #[cfg(test)]
@@ -265,6 +363,18 @@ mod tests {
             let names: Vec<&str> = table.iter().map(|t| t.field).collect();
             let asn1: Vec<&str> = pe.iter().map(|(n, _)| *n).collect();
             assert_eq!(names, asn1);
+        }
+        // The partial tables: each row a field of its PE, in the PE's order.
+        for (table, pe) in [
+            (TELECOM, fields::TELECOM),
+            (OPT_USIM, fields::OPT_USIM),
+            (GSM_ACCESS, fields::GSM_ACCESS),
+        ] {
+            let positions: Vec<usize> = table
+                .iter()
+                .map(|t| pe.iter().position(|(n, _)| *n == t.field).unwrap())
+                .collect();
+            assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
         }
         assert_eq!(USIM[6].structure, Structure::Transparent(Some(14)));
         assert_eq!(USIM_V2[6].structure, Structure::Transparent(Some(17)));

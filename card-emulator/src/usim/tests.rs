@@ -116,6 +116,7 @@ fn ts48_packages_install_and_answer_as_usim() {
     let Some(pkgs) = shared_packages() else {
         return;
     };
+    let mut links = 0;
     for (name, der) in &pkgs {
         let mut card = card_with(der, name);
         let (imsi, iccid) = read_usim(&mut card);
@@ -169,6 +170,20 @@ fn ts48_packages_install_and_answer_as_usim() {
             let isim = send(&mut card, "00A4040C0CA0000000871004FF49FF0589");
             assert_eq!(isim.sw, StatusWord::FileNotFound, "{name}");
         }
+        // A link file (SAIP linkPath, created by GFM under ADF.USIM): 7FD0/7F66/5F40/4F41
+        // shows the content of MF/7F66/5F40/4F41 under its own FID.
+        if send(&mut card, "00A4080C067F665F404F41").sw == StatusWord::Success {
+            let original = send(&mut card, "00B0000000");
+            send(&mut card, &format!("00A4040C0C{USIM_AID}"));
+            let link = send(&mut card, "00A40804087FFF7F665F404F41");
+            if link.sw == StatusWord::Success {
+                assert!(hex::encode_upper(&link.data).contains("83024F41"), "{name}");
+                assert_eq!(send(&mut card, "00B0000000").data, original.data, "{name}");
+                assert_eq!(original.data.len(), 32, "{name}");
+                links += 1;
+            }
+            send(&mut card, &format!("00A4040C0C{USIM_AID}"));
+        }
         // The SQN survives the state file.
         let json = card.state().to_json();
         let mut reloaded = Card::new(CardState::from_json(&json).unwrap());
@@ -185,6 +200,7 @@ fn ts48_packages_install_and_answer_as_usim() {
             "{name}"
         );
     }
+    assert!(links > 0, "no package with the 7F66 link files");
 }
 
 #[test]

@@ -32,6 +32,9 @@ pub enum Body {
     },
     /// A BER-TLV EF (TS 102 221 §11.3): kept, not readable with READ BINARY/RECORD.
     BerTlv(Vec<u8>),
+    /// A link file (SAIP `Fcp.linkPath`): its own FID and SFI, the contents and structure of
+    /// the file it links to.
+    Link(FileId),
 }
 
 /// One file.
@@ -59,7 +62,7 @@ impl File {
         let mut fields = Vec::new();
         let descriptor: Vec<u8> = match &self.body {
             Body::Mf | Body::Df | Body::Adf { .. } => vec![0x78, 0x21],
-            Body::Transparent(_) => vec![0x41, 0x21],
+            Body::Transparent(_) | Body::Link(_) => vec![0x41, 0x21],
             Body::BerTlv(_) => vec![0x79, 0x21],
             Body::Records { cyclic, records } => {
                 let len = records.first().map_or(0, Vec::len);
@@ -136,6 +139,37 @@ pub struct FileSystem {
 }
 
 impl FileSystem {
+    /// The file a link leads to (itself for any other file); `None` for a broken or looping
+    /// chain.
+    pub fn target(&self, mut id: FileId) -> Option<FileId> {
+        for _ in 0..8 {
+            match self.get(id)?.body {
+                Body::Link(t) => id = t,
+                _ => return Some(id),
+            }
+        }
+        None
+    }
+
+    /// The contents of a file, through links.
+    pub fn body(&self, id: FileId) -> Option<&Body> {
+        self.get(self.target(id)?).map(|f| &f.body)
+    }
+
+    /// The FCP of a file; a link file shows its target's with its own FID and SFI.
+    pub fn fcp(&self, id: FileId) -> Vec<u8> {
+        let (Some(f), Some(t)) = (self.get(id), self.target(id).and_then(|t| self.get(t))) else {
+            return Vec::new();
+        };
+        File {
+            fid: f.fid,
+            sfi: f.sfi,
+            parent: f.parent,
+            ..t.clone()
+        }
+        .fcp()
+    }
+
     /// A file system with only an MF.
     pub fn new(mf: File) -> Self {
         Self { files: vec![mf] }
