@@ -449,3 +449,40 @@ mod damaged {
         }
     }
 }
+
+/// A card whose profile has a corrupted K. The test algorithm's MAC-A uses only the first
+/// half of XDOUT = K ⊕ RAND (TS 34.108 §8.1.2), so with byte 15 corrupted the genuine AUTN still
+/// verifies and the card answers a RES that differs from the network's XRES; with byte 0
+/// corrupted the card answers `9862`.
+#[test]
+fn corrupted_k_in_the_profile() {
+    let Some(pkgs) = shared_packages() else {
+        return;
+    };
+    let (name, der) = &pkgs[0];
+    let genuine = TestAlgorithm::new(&TS48_K);
+    let rand = [0x5A; 16];
+    let v = genuine.generate_vector(&rand, &[0, 0, 0, 0, 0, 0x20], &[0x80, 0x00]);
+    let cmd = AuthenticateCommand { rand, autn: v.autn }.to_apdu();
+    for (byte, mac_failure) in [(15, false), (0, true)] {
+        let mut package = smsr_proto::saip::Package::parse(der).unwrap();
+        let mut bad_k = TS48_K;
+        bad_k[byte] ^= 0x80;
+        assert!(package.set_aka_keys(&bad_k, &[0; 16]).unwrap() > 0);
+        let mut card = card_with(&package.to_der(), name);
+        send(&mut card, &format!("00A4040C0C{USIM_AID}"));
+        let resp = card.handle(&cmd);
+        if mac_failure {
+            assert_eq!(resp.to_bytes(), [0x98, 0x62]);
+            continue;
+        }
+        let Ok(AuthenticateResponse::Success { res, ck, .. }) =
+            AuthenticateResponse::from_response_apdu(&resp)
+        else {
+            panic!("{resp:?}");
+        };
+        assert_ne!(res, v.xres);
+        assert_ne!(ck, v.ck);
+        assert_eq!(res, TestAlgorithm::new(&bad_k).f2345(&rand).res);
+    }
+}
