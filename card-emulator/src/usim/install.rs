@@ -1,4 +1,4 @@
-//! Installing a profile package (SAIP §7: the eUICC processes the PEs in order): builds the
+//! Installing a profile package (the eUICC processes the PEs in order, SAIP.md §2.1): builds the
 //! profile's file system, keeps its PINs and AKA credentials, and answers with an
 //! `EUICCResponse` holding one `PEStatus` per PE.
 //!

@@ -239,7 +239,7 @@ pub const USIM: &[TemplateFile] = &usim(14);
 /// ADF.USIM mandatory, v2 (`2.23.143.1.2.4.2`).
 pub const USIM_V2: &[TemplateFile] = &usim(17);
 
-/// DF.TELECOM `2.23.143.1.2.3` (SAIP §9.4; TS 31.102 §4.4.2: the phonebook counters under
+/// DF.TELECOM `2.23.143.1.2.3` and v2 `.3.2` (SAIP §9.4; TS 31.102 §4.4.2: the phonebook counters under
 /// DF.PHONEBOOK `5F3A`; their SFIs are the PE's).
 pub const TELECOM: &[TemplateFile] = &[
     f("ef-psc", 0x4F22, Tr(Some(4)), None, 5, once(&[0x00])),
@@ -247,7 +247,8 @@ pub const TELECOM: &[TemplateFile] = &[
     f("ef-puid", 0x4F24, Tr(Some(2)), None, 5, once(&[0x00])),
 ];
 
-/// Optional files of ADF.USIM `2.23.143.1.2.5` (SAIP §9.5.2; FIDs TS 31.102 §4.2).
+/// Optional files of ADF.USIM `2.23.143.1.2.5`, v2 `.5.2`, v3 `.5.3` (SAIP §9.5.2: these rows
+/// are the same in the three; FIDs TS 31.102 §4.2).
 pub const OPT_USIM: &[TemplateFile] = &[
     f("ef-li", 0x6F05, Tr(Some(6)), Some(0x02), 1, FF),
     f("ef-acmax", 0x6F37, Tr(Some(3)), None, 5, once(&[0x00])),
@@ -331,10 +332,10 @@ impl Template {
 pub fn lookup(oid: &str) -> Option<Template> {
     let (rows, created_by_default) = match oid {
         "2.23.143.1.2.1" => (MF, true),
-        "2.23.143.1.2.3" => (TELECOM, false),
+        "2.23.143.1.2.3" | "2.23.143.1.2.3.2" => (TELECOM, false),
         "2.23.143.1.2.4" => (USIM, true),
         "2.23.143.1.2.4.2" => (USIM_V2, true),
-        "2.23.143.1.2.5" => (OPT_USIM, false),
+        "2.23.143.1.2.5" | "2.23.143.1.2.5.2" | "2.23.143.1.2.5.3" => (OPT_USIM, false),
         "2.23.143.1.2.7" => (GSM_ACCESS, false),
         "2.23.143.1.2.8" => (ISIM, true),
         _ => return None,

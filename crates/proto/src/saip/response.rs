@@ -1,5 +1,5 @@
-//! The eUICC's verdict on a profile package: `EUICCResponse` and `PEStatus` (SAIP v3.3.1 ASN.1
-//! module `PEDefinitions`, end of the module; SAIP §7.5 "eUICC response").
+//! The eUICC's verdict on a profile package: `EUICCResponse` and `PEStatus`, the last types
+//! of the SAIP v3.3.1 ASN.1 module `PEDefinitions` (SAIP.md §2.1).
 //!
 //! With AUTOMATIC TAGS the components are context-tagged in order:
 //!
