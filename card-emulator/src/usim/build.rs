@@ -18,6 +18,10 @@ use smsr_proto::saip::file::{Fcp, FileItem};
 /// EF.ARR to the template, and this rule keeps such packages installable.
 pub const FALLBACK_SIZE: &str = "content length, one record, at least 1 byte";
 
+/// Largest EF this card creates: what the two-byte file size of its FCP can show (TS 102 221
+/// §11.1.1.4.1).
+pub const MAX_FILE_SIZE: usize = 0xFFFF;
+
 /// How one file is to be built.
 #[derive(Debug)]
 pub struct Spec<'a> {
@@ -155,10 +159,17 @@ pub fn build(parent: Option<FileId>, spec: &Spec<'_>) -> Result<File, String> {
             (d.pattern.to_vec(), d.repeat)
         }
     };
-    let given_size = fcp
-        .and_then(|f| f.ef_file_size.as_ref())
-        .map(|s| s.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)));
+    let given_size = match fcp.and_then(|f| f.ef_file_size.as_ref()) {
+        Some(s) if s.len() > 2 => {
+            return Err(format!("efFileSize {} too large", hex::encode_upper(s)))
+        }
+        Some(s) => Some(s.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))),
+        None => None,
+    };
     let content_len = written_len(&spec.items);
+    if content_len > MAX_FILE_SIZE {
+        return Err(format!("content up to byte {content_len}"));
+    }
     let body = match structure {
         _ if spec.link.is_some() => Body::Link(spec.link.unwrap_or(MF)),
         Structure::Mf => return Err("a second MF".into()),
@@ -326,5 +337,33 @@ mod tests {
             ..fcp.clone()
         };
         assert!(build(Some(5), &spec(&odd)).is_err());
+    }
+
+    #[test]
+    fn sizes_are_bounded() {
+        let big = Fcp {
+            file_descriptor: Some(vec![0x41, 0x21]),
+            file_id: Some([0x6F, 0x01]),
+            ef_file_size: Some(vec![0x01, 0x00, 0x00]),
+            ..Fcp::empty()
+        };
+        let spec = |fcp, items| Spec {
+            field: None,
+            fcp: Some(fcp),
+            template: None,
+            items,
+            link: None,
+        };
+        assert!(build(Some(MF), &spec(&big, vec![])).is_err());
+        let far = vec![
+            FileItem::FillFileOffset(0xFFFF),
+            FileItem::FillFileContent(vec![1]),
+        ];
+        let ber = Fcp {
+            file_descriptor: Some(vec![0x39, 0x21]),
+            ef_file_size: None,
+            ..big.clone()
+        };
+        assert!(build(Some(MF), &spec(&ber, far)).is_err());
     }
 }
