@@ -4,7 +4,9 @@
 //! It implements the card-level commands, SELECT (ISO/IEC 7816-4 §11.1.1, ETSI TS 102 221
 //! §11.1.1, GlobalPlatform Card Specification v2.3.1 §11.9) and MANAGE CHANNEL (ISO/IEC 7816-4
 //! §11.1.2, TS 102 221 §11.1.17, GP §11.7), keeps the selection of each logical channel and
-//! routes every other command to the application selected on its channel. The ISO transport
+//! routes every other command to the application selected on its channel. While an ISD-P
+//! holding an installed package is ENABLED, SELECT by FID/path works in that profile's file
+//! system and SELECT by AID also finds its ADFs (the USIM); see [`crate::usim`]. The ISO transport
 //! rules a terminal sees (61xx, 6Cxx, GET RESPONSE, chaining) are [`crate::adapter`]'s.
 //!
 //! General checks, in order: class byte (`6E00`), logical channel open (`6881`), chaining
@@ -19,6 +21,7 @@ use crate::isd_p_sd;
 use crate::isd_r::{self, ISD_R_AID};
 use crate::ota;
 use crate::state::CardState;
+use crate::usim::{self, FsSelection};
 use smsr_proto::scp03::SecurityLevel;
 use smsr_proto::tlv::tlv;
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
@@ -112,6 +115,8 @@ pub enum Selected {
     Application(Application),
     /// A personalized ISD-P, by its AID.
     IsdP([u8; 16]),
+    /// A file of the enabled profile other than its MF (an ADF, DF or EF).
+    ProfileFile,
 }
 
 /// The current selection of a channel, with the selected application's volatile state.
@@ -121,6 +126,8 @@ enum Selection {
     Ecasd,
     IsdR(Box<isd_r::Session>),
     IsdP(Box<isd_p_sd::Session>),
+    /// A file of the enabled profile ([`crate::usim`]).
+    Profile(FsSelection),
 }
 
 impl Selection {
@@ -130,15 +137,21 @@ impl Selection {
             Self::Ecasd => Selected::Application(Application::Ecasd),
             Self::IsdR(_) => Selected::Application(Application::IsdR),
             Self::IsdP(s) => Selected::IsdP(s.aid),
+            Self::Profile(s) if s.ef.is_none() && s.df == usim::tree::MF => Selected::Mf,
+            Self::Profile(_) => Selected::ProfileFile,
         }
     }
 
     /// The same selection with a fresh application state (for a newly opened channel).
     fn fresh(&self) -> Self {
+        if let Self::Profile(s) = self {
+            return Self::Profile(s.clone());
+        }
         match self.public() {
             Selected::Mf => Self::Mf,
             Selected::Application(app) => app.selection(),
             Selected::IsdP(aid) => Self::IsdP(Box::new(isd_p_sd::Session::new(aid))),
+            Selected::ProfileFile => Self::Mf,
         }
     }
 }
@@ -287,11 +300,38 @@ impl Card {
         let Some(Some(selection)) = self.channels.get_mut(usize::from(class.channel)) else {
             return status(StatusWord::LogicalChannelNotSupported);
         };
+        if matches!(selection, Selection::Mf) {
+            // With an enabled profile the MF is that profile's (READ by SFI from the MF...).
+            if let Some((aid, _)) = usim::enabled_profile(self.nv.get()) {
+                *selection = Selection::Profile(FsSelection::mf(aid.as_bytes()));
+            }
+        }
         match selection {
             Selection::Mf => fs::process(class, cmd),
             Selection::Ecasd => ecasd::process(&self.nv, class, cmd),
             Selection::IsdR(session) => isd_r::process(session, &mut self.nv, class, cmd),
             Selection::IsdP(session) => isd_p_sd::process(session, &mut self.nv, cmd),
+            Selection::Profile(sel) => {
+                if class.secure_messaging {
+                    return status(StatusWord::SecureMessagingNotSupported);
+                }
+                let Some(profile) = usim::enabled_profile_mut(self.nv.peek_mut(), &sel.isd_p)
+                else {
+                    // The profile of this selection is no longer the enabled one.
+                    return status(StatusWord::ConditionsOfUseNotSatisfied);
+                };
+                // Persist only when AUTHENTICATE moved the SQN array.
+                let before = profile
+                    .aka
+                    .iter()
+                    .map(|a| a.sqn.clone())
+                    .collect::<Vec<_>>();
+                let resp = usim::app::process(profile, sel, class.proprietary, cmd);
+                if profile.aka.iter().map(|a| &a.sqn).ne(before.iter()) {
+                    self.nv.mark_dirty();
+                }
+                resp
+            }
         }
     }
 
@@ -350,7 +390,11 @@ impl Card {
                 .find(|app| app.aid().starts_with(name))
         };
         let Some(app) = found else {
-            return self.select_isd_p(channel, name, next, with_fci);
+            let r = self.select_isd_p(channel, name, next, with_fci);
+            if r.sw != StatusWord::FileNotFound {
+                return r;
+            }
+            return self.select_adf(channel, name, next, with_fci);
         };
         self.set_selection(channel, app.selection());
         if with_fci {
@@ -391,14 +435,71 @@ impl Card {
         }
     }
 
+    /// SELECT by DF name of an ADF of the enabled profile (TS 102 221 §11.1.1.2: partial AID,
+    /// first or next occurrence); answers its FCP (P2 `04` or `00`) or no data (`0C`).
+    fn select_adf(&mut self, channel: u8, name: &[u8], next: bool, with_fcp: bool) -> ResponseApdu {
+        let Some((aid, profile)) = usim::enabled_profile(self.nv.get()) else {
+            return status(StatusWord::FileNotFound);
+        };
+        if name.is_empty() {
+            return status(StatusWord::FileNotFound);
+        }
+        let after = match self.slot(channel) {
+            Some(Selection::Profile(s)) if next => s.adf,
+            _ => None,
+        };
+        let Some(adf) = profile.find_adf(name, after) else {
+            return status(StatusWord::FileNotFound);
+        };
+        let mut sel = FsSelection::mf(aid.as_bytes());
+        sel.set(profile, adf);
+        let fcp = profile.fs.fcp(adf);
+        self.set_selection(channel, Selection::Profile(sel));
+        if with_fcp {
+            ResponseApdu::success(fcp)
+        } else {
+            status(StatusWord::Success)
+        }
+    }
+
+    /// SELECT by file identifier or path in the enabled profile's file system.
+    fn select_profile_file(
+        &mut self,
+        channel: u8,
+        cmd: &CommandApdu,
+        with_fcp: bool,
+    ) -> Option<ResponseApdu> {
+        let (aid, profile) = usim::enabled_profile(self.nv.get())?;
+        let mut sel = match self.slot(channel) {
+            Some(Selection::Profile(s)) if s.isd_p == aid.as_bytes() => s.clone(),
+            _ => FsSelection::mf(aid.as_bytes()),
+        };
+        let found = match usim::app::select_file(profile, &sel, cmd.p1, &cmd.data) {
+            Ok(id) => id,
+            Err(sw) => return Some(status(sw)),
+        };
+        sel.set(profile, found);
+        let fcp = profile.fs.fcp(found);
+        self.set_selection(channel, Selection::Profile(sel));
+        Some(if with_fcp {
+            ResponseApdu::success(fcp)
+        } else {
+            status(StatusWord::Success)
+        })
+    }
+
     /// SELECT by file identifier or path (TS 102 221 §11.1.1.2): P2 `04` returns the FCP,
-    /// `0C` no data. Only the MF exists.
+    /// `0C` no data. With an enabled profile holding a file system, its files; otherwise only
+    /// the card's MF exists.
     fn select_file(&mut self, channel: u8, cmd: &CommandApdu) -> ResponseApdu {
         let with_fcp = match cmd.p2 {
             0x04 => true,
             0x0C => false,
             _ => return status(StatusWord::IncorrectP1P2),
         };
+        if let Some(resp) = self.select_profile_file(channel, cmd, with_fcp) {
+            return resp;
+        }
         let data = cmd.data.as_slice();
         let found_mf = match cmd.p1 {
             // By file identifier; no data also means the MF (ISO/IEC 7816-4 §11.1.1).

@@ -6,6 +6,7 @@
 //! The rules that move an ISD-P through its life cycle are in [`crate::state`]'s profile
 //! functions; the codings SGP.02 leaves open are in [`smsr_proto::sgp02::codings`].
 
+use crate::usim::InstalledProfile;
 use smsr_proto::sgp02::codings::{
     POL1_DELETE_NOT_ALLOWED, POL1_DELETE_WHEN_DISABLED, POL1_DISABLE_NOT_ALLOWED,
 };
@@ -28,6 +29,9 @@ pub struct IsdP {
     pub profile: Option<Profile>,
     /// An enable or disable of this ISD-P waits for the next reset (the REFRESH of a real card).
     pub pending_reset: bool,
+    /// The profile package installed with [`crate::CardState::install_package`] and what the
+    /// card built from it (file system, PINs, AKA); `None` for a profile without one.
+    pub installed: Option<Box<InstalledProfile>>,
 }
 
 impl IsdP {
@@ -43,6 +47,7 @@ impl IsdP {
             volatile_quota,
             profile: None,
             pending_reset: false,
+            installed: None,
         }
     }
 

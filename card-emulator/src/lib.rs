@@ -18,6 +18,8 @@
 //! - [`ota`]: SCP80 on the card (SMS-PP download ENVELOPE to the ISD-R, PoR, FETCH).
 //! - [`eum`]: the EUM's personalization (ECASD key and certificate, SCP80 keys) and the EIS.
 //! - [`test_installer`]: a profile into an ISD-P without ES8 (`profile-add`).
+//! - [`usim`]: the SAIP profile package installer and the enabled profile's files and USIM
+//!   (SELECT by AID/FID/path, STATUS, READ BINARY/RECORD, AUTHENTICATE).
 //! - [`vpcd`]: the vsmartcard virtual reader link.
 
 pub mod adapter;
@@ -37,6 +39,7 @@ pub mod ota;
 pub mod registry;
 pub mod state;
 pub mod test_installer;
+pub mod usim;
 pub mod vpcd;
 
 pub use emulator::Emulator;
@@ -84,6 +87,10 @@ pub enum EmulatorError {
     /// The PKI directory cannot be read, or the EUM cannot sign the ECASD certificate.
     #[error("PKI: {0}")]
     Pki(String),
+    /// The card refuses a profile package (the test installer); `response` is the
+    /// EUICCResponse in hex DER.
+    #[error("the card refused the profile package: {reason} (EUICCResponse {response})")]
+    PackageRefused { response: String, reason: String },
     /// The vpcd address is unusable.
     #[error("vpcd address {addr:?}: {reason}")]
     VpcdAddress { addr: String, reason: String },

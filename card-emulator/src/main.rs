@@ -2,10 +2,10 @@
 //! reader.
 //!
 //! Exit codes: 0 success; 2 command line (including an invalid `--eid`, `--vpcd`, `--isdp`,
-//! `--iccid` or `--pol1`); 3 state file (missing, unreadable, corrupt, unsupported version,
+//! `--iccid`, `--pol1` or an unreadable `--package`); 3 state file (missing, unreadable, corrupt, unsupported version,
 //! already exists, cannot be written, or the keystore file cannot be written); 4 no randomness
-//! from the OS for the card's keys; 5 the card refuses the profile (`profile-add`); 6 the PKI
-//! directory of `init --pki` cannot be used.
+//! from the OS for the card's keys; 5 the card refuses the profile or its package
+//! (`profile-add`); 6 the PKI directory of `init --pki` cannot be used.
 //!
 //! The card's keys leave the state file only through `keys`: `show` never prints them.
 
@@ -15,7 +15,7 @@ use euicc_emulator::eum;
 use euicc_emulator::isd_p::{iccid_to_string, IsdP};
 use euicc_emulator::keyset::{keystore_json, keystore_name};
 use euicc_emulator::state::{write_atomic, STATE_VERSION};
-use euicc_emulator::test_installer::{add_profile, TestProfile};
+use euicc_emulator::test_installer::{add_package, add_profile, PackageProfile, TestProfile};
 use euicc_emulator::vpcd::{VpcdClient, DEFAULT_VPCD_ADDR};
 use euicc_emulator::{CardState, Emulator, EmulatorError};
 use smsr_proto::pki::Issuers;
@@ -89,9 +89,11 @@ enum Command {
         no_socket_tuning: bool,
     },
     /// Test installer: put a profile into an ISD-P (created if absent), which becomes DISABLED
-    /// (1F) as after an ES8 download. Only ICCID, Fallback Attribute and POL1 are recorded
-    /// (no file system). For tests until the SM-DP download exists.
+    /// (1F) as after an ES8 download. With --package, a SAIP profile package is installed
+    /// (file system, USIM, AKA; prints the card's EUICCResponse); with --iccid only ICCID,
+    /// Fallback Attribute and POL1 are recorded (no file system).
     #[command(name = "profile-add")]
+    #[command(group(clap::ArgGroup::new("content").required(true).args(["iccid", "package"])))]
     ProfileAdd {
         /// The card's state file.
         #[arg(long, env = "EUICC_STATE")]
@@ -100,9 +102,12 @@ enum Command {
         /// A0000005591010FFFFFFFF8900001000).
         #[arg(long)]
         isdp: String,
-        /// The profile's ICCID, 19 or 20 digits.
+        /// The profile's ICCID, 19 or 20 digits (a profile without a file system).
         #[arg(long)]
-        iccid: String,
+        iccid: Option<String>,
+        /// A SAIP profile package (DER) to install; its header gives the ICCID.
+        #[arg(long)]
+        package: Option<PathBuf>,
         /// Give the profile the Fallback Attribute (taken from any other profile).
         #[arg(long)]
         fallback: bool,
@@ -190,10 +195,38 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
         Command::ProfileAdd {
             state,
             isdp,
-            iccid,
+            iccid: _,
+            package: Some(package),
             fallback,
             pol1,
         } => {
+            let profile = PackageProfile::parse(&isdp, &package, fallback, &pol1)?;
+            let (card, response) = add_package(&state, &profile)?;
+            let iccid = card
+                .registry()
+                .isd_p(profile.isd_p.as_bytes())
+                .and_then(|(_, d)| d.profile.as_ref())
+                .map(|p| iccid_to_string(&p.iccid))
+                .unwrap_or_default();
+            println!(
+                "{} ICCID {} DISABLED{}, {} PEs ok",
+                hex::encode_upper(profile.isd_p.as_bytes()),
+                iccid,
+                if profile.fallback { ", fallback" } else { "" },
+                response.pe_status.len()
+            );
+            println!("EUICCResponse {}", hex::encode_upper(response.to_der()));
+            Ok(())
+        }
+        Command::ProfileAdd {
+            state,
+            isdp,
+            iccid,
+            package: None,
+            fallback,
+            pol1,
+        } => {
+            let iccid = iccid.unwrap_or_default();
             let profile = TestProfile::parse(&isdp, &iccid, fallback, &pol1)?;
             add_profile(&state, &profile)?;
             println!(
@@ -392,7 +425,7 @@ fn exit_code(e: &EmulatorError) -> u8 {
         | EmulatorError::State { .. }
         | EmulatorError::StateExists { .. } => 3,
         EmulatorError::KeyGeneration(_) => 4,
-        EmulatorError::Profile(_) => 5,
+        EmulatorError::Profile(_) | EmulatorError::PackageRefused { .. } => 5,
         EmulatorError::Pki(_) => 6,
     }
 }
@@ -447,6 +480,16 @@ mod tests {
                 "--pol1",
                 "04",
             ],
+            &[
+                "x",
+                "profile-add",
+                "--state",
+                "f",
+                "--isdp",
+                "A0000005591010FFFFFFFF8900001000",
+                "--package",
+                "p.der",
+            ],
         ];
         for args in ok {
             assert!(Cli::try_parse_from(*args).is_ok(), "{args:?}");
@@ -469,6 +512,18 @@ mod tests {
                 "8949449999999990023",
             ],
             &["x", "profile-add", "--state", "f", "--isdp", "A0"],
+            &[
+                "x",
+                "profile-add",
+                "--state",
+                "f",
+                "--isdp",
+                "A0",
+                "--iccid",
+                "8949449999999990023",
+                "--package",
+                "p.der",
+            ],
             &[
                 "x",
                 "profile-add",

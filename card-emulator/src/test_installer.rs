@@ -1,14 +1,110 @@
 //! The test installer: puts a profile into an ISD-P without ES8 (SGP.02 §3.1 download by the
-//! SM-DP is not implemented yet), for `euicc-emulator profile-add` and tests. It only records
-//! what SGP.02 ES5 needs (ICCID, Fallback Attribute, POL1); no file system is built. The
-//! ISD-P is created if it does not exist and ends DISABLED (`1F`), as after a download.
+//! SM-DP), for `euicc-emulator profile-add` and tests. Two ways:
+//! - [`TestProfile`]: only what SGP.02 ES5 needs (ICCID, Fallback Attribute, POL1), no file
+//!   system ([`CardState::install_test_profile`]);
+//! - [`PackageProfile`]: a SAIP profile package, installed as an ES8 download would
+//!   ([`crate::usim::install_package`]): file system, USIM, AKA; the card's
+//!   `EUICCResponse` tells how each PE went.
 //!
-//! Rules: [`CardState::install_test_profile`].
+//! The ISD-P is created if it does not exist and ends DISABLED (`1F`), as after a download.
 
 use crate::isd_p::{iccid_to_string, parse_iccid, ICCID_LEN};
 use crate::{CardState, EmulatorError};
 use smsr_proto::gp::Aid;
+use smsr_proto::saip::response::EuiccResponse;
 use std::path::Path;
+
+fn invalid(what: &'static str, input: &str, reason: &str) -> EmulatorError {
+    EmulatorError::InvalidArgument {
+        what,
+        input: input.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn parse_isd_p(isd_p: &str) -> Result<Aid, EmulatorError> {
+    hex::decode(isd_p)
+        .ok()
+        .and_then(|b| Aid::new(&b).ok())
+        .filter(Aid::is_isd_p)
+        .ok_or_else(|| {
+            invalid(
+                "--isdp",
+                isd_p,
+                "an ISD-P instance AID is A0000005591010FFFFFFFF89 00 nnnn 00 with nnnn from 0010",
+            )
+        })
+}
+
+fn parse_pol1(pol1: &str) -> Result<u8, EmulatorError> {
+    match hex::decode(pol1).as_deref() {
+        Ok([b]) => Ok(*b),
+        _ => Err(invalid(
+            "--pol1",
+            pol1,
+            "POL1 is one byte in hex, e.g. 00 or 04",
+        )),
+    }
+}
+
+/// What `profile-add --package` puts on the card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageProfile {
+    pub isd_p: Aid,
+    /// The SAIP package, DER.
+    pub package: Vec<u8>,
+    pub fallback: bool,
+    pub pol1: u8,
+}
+
+impl PackageProfile {
+    /// From the command line: ISD-P AID in hex, the package file, POL1 in hex.
+    pub fn parse(
+        isd_p: &str,
+        package: &Path,
+        fallback: bool,
+        pol1: &str,
+    ) -> Result<Self, EmulatorError> {
+        let aid = parse_isd_p(isd_p)?;
+        let pol1 = parse_pol1(pol1)?;
+        let bytes = std::fs::read(package)
+            .map_err(|e| invalid("--package", &package.display().to_string(), &e.to_string()))?;
+        Ok(Self {
+            isd_p: aid,
+            package: bytes,
+            fallback,
+            pol1,
+        })
+    }
+}
+
+/// Loads the card in `path`, installs the package and, when the card accepted it, writes the
+/// card back. A refused package leaves the file alone and is an
+/// [`EmulatorError::PackageRefused`].
+pub fn add_package(
+    path: &Path,
+    profile: &PackageProfile,
+) -> Result<(CardState, EuiccResponse), EmulatorError> {
+    let mut card = CardState::load(path)?;
+    let response = crate::usim::install_package(
+        &mut card,
+        &profile.isd_p,
+        &profile.package,
+        profile.fallback,
+        profile.pol1,
+    )?;
+    if !response.is_ok() {
+        return Err(EmulatorError::PackageRefused {
+            response: hex::encode_upper(response.to_der()),
+            reason: response
+                .status_message
+                .clone()
+                .unwrap_or_else(|| "a PE was refused".into()),
+        });
+    }
+    card.save(path)?;
+    Ok((card, response))
+}
 
 /// What `profile-add` puts on the card.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,35 +124,10 @@ impl TestProfile {
         fallback: bool,
         pol1: &str,
     ) -> Result<Self, EmulatorError> {
-        let invalid =
-            |what: &'static str, input: &str, reason: &str| EmulatorError::InvalidArgument {
-                what,
-                input: input.to_owned(),
-                reason: reason.to_owned(),
-            };
-        let aid = hex::decode(isd_p)
-            .ok()
-            .and_then(|b| Aid::new(&b).ok())
-            .filter(Aid::is_isd_p)
-            .ok_or_else(|| {
-                invalid(
-                    "--isdp",
-                    isd_p,
-                    "an ISD-P instance AID is A0000005591010FFFFFFFF89 00 nnnn 00 with nnnn from 0010",
-                )
-            })?;
+        let aid = parse_isd_p(isd_p)?;
         let iccid_bytes = parse_iccid(iccid)
             .ok_or_else(|| invalid("--iccid", iccid, "an ICCID is 19 or 20 decimal digits"))?;
-        let pol1_byte = match hex::decode(pol1).as_deref() {
-            Ok([b]) => *b,
-            _ => {
-                return Err(invalid(
-                    "--pol1",
-                    pol1,
-                    "POL1 is one byte in hex, e.g. 00 or 04",
-                ))
-            }
-        };
+        let pol1_byte = parse_pol1(pol1)?;
         Ok(Self {
             isd_p: aid,
             iccid: iccid_bytes,
@@ -132,5 +203,52 @@ mod tests {
             let e = TestProfile::parse(aid, iccid, false, pol1).unwrap_err();
             assert!(e.to_string().contains(what), "{e}");
         }
+    }
+
+    #[test]
+    fn package_through_the_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        CardState::new(None).save(&path).unwrap();
+        let der = smsr_proto::saip::minimal::MinimalProfile::milenage(
+            "8949449999999990999",
+            "262019876543210",
+            [3; 16],
+            [4; 16],
+        )
+        .build()
+        .unwrap()
+        .to_der();
+        let pkg = dir.path().join("p.der");
+        std::fs::write(&pkg, &der).unwrap();
+        let p =
+            PackageProfile::parse("A0000005591010FFFFFFFF8900001000", &pkg, true, "00").unwrap();
+        let (_, response) = add_package(&path, &p).unwrap();
+        assert!(response.is_ok());
+        let card = CardState::load(&path).unwrap();
+        let (entry, data) = card.registry().isd_p(p.isd_p.as_bytes()).unwrap();
+        assert_eq!(entry.life_cycle, 0x1F);
+        assert!(data.is_fallback());
+        assert_eq!(
+            iccid_to_string(&data.profile.as_ref().unwrap().iccid),
+            "8949449999999990999"
+        );
+        assert_eq!(data.installed.as_ref().unwrap().to_der(), der);
+        // A refused package (truncated) leaves the file as it was.
+        std::fs::write(&pkg, &der[..40]).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let p =
+            PackageProfile::parse("A0000005591010FFFFFFFF8900001100", &pkg, false, "00").unwrap();
+        let e = add_package(&path, &p).unwrap_err();
+        assert!(matches!(e, EmulatorError::PackageRefused { .. }), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let missing = PackageProfile::parse(
+            "A0000005591010FFFFFFFF8900001000",
+            &dir.path().join("none.der"),
+            false,
+            "00",
+        )
+        .unwrap_err();
+        assert!(missing.to_string().contains("--package"));
     }
 }

@@ -21,6 +21,7 @@ use crate::isd_p::{iccid_to_string, parse_iccid, IsdP, Profile, ICCID_LEN};
 use crate::keyset::{random_keyset, DEFAULT_KVN};
 use crate::notification::{Notifications, PendingNotification};
 use crate::registry::{EntryKind, Registry, RegistryRecord};
+use crate::usim::InstalledProfile;
 use serde::{Deserialize, Serialize};
 use smsr_proto::gp::life_cycle;
 use smsr_proto::gp::{Aid, Privileges};
@@ -125,6 +126,10 @@ struct IsdPFile {
     pending_reset: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     profile: Option<ProfileFile>,
+    /// The installed profile package in hex DER (its akaParameter `sqnInit` holds the USIM's
+    /// current SQN array).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    package: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -289,6 +294,7 @@ fn isd_p_file(d: &IsdP) -> IsdPFile {
             fallback: p.fallback,
             pol1: format!("{:02X}", p.pol1),
         }),
+        package: d.installed.as_ref().map(|p| hex::encode_upper(p.to_der())),
     }
 }
 
@@ -572,6 +578,17 @@ fn isd_p_data(f: &IsdPFile) -> Result<IsdP, StateError> {
         volatile_quota: f.volatile_quota,
         profile,
         pending_reset: f.pending_reset,
+        installed: f
+            .package
+            .as_deref()
+            .map(|h| -> Result<Box<InstalledProfile>, StateError> {
+                let der = hex::decode(h)
+                    .map_err(|e| StateError::Invalid(format!("registry isd_p package: {e}")))?;
+                InstalledProfile::from_der(&der)
+                    .map(Box::new)
+                    .map_err(|e| StateError::Invalid(format!("registry isd_p package: {e}")))
+            })
+            .transpose()?,
     })
 }
 

@@ -21,7 +21,7 @@
 //! - [`identity`]: ICCID and IMSI codings (header, EF.ICCID, EF.IMSI).
 //! - [`personalize`]: replace ICCID, IMSI, K/OPc in an existing package.
 //! - [`minimal`]: build a minimal valid package.
-//! - [`response`]: `EUICCResponse`, the eUICC's per-PE verdict on a package.
+//! - [`response`]: the eUICC's `EUICCResponse` with a `PEStatus` per PE.
 //!
 //! The types are written by hand from the module's field names and tags, over a strict DER
 //! walker (the private `der` module; its documentation lists the rules it enforces).
@@ -46,7 +46,7 @@ mod secret;
 pub(crate) mod ts48_tests;
 
 pub use package::{OpaquePe, Package, PackageElement, ProfileElement};
-pub use response::{EuiccResponse, PeStatus, PeStatusValue};
+pub use response::{EuiccResponse, PeStatus, PeStatusCode};
 pub use secret::SecretBytes;
 
 use crate::tlv::{Tag, TlvError};

@@ -1,92 +1,136 @@
-//! `EUICCResponse`: the eUICC's verdict on a profile package (TCA eUICC Profile Package
-//! specification §8.11 in v2.x, ASN.1 module `PEDefinitions`, `DEFINITIONS AUTOMATIC TAGS`).
+//! The eUICC's verdict on a profile package: `EUICCResponse` and `PEStatus`, the last types
+//! of the SAIP v3.3.1 ASN.1 module `PEDefinitions` (SAIP.md §2.1).
+//!
+//! With AUTOMATIC TAGS the components are context-tagged in order:
 //!
 //! ```text
-//! EUICCResponse ::= SEQUENCE {                       -- 30
-//!   peStatus SEQUENCE OF PEStatus,                   -- [0] A0 { 30 … }
-//!   profileInstallationAborted NULL OPTIONAL,        -- [1] 81 00
-//!   statusMessage UTF8String (SIZE(1..64)) OPTIONAL, -- [2] 82
-//!   ... }
-//! PEStatus ::= SEQUENCE {                            -- 30
-//!   status PEStatusValue,                            -- [0] 80 INTEGER
-//!   identification UInt15 OPTIONAL,                  -- [1] 81
-//!   additional-information UInt8 OPTIONAL,           -- [2] 82
-//!   offset UInt31 OPTIONAL,                          -- [3] 83
-//!   ... }
+//! EUICCResponse ::= SEQUENCE {                          30
+//!   peStatus SEQUENCE OF PEStatus,                      A0 { 30 ... 30 ... }
+//!   profileInstallationAborted NULL OPTIONAL,           81 00
+//!   statusMessage UTF8String (SIZE (2..64)) OPTIONAL }  82
+//! PEStatus ::= SEQUENCE {                               30
+//!   status INTEGER,                                     80
+//!   identification UInt15 OPTIONAL,                     81
+//!   additional-information UInt8 OPTIONAL,              82
+//!   offset UInt31 OPTIONAL }                            83
 //! ```
 //!
-//! In SGP.02 the ISD-P returns it encrypted in the `86` response to the last SCP03t segment
-//! (see [`crate::scp03t`]). The layout above is checked against the sample
-//! `300CA008300680010581010C8100` (invalid-request-format for PE 12, then aborted) quoted in a
-//! public SGP.22 tool's unit test, and against pySim's copy of the module (field names and
-//! order, as summarised in `shared/protocol/SGP02.md` §4.4).
+//! Status codes are the named numbers of `PEStatus.status` ([`PeStatusCode`]); ISO 7816 status
+//! words `6xxx`/`9xxx` are carried as their value, proprietary codes from 40960.
 
 use super::der::{Node, Writer};
 use super::SaipError;
-use std::fmt;
 
-/// `PEStatusValue` (an INTEGER with named values; other values are kept as they are).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeStatusValue(pub u32);
+/// `PEStatus.status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PeStatusCode {
+    Ok,
+    PeNotSupported,
+    MemoryFailure,
+    BadValues,
+    NotEnoughMemory,
+    InvalidRequestFormat,
+    InvalidParameter,
+    RuntimeNotSupported,
+    LibNotSupported,
+    TemplateNotSupported,
+    FeatureNotSupported,
+    PinCodeMissing,
+    UnsupportedProfileVersion,
+    /// Any other value: an ISO 7816 status word (24576–28671, 36864–40959) or proprietary.
+    Other(u16),
+}
 
-impl PeStatusValue {
-    pub const OK: Self = Self(0);
-    pub const PE_NOT_SUPPORTED: Self = Self(1);
-    pub const MEMORY_FAILURE: Self = Self(2);
-    pub const BAD_VALUES: Self = Self(3);
-    pub const NOT_ENOUGH_MEMORY: Self = Self(4);
-    pub const INVALID_REQUEST_FORMAT: Self = Self(5);
-    pub const INVALID_PARAMETER: Self = Self(6);
-    pub const RUNTIME_NOT_SUPPORTED: Self = Self(7);
-    pub const LIB_NOT_SUPPORTED: Self = Self(8);
-    pub const TEMPLATE_NOT_SUPPORTED: Self = Self(9);
-    pub const FEATURE_NOT_SUPPORTED: Self = Self(10);
-    pub const PIN_CODE_MISSING: Self = Self(11);
-    pub const UNSUPPORTED_PROFILE_VERSION: Self = Self(31);
+const NAMED: [(PeStatusCode, u16, &str); 13] = [
+    (PeStatusCode::Ok, 0, "ok"),
+    (PeStatusCode::PeNotSupported, 1, "pe-not-supported"),
+    (PeStatusCode::MemoryFailure, 2, "memory-failure"),
+    (PeStatusCode::BadValues, 3, "bad-values"),
+    (PeStatusCode::NotEnoughMemory, 4, "not-enough-memory"),
+    (
+        PeStatusCode::InvalidRequestFormat,
+        5,
+        "invalid-request-format",
+    ),
+    (PeStatusCode::InvalidParameter, 6, "invalid-parameter"),
+    (
+        PeStatusCode::RuntimeNotSupported,
+        7,
+        "runtime-not-supported",
+    ),
+    (PeStatusCode::LibNotSupported, 8, "lib-not-supported"),
+    (
+        PeStatusCode::TemplateNotSupported,
+        9,
+        "template-not-supported",
+    ),
+    (
+        PeStatusCode::FeatureNotSupported,
+        10,
+        "feature-not-supported",
+    ),
+    (PeStatusCode::PinCodeMissing, 11, "pin-code-missing"),
+    (
+        PeStatusCode::UnsupportedProfileVersion,
+        31,
+        "unsupported-profile-version",
+    ),
+];
 
-    /// The ASN.1 name, or a description of the range the value falls in.
-    pub fn name(self) -> &'static str {
-        match self.0 {
-            0 => "ok",
-            1 => "pe-not-supported",
-            2 => "memory-failure",
-            3 => "bad-values",
-            4 => "not-enough-memory",
-            5 => "invalid-request-format",
-            6 => "invalid-parameter",
-            7 => "runtime-not-supported",
-            8 => "lib-not-supported",
-            9 => "template-not-supported",
-            10 => "feature-not-supported",
-            11 => "pin-code-missing",
-            31 => "unsupported-profile-version",
-            24576..=28671 | 36864..=40959 => "ISO 7816 status word",
-            40960.. => "proprietary",
-            _ => "undefined",
+impl PeStatusCode {
+    /// The INTEGER value.
+    pub fn value(self) -> u16 {
+        match self {
+            Self::Other(v) => v,
+            named => NAMED
+                .iter()
+                .find(|(c, _, _)| *c == named)
+                .map_or(0, |(_, v, _)| *v),
         }
     }
-}
 
-impl fmt::Display for PeStatusValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.name(), self.0)
+    /// The code of an INTEGER value.
+    pub fn from_value(v: u16) -> Self {
+        NAMED
+            .iter()
+            .find(|(_, n, _)| *n == v)
+            .map_or(Self::Other(v), |(c, _, _)| *c)
+    }
+
+    /// The ASN.1 name (`ok`, `bad-values`...), or the number for other values.
+    pub fn name(self) -> String {
+        NAMED
+            .iter()
+            .find(|(c, _, _)| *c == self)
+            .map_or_else(|| self.value().to_string(), |(_, _, n)| (*n).to_string())
     }
 }
 
-/// One `PEStatus` entry.
+/// One `PEStatus`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeStatus {
-    pub status: PeStatusValue,
-    /// The `identification` of the PE the status is about.
+    pub status: PeStatusCode,
+    /// The `identification` of the PE concerned (none for the ProfileHeader).
     pub identification: Option<u16>,
     pub additional_information: Option<u8>,
-    /// Byte offset of the problem inside the PE.
+    /// Byte offset of the PE (or of the part of it) concerned.
     pub offset: Option<u32>,
 }
 
+/// `EUICCResponse`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct EuiccResponse {
+    pub pe_status: Vec<PeStatus>,
+    pub profile_installation_aborted: bool,
+    pub status_message: Option<String>,
+}
+
+/// Largest `offset` (UInt31).
+const OFFSET_MAX: u64 = 0x7FFF_FFFF;
+
 impl PeStatus {
-    /// A status without the optional fields.
-    pub fn new(status: PeStatusValue) -> Self {
+    /// A status without identification, additional information or offset.
+    pub fn new(status: PeStatusCode) -> Self {
         Self {
             status,
             identification: None,
@@ -96,76 +140,16 @@ impl PeStatus {
     }
 }
 
-/// `EUICCResponse`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EuiccResponse {
-    pub pe_status: Vec<PeStatus>,
-    pub profile_installation_aborted: bool,
-    pub status_message: Option<String>,
-}
-
 impl EuiccResponse {
-    /// A response with one `ok` status and nothing aborted.
+    /// An empty response: nothing refused, not aborted.
     pub fn ok() -> Self {
-        Self {
-            pe_status: vec![PeStatus::new(PeStatusValue::OK)],
-            profile_installation_aborted: false,
-            status_message: None,
-        }
+        Self::default()
     }
 
-    /// Whether the profile was installed: not aborted and every status `ok`.
-    pub fn is_success(&self) -> bool {
+    /// Whether every PE was accepted and the installation was not aborted.
+    pub fn is_ok(&self) -> bool {
         !self.profile_installation_aborted
-            && self.pe_status.iter().all(|s| s.status == PeStatusValue::OK)
-    }
-
-    /// Decodes one DER `EUICCResponse` filling `bytes` exactly.
-    pub fn decode(bytes: &[u8]) -> Result<Self, SaipError> {
-        let (node, used) = Node::parse_prefix(bytes, 0)?;
-        if used != bytes.len() {
-            return Err(SaipError::Der {
-                offset: used,
-                tag: None,
-                reason: "bytes after EUICCResponse".into(),
-            });
-        }
-        if node.tag.value() != 0x30 {
-            return Err(node.err("EUICCResponse is not a SEQUENCE"));
-        }
-        let mut f = node.fields("EUICCResponse")?;
-        let list = f.req(0xA0, "peStatus")?;
-        let mut pe_status = Vec::new();
-        for item in list.children()? {
-            if item.tag.value() != 0x30 {
-                return Err(item.err("PEStatus is not a SEQUENCE"));
-            }
-            pe_status.push(decode_pe_status(&item)?);
-        }
-        let profile_installation_aborted = match f.opt(0x81) {
-            Some(n) => {
-                n.null()?;
-                true
-            }
-            None => false,
-        };
-        let status_message = match f.opt(0x82) {
-            Some(n) => {
-                let v = n.octets_sized(1, 64 * 4)?;
-                let s = String::from_utf8(v).map_err(|_| n.err("statusMessage is not UTF-8"))?;
-                if s.chars().count() > 64 {
-                    return Err(n.err("statusMessage longer than SIZE(1..64)"));
-                }
-                Some(s)
-            }
-            None => None,
-        };
-        f.finish()?;
-        Ok(Self {
-            pe_status,
-            profile_installation_aborted,
-            status_message,
-        })
+            && self.pe_status.iter().all(|s| s.status == PeStatusCode::Ok)
     }
 
     /// The DER encoding.
@@ -175,15 +159,15 @@ impl EuiccResponse {
             w.nested(0xA0, |w| {
                 for s in &self.pe_status {
                     w.nested(0x30, |w| {
-                        w.uint(0x80, u64::from(s.status.0));
+                        w.uint(0x80, u64::from(s.status.value()));
                         if let Some(id) = s.identification {
                             w.uint(0x81, u64::from(id));
                         }
-                        if let Some(a) = s.additional_information {
-                            w.uint(0x82, u64::from(a));
+                        if let Some(info) = s.additional_information {
+                            w.uint(0x82, u64::from(info));
                         }
-                        if let Some(o) = s.offset {
-                            w.uint(0x83, u64::from(o));
+                        if let Some(off) = s.offset {
+                            w.uint(0x83, u64::from(off));
                         }
                     });
                 }
@@ -197,91 +181,145 @@ impl EuiccResponse {
         });
         w.into_bytes()
     }
-}
 
-fn decode_pe_status(node: &Node<'_>) -> Result<PeStatus, SaipError> {
-    let mut f = node.fields("PEStatus")?;
-    let status = f.req(0x80, "status")?;
-    let status = PeStatusValue(
-        u32::try_from(status.uint(u64::from(u32::MAX))?).map_err(|_| status.err("too large"))?,
-    );
-    let identification = match f.opt(0x81) {
-        Some(n) => Some(u16::try_from(n.uint(32767)?).map_err(|_| n.err("above UInt15"))?),
-        None => None,
-    };
-    let additional_information = f.opt(0x82).map(|n| n.u8()).transpose()?;
-    let offset = match f.opt(0x83) {
-        Some(n) => Some(u32::try_from(n.uint(0x7FFF_FFFF)?).map_err(|_| n.err("above UInt31"))?),
-        None => None,
-    };
-    f.finish()?;
-    Ok(PeStatus {
-        status,
-        identification,
-        additional_information,
-        offset,
-    })
+    /// Decodes one `EUICCResponse` filling `bytes` exactly.
+    pub fn from_der(bytes: &[u8]) -> Result<Self, SaipError> {
+        let (node, used) = Node::parse_prefix(bytes, 0)?;
+        if used != bytes.len() {
+            return Err(SaipError::Der {
+                offset: used,
+                tag: None,
+                reason: "bytes after the EUICCResponse".into(),
+            });
+        }
+        if node.tag.value() != 0x30 {
+            return Err(node.err("EUICCResponse is not a SEQUENCE"));
+        }
+        let mut f = node.fields("EUICCResponse")?;
+        let list = f.req(0xA0, "peStatus")?;
+        let mut pe_status = Vec::new();
+        for n in list.children()? {
+            if n.tag.value() != 0x30 {
+                return Err(n.err("PEStatus is not a SEQUENCE"));
+            }
+            let mut g = n.fields("PEStatus")?;
+            let status = g.req(0x80, "status")?;
+            let status = PeStatusCode::from_value(status.u16()?);
+            let identification = g
+                .opt(0x81)
+                .map(|n| n.uint(32767).map(|v| u16::try_from(v).unwrap_or(0)))
+                .transpose()?;
+            let additional_information = g.opt(0x82).map(|n| n.u8()).transpose()?;
+            let offset = g
+                .opt(0x83)
+                .map(|n| n.uint(OFFSET_MAX).map(|v| u32::try_from(v).unwrap_or(0)))
+                .transpose()?;
+            g.finish()?;
+            pe_status.push(PeStatus {
+                status,
+                identification,
+                additional_information,
+                offset,
+            });
+        }
+        let profile_installation_aborted = match f.opt(0x81) {
+            Some(n) => {
+                n.null()?;
+                true
+            }
+            None => false,
+        };
+        let status_message = f
+            .opt(0x82)
+            .map(|n| {
+                let s = std::str::from_utf8(n.value)
+                    .map_err(|_| n.err("statusMessage is not UTF-8"))?;
+                if !(2..=64).contains(&s.chars().count()) {
+                    return Err(n.err("statusMessage outside SIZE (2..64)"));
+                }
+                Ok(s.to_string())
+            })
+            .transpose()?;
+        f.finish()?;
+        Ok(Self {
+            pe_status,
+            profile_installation_aborted,
+            status_message,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
-    /// Sample from a public SGP.22 tool's unit test: peStatus { status 5
-    /// (invalid-request-format), identification 12 }, profileInstallationAborted.
-    const SAMPLE: &str = "300CA008300680010581010C8100";
-
+    /// Encoding written out by hand from the ASN.1 above: one ok PE (id 4, offset 140) and
+    /// one bad-values PE (id 11, offset 300, additional information 2), aborted.
     #[test]
-    fn decodes_the_published_sample() {
-        let bytes = hex::decode(SAMPLE).unwrap();
-        let r = EuiccResponse::decode(&bytes).unwrap();
-        assert_eq!(r.pe_status.len(), 1);
-        assert_eq!(r.pe_status[0].status, PeStatusValue::INVALID_REQUEST_FORMAT);
-        assert_eq!(r.pe_status[0].identification, Some(12));
-        assert!(r.profile_installation_aborted);
-        assert!(!r.is_success());
-        assert_eq!(r.to_der(), bytes);
-    }
-
-    #[test]
-    fn ok_response_bytes() {
-        // 30 07 A0 05 30 03 80 01 00: one PEStatus "ok", written out by hand from the ASN.1.
-        assert_eq!(
-            hex::encode_upper(EuiccResponse::ok().to_der()),
-            "3007A0053003800100"
-        );
-        assert!(EuiccResponse::ok().is_success());
-    }
-
-    #[test]
-    fn round_trip_all_fields() {
+    fn encoding_by_hand() {
         let r = EuiccResponse {
             pe_status: vec![
                 PeStatus {
-                    status: PeStatusValue(0x6A80),
-                    identification: Some(32767),
-                    additional_information: Some(200),
-                    offset: Some(70000),
+                    status: PeStatusCode::Ok,
+                    identification: Some(4),
+                    additional_information: None,
+                    offset: Some(140),
                 },
-                PeStatus::new(PeStatusValue::OK),
+                PeStatus {
+                    status: PeStatusCode::BadValues,
+                    identification: Some(11),
+                    additional_information: Some(2),
+                    offset: Some(300),
+                },
             ],
-            profile_installation_aborted: false,
-            status_message: Some("écrit".into()),
+            profile_installation_aborted: true,
+            status_message: Some("K".repeat(2)),
         };
-        assert_eq!(EuiccResponse::decode(&r.to_der()).unwrap(), r);
-        assert_eq!(PeStatusValue(0x6A80).name(), "ISO 7816 status word");
+        let der = r.to_der();
+        assert_eq!(
+            hex::encode_upper(&der),
+            concat!(
+                "3023", "A01B", "300A", "800100", "810104", "8302008C", "300D", "800103", "81010B",
+                "820102", "8302012C", "8100", "82024B4B"
+            )
+        );
+        assert_eq!(EuiccResponse::from_der(&der).unwrap(), r);
+        assert!(!r.is_ok());
     }
 
     #[test]
-    fn rejects_trailing_bytes_and_unknown_fields() {
-        let mut b = hex::decode(SAMPLE).unwrap();
-        b.push(0);
-        assert!(EuiccResponse::decode(&b).is_err());
-        // An unknown [5] component.
-        assert!(EuiccResponse::decode(&hex::decode("3005A000850100").unwrap()).is_err());
-        // Not a SEQUENCE.
-        assert!(EuiccResponse::decode(&hex::decode("3102A000").unwrap()).is_err());
-        // peStatus missing.
-        assert!(EuiccResponse::decode(&hex::decode("30028100").unwrap()).is_err());
+    fn codes() {
+        assert_eq!(
+            PeStatusCode::from_value(31),
+            PeStatusCode::UnsupportedProfileVersion
+        );
+        assert_eq!(PeStatusCode::TemplateNotSupported.value(), 9);
+        assert_eq!(
+            PeStatusCode::from_value(0x6A80),
+            PeStatusCode::Other(0x6A80)
+        );
+        assert_eq!(PeStatusCode::PeNotSupported.name(), "pe-not-supported");
+        assert_eq!(PeStatusCode::Other(40960).name(), "40960");
+    }
+
+    #[test]
+    fn strict() {
+        let ok = EuiccResponse::default().to_der();
+        assert_eq!(ok, [0x30, 0x02, 0xA0, 0x00]);
+        assert!(EuiccResponse::from_der(&[0x30, 0x02, 0xA0, 0x00, 0x00]).is_err());
+        assert!(EuiccResponse::from_der(&[0x30, 0x00]).is_err());
+        assert!(EuiccResponse::from_der(&[0x30, 0x05, 0xA0, 0x00, 0x81, 0x01, 0x00]).is_err());
+        // INTEGER not minimal.
+        assert!(EuiccResponse::from_der(&hex::decode("3007A005300380020000").unwrap()).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics_and_round_trips(b in prop::collection::vec(any::<u8>(), 0..60)) {
+            if let Ok(r) = EuiccResponse::from_der(&b) {
+                prop_assert_eq!(r.to_der(), b);
+            }
+        }
     }
 }

@@ -411,7 +411,7 @@ impl ResponseChecker {
                 let icv = response_icv(&keys.s_enc, seg.counter);
                 let plain = cbc_decrypt(&keys.s_enc, &icv, data)?;
                 let plain = unpad(&plain, true).map_err(|_| Scp03tError::BadPadding)?;
-                let response = EuiccResponse::decode(&plain)?;
+                let response = EuiccResponse::from_der(&plain)?;
                 self.result = Some(response.clone());
                 Ok(HostEvent::Result { index, response })
             }

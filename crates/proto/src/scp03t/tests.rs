@@ -8,7 +8,7 @@ use super::card::package_complete;
 use super::*;
 use crate::ota::executor::RawOutcome;
 use crate::saip::ts48_tests::packages;
-use crate::saip::{EuiccResponse, Package, PeStatus, PeStatusValue};
+use crate::saip::{EuiccResponse, Package, PeStatus, PeStatusCode};
 use crate::scp03::{Scp03Card, ScpOptions, StaticKeys};
 use crate::tlv::Tlv;
 use aes::cipher::{BlockEncrypt, KeyInit};
@@ -58,7 +58,7 @@ fn installer(pkg: &[u8]) -> EuiccResponse {
             .pes()
             .map(|pe| PeStatus {
                 identification: pe.identification(),
-                ..PeStatus::new(PeStatusValue::OK)
+                ..PeStatus::new(PeStatusCode::Ok)
             })
             .collect(),
         profile_installation_aborted: false,
@@ -651,7 +651,7 @@ mod prop {
         /// EUICCResponse decoding never panics.
         #[test]
         fn euicc_response_decode_never_panics(v in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = EuiccResponse::decode(&v);
+            let _ = EuiccResponse::from_der(&v);
         }
     }
 }

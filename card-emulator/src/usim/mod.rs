@@ -1,0 +1,76 @@
+//! The profile in an ISD-P as the terminal sees it: the installer that turns a SAIP profile
+//! package into a file system with its PINs and AKA credentials ([`install`]), and the
+//! commands of the ENABLED profile's files and USIM ([`app`]).
+//!
+//! - [`template`]: the SAIP templates known here (MF, ADF.USIM mandatory);
+//! - [`build`]: one file from its PE description; [`tree`]: the file system and FCPs;
+//! - [`sqn`]: the SQN freshness check of AUTHENTICATE.
+//!
+//! PINs are kept (key reference, retries) but not verified: no VERIFY PIN; PIN1 and local
+//! PINs are shown disabled in the PIN status templates and no access condition is enforced.
+//! The installed package is kept as DER in the ISD-P's state, with the SQN array in its
+//! akaParameter `sqnInit`; the file system is rebuilt from it when the state is loaded.
+
+pub mod app;
+pub mod build;
+pub mod install;
+pub mod profile;
+pub mod sqn;
+pub mod template;
+pub mod tree;
+
+pub use app::FsSelection;
+pub use install::{install, Outcome};
+pub use profile::InstalledProfile;
+
+use crate::state::ProfileError;
+use crate::CardState;
+use smsr_proto::gp::Aid;
+use smsr_proto::saip::response::EuiccResponse;
+
+/// Installs the package `der` into the ISD-P `isd_p` (created if missing, as
+/// [`CardState::install_test_profile`] does), which then holds the profile (ICCID from the
+/// header, the Fallback Attribute and POL1 given) and is DISABLED. The `EUICCResponse` tells
+/// how each PE went; when the installation was aborted the card is left unchanged.
+pub fn install_package(
+    state: &mut CardState,
+    isd_p: &Aid,
+    der: &[u8],
+    fallback: bool,
+    pol1: u8,
+) -> Result<EuiccResponse, ProfileError> {
+    let outcome = install::install(der);
+    let Some(profile) = outcome.profile else {
+        return Ok(outcome.response);
+    };
+    state.install_test_profile(isd_p, profile.iccid, fallback, pol1)?;
+    if let Some(data) = state
+        .registry_mut()
+        .find_mut(isd_p.as_bytes())
+        .and_then(|e| e.isd_p.as_mut())
+    {
+        data.installed = Some(Box::new(profile));
+    }
+    Ok(outcome.response)
+}
+
+/// The ENABLED ISD-P's AID and its installed profile, if it has one.
+pub fn enabled_profile(state: &CardState) -> Option<(&Aid, &InstalledProfile)> {
+    let e = state.registry().enabled_isd_p()?;
+    Some((&e.aid, e.isd_p.as_ref()?.installed.as_deref()?))
+}
+
+/// The installed profile of the ISD-P `aid` if that ISD-P is ENABLED.
+pub fn enabled_profile_mut<'a>(
+    state: &'a mut CardState,
+    aid: &[u8],
+) -> Option<&'a mut InstalledProfile> {
+    let e = state.registry_mut().find_mut(aid)?;
+    if e.life_cycle != smsr_proto::gp::life_cycle::ISD_P_ENABLED {
+        return None;
+    }
+    e.isd_p.as_mut()?.installed.as_deref_mut()
+}
+
+#[cfg(test)]
+mod tests;
