@@ -137,6 +137,10 @@ pub enum Command {
     /// (HandleNotificationConfirmation); ISD-Ps the card deleted on confirmation leave the
     /// registry.
     Notifications(crate::commands::platform::NotificationsArgs),
+    /// SM-SR + SM-DP: download a profile into a registered card and enable it: CreateISDP,
+    /// key establishment (ECKA), SCP03t download, EnableProfile with a reset, notifications,
+    /// and a check that the profile's USIM authenticates with its K/OPc; each step timed.
+    Provision(crate::commands::provision::ProvisionArgs),
     /// SM-SR: ES5.AuditEIS — read the card's ISD-Ps and make the registry agree, settling
     /// operations a crash left pending.
     Audit(crate::commands::platform::AuditArgs),

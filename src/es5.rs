@@ -82,6 +82,21 @@ pub trait Es5Link {
     /// Resets the card (a profile switch takes effect at the next reset, SGP.02 §3.x REFRESH);
     /// the next script opens a new session.
     fn reset(&mut self) -> Result<(), Es5Error>;
+
+    /// Runs a whole command script (with SCP03t TLVs, script chaining…) on the application
+    /// `target` (an ISD-P: ES8 through the SM-SR) and returns its response script. Only a
+    /// transport that carries scripts can do it.
+    fn run_script(
+        &mut self,
+        target: &Aid,
+        _script: &smsr_proto::ota::script::CommandScript,
+    ) -> Result<smsr_proto::ota::response::ResponseScript, Es5Error> {
+        Err(Es5Error::Input(format!(
+            "a command script for {} (SCP03t profile download) needs a transport that carries \
+             scripts: use --es5 scp80",
+            hexfmt::upper(target.as_bytes())
+        )))
+    }
 }
 
 /// `--es5 scp03`: an SCP03 session on the ISD-R, opened on first use.

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod commands;
 pub mod eis;
 pub mod es5;
+pub mod es8;
 pub mod exit_code;
 pub mod gp;
 pub mod hexfmt;

@@ -48,6 +48,8 @@ fn smsr(s: &Setup, args: &[&str]) -> Output {
         .args(args)
         .env_remove("SMSR_TRACE")
         .env_remove("SMSR_READER")
+        // These EIS carry only the ISD-R's SCP03 keys (the SCP80 path: provision_in_process).
+        .env("SMSR_ES5", "scp03")
         .output()
         .unwrap()
 }

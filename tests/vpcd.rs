@@ -390,6 +390,10 @@ fn sm_sr_profile_life_cycle_through_pcscd() {
     let sm = |args: &[&str]| {
         let mut all = vec!["--db", db];
         all.extend(args);
+        // The EIS carries only the ISD-R's SCP03 keys.
+        if !["eis"].contains(&args[0]) {
+            all.extend(["--es5", "scp03"]);
+        }
         v.json(&all)
     };
     sm(&["eis", "register", eis_file.to_str().expect("utf-8 path")]);

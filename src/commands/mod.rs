@@ -9,6 +9,7 @@ pub mod gp;
 pub mod info;
 pub mod pki;
 pub mod platform;
+pub mod provision;
 pub mod readers;
 pub mod saip;
 pub mod trace;
@@ -88,6 +89,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Isdp(cmd) => platform::isdp(g, cmd),
         Command::Profile(cmd) => platform::profile(g, cmd),
         Command::Audit(args) => platform::audit(g, args),
+        Command::Provision(args) => provision::run(g, args),
         Command::Notifications(args) => platform::notifications(g, args),
         Command::Trace(TraceCommand::Decrypt(args)) => decrypt::run(g, args),
         Command::Pki(cmd) => pki::run(g, cmd),

@@ -18,7 +18,7 @@ pub struct Es5Args {
     /// ES5 transport: scp80 (secured packets in SMS-PP download ENVELOPEs, with the EIS's
     /// SCP80 keys and the registry's counter) or scp03 (an SCP03 session on the ISD-R with the
     /// EIS's keys; a test-card convenience for cards and emulators that expose the ISD-R).
-    #[arg(long, value_enum, default_value_t = Es5Choice::Scp03, env = "SMSR_ES5")]
+    #[arg(long, value_enum, default_value_t = Es5Choice::Scp80, env = "SMSR_ES5")]
     pub es5: Es5Choice,
 }
 
@@ -158,7 +158,7 @@ pub struct AuditArgs {
     pub es5: Es5Args,
 }
 
-fn open_registry(g: &GlobalArgs) -> Result<Registry, CliError> {
+pub(crate) fn open_registry(g: &GlobalArgs) -> Result<Registry, CliError> {
     let path = g
         .db
         .clone()
@@ -194,7 +194,7 @@ impl From<Es5Error> for CliError {
 }
 
 /// The card, checked to be the one the EID names, and an ES5 link to its ISD-R.
-fn link_for(
+pub(crate) fn link_for(
     g: &GlobalArgs,
     registry: &Registry,
     eid: &str,

@@ -10,7 +10,9 @@ use super::{Es5Error, Es5Link};
 use crate::eis::Eis;
 use crate::registry::Registry;
 use crate::transport::Transport;
+use smsr_proto::gp::aid::Aid;
 use smsr_proto::ota::host::{open_por, script_envelopes, SmsParameters};
+use smsr_proto::ota::response::ResponseScript;
 use smsr_proto::ota::scp80::{CommandHeader, KeySet, PorStatus, Spi};
 use smsr_proto::ota::script::CommandScript;
 use smsr_proto::ota::sms::{get_response, EnvelopeReply};
@@ -130,19 +132,23 @@ fn por_hint(status: PorStatus) -> &'static str {
     }
 }
 
-impl<T: Transport> Es5Link for Scp80Link<T> {
-    fn run(&mut self, commands: &[CommandApdu]) -> Result<Vec<ResponseApdu>, Es5Error> {
-        let script = CommandScript::of_apdus(commands.iter().cloned());
+impl<T: Transport> Scp80Link<T> {
+    /// Sends `script` in one secured packet to the application with `tar` and opens the PoR.
+    fn send_script(
+        &mut self,
+        tar: [u8; 3],
+        script: &CommandScript,
+    ) -> Result<ResponseScript, Es5Error> {
         let counter = self.counters.next_counter(&self.eid, self.keyset.kvn)?;
         let header = CommandHeader {
             spi: SPI,
             kic: self.keyset.kic_indicator(),
             kid: self.keyset.kid_indicator(),
-            tar: self.tar,
+            tar,
             counter,
         };
         let keysets = std::slice::from_ref(&self.keyset);
-        let envelopes = script_envelopes(&script, &header, keysets, &SmsParameters::default())
+        let envelopes = script_envelopes(script, &header, keysets, &SmsParameters::default())
             .map_err(|e| Es5Error::Input(format!("cannot build the SCP80 packet: {e}")))?;
         let ud = deliver(&mut self.transport, &envelopes)?;
         let (por, answer) = open_por(&ud, &header, keysets)
@@ -154,10 +160,32 @@ impl<T: Transport> Es5Link for Scp80Link<T> {
                 hint: por_hint(por.status),
             });
         }
-        let answer = answer.ok_or_else(|| {
+        answer.ok_or_else(|| {
             Es5Error::BadResponse("the PoR is OK but carries no response script".into())
-        })?;
+        })
+    }
+}
+
+impl<T: Transport> Es5Link for Scp80Link<T> {
+    fn run(&mut self, commands: &[CommandApdu]) -> Result<Vec<ResponseApdu>, Es5Error> {
+        let script = CommandScript::of_apdus(commands.iter().cloned());
+        let answer = self.send_script(self.tar, &script)?;
         Ok(answer.response_apdus().cloned().collect())
+    }
+
+    /// The packet goes to the target's TAR (bytes 13–15 of its AID, ETSI TS 101 220), secured
+    /// with the ISD-R's key set: the SM-SR carries the SM-DP's ES8 script (ES3.SendData).
+    fn run_script(
+        &mut self,
+        target: &Aid,
+        script: &CommandScript,
+    ) -> Result<ResponseScript, Es5Error> {
+        let tar = target
+            .as_bytes()
+            .get(12..15)
+            .and_then(|t| <[u8; 3]>::try_from(t).ok())
+            .ok_or_else(|| Es5Error::Input(format!("{target} has no TAR (bytes 13-15)")))?;
+        self.send_script(tar, script)
     }
 
     fn reset(&mut self) -> Result<(), Es5Error> {
