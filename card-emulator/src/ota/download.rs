@@ -28,6 +28,7 @@ use crate::CardState;
 use smsr_proto::gp::{life_cycle, Aid};
 use smsr_proto::ota::executor::{RawOutcome, ScriptTarget};
 use smsr_proto::saip::{EuiccResponse, PeStatus, PeStatusCode};
+use smsr_proto::scp03::Scp03Card;
 use smsr_proto::scp03t::card::Scp03tCard;
 use smsr_proto::scp03t::{ErrorReason, ErrorTag};
 use smsr_proto::tlv::Tlv;
@@ -48,17 +49,30 @@ pub fn isd_p_tar(aid: &Aid) -> Option<[u8; 3]> {
 /// reported aborted.
 pub const NOT_PERSONALIZED_STATUS: PeStatusCode = PeStatusCode::InvalidParameter;
 
-/// The SCP03t receivers of the ISD-Ps, by AID. Volatile: a reset clears them.
+/// The SCP03t receivers of the ISD-Ps, by AID, each with the check values of the key sets it
+/// was opened under. Volatile: a reset clears them.
 #[derive(Debug, Default)]
 pub(crate) struct Downloads {
-    receivers: BTreeMap<Vec<u8>, Scp03tCard>,
+    receivers: BTreeMap<Vec<u8>, (Vec<KeyCheckValues>, Scp03tCard)>,
+}
+
+/// The KCVs of an ISD-P's key sets: a receiver whose ISD-P got other keys since (deleted,
+/// created again and personalized before a reset) is dropped, its session with it.
+type KeyCheckValues = [[u8; 3]; 3];
+
+fn key_check_values(sd: &Scp03Card) -> Vec<KeyCheckValues> {
+    sd.keysets().iter().map(|k| k.keys.kcvs()).collect()
 }
 
 impl Downloads {
-    /// Drops the receivers of ISD-Ps that no longer have keys (deleted, or created again).
+    /// Drops the receivers of ISD-Ps that no longer have these keys (deleted, or created
+    /// again).
     pub(crate) fn forget_unkeyed(&mut self, state: &CardState) {
-        self.receivers
-            .retain(|aid, _| state.isd_p_scp03(aid).is_some());
+        self.receivers.retain(|aid, (kcvs, _)| {
+            state
+                .isd_p_scp03(aid)
+                .is_some_and(|sd| key_check_values(sd) == *kcvs)
+        });
     }
 }
 
@@ -114,7 +128,16 @@ impl<'a> Router<'a> {
                 None => RawOutcome::Unsupported,
             };
         };
-        let receiver = self.downloads.receivers.entry(key.clone()).or_default();
+        let kcvs = key_check_values(&sd);
+        let (opened_under, receiver) = self
+            .downloads
+            .receivers
+            .entry(key.clone())
+            .or_insert_with(|| (kcvs.clone(), Scp03tCard::new()));
+        if *opened_under != kcvs {
+            *opened_under = kcvs;
+            *receiver = Scp03tCard::new();
+        }
         let nv = &mut *self.nv;
         let outcome = receiver.process(&mut sd, tlv, |der| install(nv.get_mut(), aid, der));
         if Some(sd_counters(&sd)) != self.nv.get().isd_p_scp03(&key).map(sd_counters) {
@@ -126,7 +149,7 @@ impl<'a> Router<'a> {
     }
 }
 
-fn sd_counters(sd: &smsr_proto::scp03::Scp03Card) -> Vec<u32> {
+fn sd_counters(sd: &Scp03Card) -> Vec<u32> {
     sd.keysets().iter().map(|k| k.sequence_counter).collect()
 }
 

@@ -186,6 +186,9 @@ fn download_enable_and_read(name: &str, der: &[u8], imsi: &str) {
         .unwrap();
     assert_eq!(stored.sequence_counter(keys.kvn()), Some(1), "{name}");
     assert!(sms.card.take_dirty());
+    let reloaded = CardState::from_json(&sms.card.state().to_json()).unwrap();
+    let reloaded = reloaded.isd_p_scp03(isd_p(0x10).as_bytes()).unwrap();
+    assert_eq!(reloaded.sequence_counter(keys.kvn()), Some(1), "{name}");
 
     assert_eq!(sms.life_cycle(0x10), life_cycle::ISD_P_DISABLED, "{name}");
     let usim_select = format!("00A4040C0C{USIM_AID}");
@@ -343,4 +346,41 @@ fn refusals_unkeyed_isd_p_refused_package_and_apdus_to_an_isd_p() {
         crate::ota::download::NOT_PERSONALIZED_STATUS
     );
     assert_eq!(sms.life_cycle(0x10), life_cycle::ISD_P_DISABLED);
+}
+
+#[test]
+fn a_session_does_not_outlive_its_isd_p() {
+    let pki = pki();
+    let mut sms = Sms::new(&pki);
+    let keys = sms.isd_p_with_keys(&pki, 0x10);
+    let der = minimal_package(MINIMAL_IMSI);
+    let download = Scp03tHost::new(keys, 0x00, isd_p(0x10).as_bytes(), 0)
+        .unwrap()
+        .with_segment_size(200)
+        .unwrap()
+        .protect(&der)
+        .unwrap();
+    let scripts = download.scripts();
+    assert!(scripts.len() > 2);
+    let opened = raw_answers(&[sms.send(&scripts[0], [0, 0, 0x10])]);
+    assert_eq!(opened[1], Tlv::new(0x85_u32, vec![]));
+
+    // ISD-P 10 is deleted, created again and gets other keys before a reset.
+    let delete = smsr_proto::gp::Delete::object(isd_p(0x10))
+        .to_apdu()
+        .unwrap();
+    assert_eq!(sms.isd_r(vec![delete])[0].sw, StatusWord::Success);
+    sms.isd_p_with_keys(&pki, 0x10);
+
+    // The rest of the old session is out of order; nothing is installed.
+    let answers = raw_answers(
+        &scripts[1..]
+            .iter()
+            .map(|s| sms.send(s, [0, 0, 0x10]))
+            .collect::<Vec<_>>(),
+    );
+    assert!(answers
+        .iter()
+        .all(|t| *t == Tlv::new(0x9F46_u32, vec![0x01])));
+    assert_eq!(sms.life_cycle(0x10), life_cycle::PERSONALIZED);
 }
