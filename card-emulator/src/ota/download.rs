@@ -1,11 +1,12 @@
-//! Profile download over SCP80: ES8 scripts of SCP03t TLVs (`84`, `85`, `86`; SGP.02 §2.5.2,
-//! §2.5.3, §4.1.3.3 DownloadAndInstallation) addressed to an ISD-P's TAR.
+//! Profile download over SCP80: SGP.02 ES8.DownloadAndInstallation, the SCP03t TLVs `84`,
+//! `85`, `86` (`shared/protocol/SGP02.md` §4) in TS 102 226 scripts addressed to an ISD-P's
+//! TAR.
 //!
-//! Every ISD-P of the registry answers the TAR made of bytes 13–15 of its AID ([`isd_p_tar`]:
-//! the first ISD-P `A0000005591010FFFFFFFF8900001000` has TAR `000010`), with the ISD-R's SCP80
-//! key sets and counters and the ISD-R TAR's minimum security level
-//! ([`super::ISD_R_MSL`]). SGP.02 §2.4.3 has ES8 travel over the ISD-R's secure channel to
-//! the ISD-P: the SM-SR holds only the ISD-R's SCP80 keys.
+//! Every ISD-P of the registry answers the TAR made of bytes 13–15 of its AID ([`isd_p_tar`],
+//! `SGP02.md` §1: the first ISD-P `A0000005591010FFFFFFFF8900001000` has TAR `000010`), with
+//! the ISD-R's SCP80 key sets and counters and the ISD-R TAR's minimum security level
+//! ([`super::ISD_R_MSL`]). ES8 reaches the card through the SM-SR, which holds only the
+//! ISD-R's SCP80 keys: the SCP03t layer inside is what protects the profile end to end.
 //!
 //! A packet's script runs on the addressed ISD-P:
 //! - raw TLVs `84`/`85`/`86` go to the ISD-P's [`Scp03tCard`] (one per ISD-P, volatile until
