@@ -97,9 +97,9 @@ enum Addressee {
 
 /// The script target of an SMS-PP command packet: the ISD-R or the ISD-P its TAR names.
 pub(crate) struct Router<'a> {
-    pub(crate) isd_r: &'a mut isd_r::Session,
-    pub(crate) downloads: &'a mut Downloads,
-    pub(crate) nv: &'a mut Nv,
+    isd_r: &'a mut isd_r::Session,
+    downloads: &'a mut Downloads,
+    nv: &'a mut Nv,
     addressee: Addressee,
 }
 
