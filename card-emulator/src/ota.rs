@@ -18,6 +18,9 @@
 //! whose two STORE DATA travel in two scripts, see `isd_r/es8.rs`); PUT KEY is refused (`6985`).
 //! The ISD-R state of these scripts (STORE DATA blocks, personalization) lasts until the card
 //! is reset.
+//!
+//! Each ISD-P answers its own TAR (bytes 13–15 of its AID) with the same key sets and minimum
+//! security level: ES8 profile download, SCP03t scripts run on the ISD-P (`ota/download.rs`).
 
 use crate::card::Nv;
 use crate::eum::isd_r_tar;
@@ -39,12 +42,13 @@ pub const INS_TERMINAL_RESPONSE: u8 = 0x14;
 /// (`shared/protocol/SGP02.md` §6.3) and what the SCP03 path asks for (C-MAC) and more.
 pub const ISD_R_MSL: MinimumSecurityLevel = MinimumSecurityLevel::CC_CIPHERED_COUNTER;
 
-/// The card's SMS-PP state: reassembly, the ISD-R's state for OTA scripts, and a proactive
-/// command waiting for FETCH. Volatile: a reset clears it.
+/// The card's SMS-PP state: reassembly, the ISD-R's state for OTA scripts, the ISD-Ps'
+/// SCP03t receivers, and a proactive command waiting for FETCH. Volatile: a reset clears it.
 #[derive(Debug, Default)]
 pub(crate) struct Ota {
     card: OtaCard,
     isd_r: isd_r::Session,
+    downloads: download::Downloads,
     proactive: Option<Vec<u8>>,
 }
 
@@ -54,11 +58,16 @@ impl Ota {
         let Self {
             card,
             isd_r,
+            downloads,
             proactive,
         } = self;
         card.entity.keysets = nv.get().scp80_keysets().to_vec();
-        card.entity.tars = vec![(isd_r_tar(), ISD_R_MSL)];
-        let mut target = |c: &CommandApdu| isd_r::process_scp80(isd_r, nv, c);
+        card.entity.tars = std::iter::once(isd_r_tar())
+            .chain(download::isd_p_tars(nv.get()).into_iter().map(|(t, _)| t))
+            .map(|t| (t, ISD_R_MSL))
+            .collect();
+        downloads.forget_unkeyed(nv.get());
+        let mut target = download::Router::new(isd_r, downloads, nv);
         let outcome = card.envelope(cmd, &mut target);
         let counters_moved = card
             .entity
@@ -103,6 +112,8 @@ impl Ota {
         ResponseApdu::status(StatusWord::Success)
     }
 }
+
+pub mod download;
 
 #[cfg(test)]
 mod tests;

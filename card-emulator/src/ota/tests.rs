@@ -35,17 +35,18 @@ fn pki() -> TestPki {
     TestPki::generate(&parse_eid(EID).unwrap()).unwrap()
 }
 
-fn header(spi: Spi, counter: u64, keys: &KeySet) -> CommandHeader {
+fn header(spi: Spi, counter: u64, keys: &KeySet, tar: [u8; 3]) -> CommandHeader {
     CommandHeader {
         spi,
         kic: keys.kic_indicator(),
         kid: keys.kid_indicator(),
-        tar: [0x00, 0x00, 0x01],
+        tar,
         counter,
     }
 }
 
-/// Sends `script` and returns the PoR's status and response script (`None` without data).
+/// Sends `script` to the ISD-R's TAR and returns the PoR's status and response script (`None`
+/// without data).
 fn run(
     c: &mut Card,
     script: &CommandScript,
@@ -53,7 +54,19 @@ fn run(
     counter: u64,
     keys: &KeySet,
 ) -> (PorStatus, Option<ResponseScript>) {
-    let h = header(spi, counter, keys);
+    run_to(c, script, spi, counter, keys, [0x00, 0x00, 0x01])
+}
+
+/// Sends `script` to `tar`, as [`run`].
+fn run_to(
+    c: &mut Card,
+    script: &CommandScript,
+    spi: Spi,
+    counter: u64,
+    keys: &KeySet,
+    tar: [u8; 3],
+) -> (PorStatus, Option<ResponseScript>) {
+    let h = header(spi, counter, keys, tar);
     let envelopes = script_envelopes(
         script,
         &h,
@@ -218,3 +231,5 @@ fn put_key_is_refused_and_envelopes_on_other_channels_are_not_sms() {
     let junk = CommandApdu::new(0x80, 0xC2, 0x00, 0x00).with_data(vec![0xD1, 0x01, 0x00]);
     assert_eq!(c.handle(&junk).sw, StatusWord::IncorrectData);
 }
+
+mod download;

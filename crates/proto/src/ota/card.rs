@@ -74,6 +74,7 @@ impl OtaCard {
                 (por, submit, None)
             }
             Reception::Accepted(command) => {
+                target.addressed(command.header.tar);
                 let execution = execute_bytes(&command.data, target).ok();
                 let data = execution
                     .as_ref()

@@ -54,6 +54,10 @@ pub trait ScriptTarget {
         RawOutcome::Unsupported
     }
 
+    /// Told, before a command packet's script runs, which TAR the packet was addressed to
+    /// (an application may answer several TARs: the ISD-R's and each ISD-P's, SGP.02 §2.4.3).
+    fn addressed(&mut self, _tar: [u8; 3]) {}
+
     /// Performs an immediate action; returns the immediate action response value, if any.
     fn immediate_action(&mut self, _value: &[u8]) -> Option<Vec<u8>> {
         None

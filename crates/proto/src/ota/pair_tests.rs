@@ -187,3 +187,59 @@ fn envelope_errors_on_the_card() {
     assert_eq!(out.execution.unwrap().response.executed, 1);
     assert_eq!(log, vec![0xF2]);
 }
+
+/// A target that records the TAR it is told before each script and the INS it runs.
+#[derive(Default)]
+struct Recorder {
+    log: Vec<([u8; 3], u8)>,
+    tar: Option<[u8; 3]>,
+}
+
+impl super::executor::ScriptTarget for Recorder {
+    fn addressed(&mut self, tar: [u8; 3]) {
+        self.tar = Some(tar);
+    }
+
+    fn apdu(&mut self, command: &CommandApdu) -> ResponseApdu {
+        self.log.push((self.tar.unwrap_or_default(), command.ins));
+        ResponseApdu::success(vec![])
+    }
+}
+
+#[test]
+fn the_target_is_told_the_tar_of_each_accepted_packet() {
+    const ISD_P_TAR: [u8; 3] = [0x00, 0x00, 0x10];
+    let mut card = card();
+    card.entity
+        .tars
+        .push((ISD_P_TAR, MinimumSecurityLevel::CC_CIPHERED_COUNTER));
+    let mut target = Recorder::default();
+    let mut send = |card: &mut OtaCard, tar, counter, ins| {
+        let h = CommandHeader {
+            tar,
+            ..header(Spi::SECURE, counter)
+        };
+        let script = CommandScript::of_apdus([CommandApdu::new(0x80, ins, 0, 0)]);
+        let envelopes =
+            script_envelopes(&script, &h, &[keyset()], &SmsParameters::default()).unwrap();
+        let mut status = None;
+        for e in &envelopes {
+            let outcome = card.envelope(e, &mut target);
+            status = Some(outcome.response.data);
+        }
+        open_por(&status.unwrap(), &h, &[keyset()])
+            .unwrap()
+            .0
+            .status
+    };
+    assert_eq!(send(&mut card, ISD_P_TAR, 1, 0xCA), PorStatus::Ok);
+    assert_eq!(send(&mut card, ISD_R_TAR, 2, 0xF2), PorStatus::Ok);
+    // Unknown TAR and replay: refused before the target hears of them.
+    assert_eq!(
+        send(&mut card, [0x00, 0x00, 0x11], 3, 0xE4),
+        PorStatus::TarUnknown
+    );
+    assert_eq!(send(&mut card, ISD_P_TAR, 2, 0xE4), PorStatus::CounterLow);
+    assert_eq!(target.log, vec![(ISD_P_TAR, 0xCA), (ISD_R_TAR, 0xF2)]);
+    assert_eq!(target.tar, Some(ISD_R_TAR));
+}
