@@ -8,7 +8,8 @@
 #   scripts/virtual-reader.sh status    say what runs
 #   scripts/virtual-reader.sh restart-emulator | restart-pcscd    (used by the tests)
 #
-# Environment: SMSR_RUN_DIR (pid files, logs, card state; default target/virtual-reader),
+# Environment: SMSR_RUN_DIR (pid files, logs, card state, its PKI and EIS; default
+# target/virtual-reader),
 # SMSR_EMULATOR_STATE (card state file; default $SMSR_RUN_DIR/card.json),
 # SMSR_VPCD_PORT (35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01"),
 # SMSR_EMULATOR_ARGS (extra options for `euicc-emulator run`, e.g. --no-socket-tuning).
@@ -63,8 +64,11 @@ start_emulator() {
     exit 1
   fi
   if [ ! -f "$state" ]; then
-    "$emulator" init --state "$state" >/dev/null
-    log "new card state in $state"
+    # A card personalized the way an EUM does it, with a test PKI (CI, EUM, SM-DP, SM-SR) and
+    # the EIS the SM-SR registers, both kept in the run directory.
+    [ -f "$run_dir/pki/ci.cert.der" ] || "$smsr" pki init --dir "$run_dir/pki" >/dev/null
+    "$emulator" init --state "$state" --pki "$run_dir/pki" --eis-out "$run_dir/eis.json" >/dev/null
+    log "new card state in $state (PKI in $run_dir/pki, EIS in $run_dir/eis.json)"
   fi
   log "starting euicc-emulator on 127.0.0.1:$port"
   # SMSR_EMULATOR_ARGS: extra options for `euicc-emulator run` (e.g. --no-socket-tuning).

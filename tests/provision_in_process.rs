@@ -1,0 +1,225 @@
+//! `smsr provision` against the emulator linked in, over SCP80: a card personalized by the EUM
+//! (`euicc_emulator::eum`), its EIS registered, a profile built by `smsr profile build`, then
+//! CreateISDP, key establishment, SCP03t download, enable, notifications and the USIM check.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use euicc_emulator::{eum, CardState, Emulator};
+use smsr_proto::pki::Issuers;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    state: PathBuf,
+    db: PathBuf,
+    pki: PathBuf,
+    eid: String,
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+impl Setup {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let (state, db, pki) = (dir.join("card.json"), dir.join("smsr.db"), dir.join("pki"));
+        let s = Self {
+            _dir: tmp,
+            dir,
+            state,
+            db,
+            pki,
+            eid: String::new(),
+        };
+        let out = s.smsr(&["pki", "init", "--dir", path(&s.pki)]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let issuers = Issuers::read_dir(&s.pki).unwrap();
+        let mut card = CardState::generate(None).unwrap();
+        eum::personalize(&mut card, &issuers).unwrap();
+        let eis = s.dir.join("eis.json");
+        std::fs::write(&eis, eum::eis_json(&card, &issuers)).unwrap();
+        let eid = hex::encode_upper(card.eid());
+        let mut e = Emulator::create(&s.state, card, false).unwrap();
+        e.power_off();
+        let s = Self { eid, ..s };
+        s.ok(&["eis", "register", path(&eis)]);
+        s
+    }
+
+    fn smsr(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_smsr"))
+            .args(["--transport", "emulator", "--emulator-state"])
+            .arg(&self.state)
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env_remove("SMSR_TRACE")
+            .env_remove("SMSR_ES5")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.smsr(&all);
+        assert!(
+            out.status.success(),
+            "smsr {args:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn build(&self, iccid: &str, imsi: &str, ki: &str) -> PathBuf {
+        let out = self.dir.join(format!("{iccid}.der"));
+        self.ok(&[
+            "profile",
+            "build",
+            "--iccid",
+            iccid,
+            "--imsi",
+            imsi,
+            "--ki",
+            ki,
+            "--opc",
+            "000102030405060708090A0B0C0D0E0F",
+            "--out",
+            path(&out),
+        ]);
+        out
+    }
+}
+
+#[test]
+fn provision_over_scp80_then_check_and_switch() {
+    let s = Setup::new();
+    let p1 = s.build(
+        "89882800000000000011",
+        "001010000000011",
+        "11223344556677889900AABBCCDDEEFF",
+    );
+    let out = s.ok(&[
+        "provision",
+        "--eid",
+        &s.eid,
+        "--profile",
+        path(&p1),
+        "--pki",
+        path(&s.pki),
+    ]);
+    let steps: Vec<&str> = out["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "connect",
+            "create-isdp",
+            "establish-keys",
+            "download",
+            "enable",
+            "notifications",
+            "check"
+        ],
+        "{out}"
+    );
+    assert_eq!(out["check"]["imsi"], "001010000000011");
+    assert_eq!(out["check"]["authenticated"], true);
+    assert!(out["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["ms"].as_f64().unwrap() >= 0.0));
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["isdps"][0]["state"], "enabled", "{audit}");
+    assert_eq!(audit["isdps"][0]["iccid"], "89882800000000000011");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+
+    // A second profile; enabling it disables the first.
+    let p2 = s.build(
+        "89882800000000000029",
+        "001010000000029",
+        "000102030405060708090A0B0C0D0E0F",
+    );
+    let out = s.ok(&[
+        "provision",
+        "--eid",
+        &s.eid,
+        "--profile",
+        path(&p2),
+        "--pki",
+        path(&s.pki),
+    ]);
+    assert_eq!(out["check"]["imsi"], "001010000000029");
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    let states: Vec<&str> = audit["isdps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["disabled", "enabled"], "{audit}");
+}
+
+#[test]
+fn provision_refuses_a_foreign_pki_and_keeps_the_registry_consistent() {
+    let s = Setup::new();
+    let p1 = s.build(
+        "89882800000000000011",
+        "001010000000011",
+        "11223344556677889900AABBCCDDEEFF",
+    );
+    // Another CI: the EIS's ECASD certificate does not chain to it; nothing reaches ES8.
+    let other = s.dir.join("other-pki");
+    s.ok(&["pki", "init", "--dir", path(&other)]);
+    let out = s.smsr(&[
+        "provision",
+        "--eid",
+        &s.eid,
+        "--profile",
+        path(&p1),
+        "--pki",
+        path(&other),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("establish-keys") && err.contains("CI"),
+        "{err}"
+    );
+    // The ISD-P it created is recorded as created, nothing pending; audit agrees.
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["isdps"][0]["state"], "created", "{audit}");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+    // A file that is not a package: input error before anything is sent.
+    let junk = s.dir.join("junk.der");
+    std::fs::write(&junk, b"not DER").unwrap();
+    let out = s.smsr(&[
+        "provision",
+        "--eid",
+        &s.eid,
+        "--profile",
+        path(&junk),
+        "--pki",
+        path(&s.pki),
+    ]);
+    assert_eq!(out.status.code(), Some(5));
+}
