@@ -19,6 +19,7 @@
 //! shows what went over the wire, GET RESPONSE included.
 
 pub mod channel;
+pub mod count;
 pub mod fault;
 pub mod in_process;
 pub mod pcsc;

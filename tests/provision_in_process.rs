@@ -209,6 +209,22 @@ fn provision_refuses_a_foreign_pki_and_keeps_the_registry_consistent() {
     let audit = s.ok(&["audit", "--eid", &s.eid]);
     assert_eq!(audit["isdps"][0]["state"], "created", "{audit}");
     assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+    // The retry deletes the half-provisioned ISD-P of this ICCID, then provisions.
+    let out = s.ok(&[
+        "provision",
+        "--eid",
+        &s.eid,
+        "--profile",
+        path(&p1),
+        "--pki",
+        path(&s.pki),
+    ]);
+    assert_eq!(out["steps"][1]["step"], "clean-up", "{out}");
+    assert_eq!(out["check"]["authenticated"], true);
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    let isdps = audit["isdps"].as_array().unwrap();
+    assert_eq!(isdps.len(), 1, "{audit}");
+    assert_eq!(isdps[0]["state"], "enabled");
     // A file that is not a package: input error before anything is sent.
     let junk = s.dir.join("junk.der");
     std::fs::write(&junk, b"not DER").unwrap();
@@ -222,4 +238,75 @@ fn provision_refuses_a_foreign_pki_and_keeps_the_registry_consistent() {
         path(&s.pki),
     ]);
     assert_eq!(out.status.code(), Some(5));
+}
+
+#[test]
+fn profile_check_catches_a_different_key_and_tables_have_counts() {
+    let s = Setup::new();
+    let ki = "11223344556677889900AABBCCDDEEFF";
+    let p1 = s.build("89882800000000000011", "001010000000011", ki);
+    let out = s.ok(&[
+        "provision",
+        "--eid",
+        &s.eid,
+        "--profile",
+        path(&p1),
+        "--pki",
+        path(&s.pki),
+    ]);
+    assert!(out["apdus"].as_u64().unwrap() > 10, "{out}");
+    let shares: f64 = out["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["share"].as_f64().unwrap())
+        .sum();
+    assert!(shares > 50.0 && shares <= 100.01, "{out}");
+    // The SM-DP's copy with the right K: the check passes (a second time: SQN moves on).
+    let ok = s.ok(&["profile", "check", "--eid", &s.eid, "--profile", path(&p1)]);
+    assert_eq!(ok["authenticated"], true);
+    // A copy with another K (as if the card's K were corrupted): refused, exit 6.
+    let other = s.dir.join("other-k.der");
+    s.ok(&[
+        "profile",
+        "personalize",
+        path(&p1),
+        "--out",
+        path(&other),
+        "--ki",
+        "11223344556677889900AABBCCDDEE00",
+        "--opc",
+        "000102030405060708090A0B0C0D0E0F",
+    ]);
+    let out = s.smsr(&[
+        "profile",
+        "check",
+        "--eid",
+        &s.eid,
+        "--profile",
+        path(&other),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("K/OPc"));
+    // The plain table names every step and flags the bottlenecks.
+    let p2 = s.build("89882800000000000029", "001010000000029", ki);
+    let out = s.smsr(&[
+        "provision",
+        "--eid",
+        &s.eid,
+        "--profile",
+        path(&p2),
+        "--pki",
+        path(&s.pki),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("establish-keys") && text.contains("total"),
+        "{text}"
+    );
 }

@@ -117,6 +117,7 @@ pub fn open_card(g: &GlobalArgs) -> Result<Box<dyn Transport>, CliError> {
             Box::new(InProcess::open(path)?)
         }
     };
+    let base: Box<dyn Transport> = Box::new(crate::transport::count::Counting(base));
     let recorded: Box<dyn Transport> = match &g.trace {
         Some(path) => Box::new(Recorder::new(base, path, g.trace_secrets)?),
         None => base,

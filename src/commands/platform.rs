@@ -91,6 +91,10 @@ pub enum ProfileCommand {
     Pol2(Pol2Args),
     /// ES5.DeleteProfile: DELETE of the ISD-P and everything in it.
     Delete(TargetArgs),
+    /// Prove the enabled profile works: SELECT of its USIM, READ BINARY EF.IMSI (compared with
+    /// the package) and AUTHENTICATE with a random RAND and an AUTN from the package's K/OPc;
+    /// RES, CK and IK verified. The package is the SM-DP's copy (it holds K/OPc).
+    Check(super::provision::CheckArgs),
     /// Show a SAIP profile package (DER): header, PEs, IMSI, AKA, PINs, security domains.
     Inspect(super::saip::InspectArgs),
     /// Build a minimal SAIP profile package (MF, USIM, PIN/PUK, AKA, MNO-SD) to a DER file.
@@ -363,6 +367,7 @@ pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
         ProfileCommand::Inspect(_) | ProfileCommand::Build(_) | ProfileCommand::Personalize(_) => {
             return Ok(());
         }
+        ProfileCommand::Check(args) => return super::provision::check(g, &registry, args),
         ProfileCommand::Delete(TargetArgs { eid, profile, es5 }) => {
             let record = profile_record(&registry, eid, profile)?;
             let mut link = link_for(g, &registry, eid, es5)?;

@@ -9,6 +9,7 @@ use crate::cli::GlobalArgs;
 use crate::es5::{self, ProfileChange};
 use crate::es8::{self, Es8Error, SmDp};
 use crate::hexfmt;
+use crate::transport::count::Counts;
 use clap::Args;
 use serde::Serialize;
 use smsr_proto::gp::aid::Aid;
@@ -29,6 +30,9 @@ pub struct ProvisionArgs {
     /// The SM-DP's PKI directory (`smsr pki init`): CERT.DP.ECDSA, its key, and the CI.
     #[arg(long, value_name = "DIR", env = "SMSR_PKI")]
     pub pki: PathBuf,
+    /// Register this EIS first when the card is not yet known to the SM-SR.
+    #[arg(long, value_name = "FILE")]
+    pub eis: Option<PathBuf>,
     /// Leave the profile DISABLED (no EnableProfile, no check).
     #[arg(long)]
     pub no_enable: bool,
@@ -36,11 +40,19 @@ pub struct ProvisionArgs {
     pub es5: Es5Args,
 }
 
-/// One step and how long it took.
+/// One step, how long it took and what it exchanged with the card.
 #[derive(Debug, Serialize)]
 pub struct Step {
     pub step: &'static str,
     pub ms: f64,
+    /// APDU exchanges with the card (GET RESPONSE included).
+    pub apdus: u64,
+    /// Command and response bytes.
+    pub bytes: u64,
+    /// Share of the total time, in percent.
+    pub share: f64,
+    /// More than 20 % of the total.
+    pub bottleneck: bool,
     pub detail: String,
 }
 
@@ -51,6 +63,8 @@ struct Provisioned {
     iccid: Option<String>,
     steps: Vec<Step>,
     total_ms: f64,
+    apdus: u64,
+    bytes: u64,
     check: Option<es8::ProfileCheck>,
 }
 
@@ -67,7 +81,6 @@ impl From<Es8Error> for CliError {
 
 struct Timer {
     steps: Vec<Step>,
-    json: bool,
 }
 
 impl Timer {
@@ -77,14 +90,21 @@ impl Timer {
         f: impl FnOnce() -> Result<(T, String), CliError>,
     ) -> Result<T, CliError> {
         let t = Instant::now();
+        let before = Counts::snapshot();
         let result = f();
         let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let counts = Counts::snapshot().since(before);
         match result {
             Ok((v, detail)) => {
-                if !self.json {
-                    println!("{step:<16} {ms:>9.1} ms  {detail}");
-                }
-                self.steps.push(Step { step, ms, detail });
+                self.steps.push(Step {
+                    step,
+                    ms,
+                    apdus: counts.exchanges,
+                    bytes: counts.bytes,
+                    share: 0.0,
+                    bottleneck: false,
+                    detail,
+                });
                 Ok(v)
             }
             Err(e) => {
@@ -114,15 +134,44 @@ pub fn run(g: &GlobalArgs, args: &ProvisionArgs) -> Result<(), CliError> {
         .and_then(|h| iccid_from_header(&h.iccid).ok());
     let dp = SmDp::from_pki_dir(&args.pki)?;
     let mut registry = open_registry(g)?;
+    if let Some(file) = &args.eis {
+        if registry.eis(&args.eid).is_err() {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| CliError::Input(format!("cannot read EIS {}: {e}", file.display())))?;
+            let eis = crate::eis::Eis::from_json(&text)
+                .map_err(|e| CliError::Input(format!("EIS {}: {e}", file.display())))?;
+            registry.register(&eis, false)?;
+        }
+    }
     let eis = registry.eis(&args.eid)?;
-    let mut timer = Timer {
-        steps: Vec::new(),
-        json: g.json,
-    };
+    let mut timer = Timer { steps: Vec::new() };
     let mut link = timer.run("connect", || {
         let link = link_for(g, &registry, &args.eid, &args.es5)?;
         Ok((link, format!("EID {} checked", args.eid)))
     })?;
+    // A provisioning of this profile that stopped before its download leaves an ISD-P without a
+    // profile: it goes before the new one is created.
+    let leftovers: Vec<_> = registry
+        .isdps(&args.eid)?
+        .into_iter()
+        .filter(|r| {
+            r.iccid.is_some()
+                && r.iccid == iccid
+                && ["created", "personalized", "creating"].contains(&r.state.as_str())
+        })
+        .collect();
+    if !leftovers.is_empty() {
+        timer.run("clean-up", || {
+            for r in &leftovers {
+                es5::delete_isdp(&mut registry, link.as_mut(), &args.eid, r)?;
+            }
+            let d = format!(
+                "{} half-provisioned ISD-P(s) of this ICCID deleted",
+                leftovers.len()
+            );
+            Ok(((), d))
+        })?;
+    }
     let created = timer.run("create-isdp", || {
         let c = es5::create_isdp(
             &mut registry,
@@ -209,6 +258,16 @@ pub fn run(g: &GlobalArgs, args: &ProvisionArgs) -> Result<(), CliError> {
         check = Some(result);
     }
     let total_ms = start.elapsed().as_secs_f64() * 1000.0;
+    for s in &mut timer.steps {
+        s.share = if total_ms > 0.0 {
+            100.0 * s.ms / total_ms
+        } else {
+            0.0
+        };
+        s.bottleneck = s.share > 20.0;
+    }
+    let apdus = timer.steps.iter().map(|s| s.apdus).sum();
+    let bytes = timer.steps.iter().map(|s| s.bytes).sum();
     if g.json {
         print_json(&Provisioned {
             eid: args.eid.clone(),
@@ -216,10 +275,86 @@ pub fn run(g: &GlobalArgs, args: &ProvisionArgs) -> Result<(), CliError> {
             iccid,
             steps: timer.steps,
             total_ms,
+            apdus,
+            bytes,
             check,
         });
     } else {
-        println!("{:<16} {total_ms:>9.1} ms", "total");
+        println!(
+            "{:<15} {:>9} {:>6} {:>7} {:>6}  detail",
+            "step", "ms", "APDUs", "bytes", "share"
+        );
+        for s in &timer.steps {
+            println!(
+                "{:<15} {:>9.1} {:>6} {:>7} {:>5.1}%  {}{}",
+                s.step,
+                s.ms,
+                s.apdus,
+                s.bytes,
+                s.share,
+                s.detail,
+                if s.bottleneck { "  <- bottleneck" } else { "" }
+            );
+        }
+        println!("{:<15} {total_ms:>9.1} {apdus:>6} {bytes:>7}", "total");
+    }
+    Ok(())
+}
+
+/// `smsr profile check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The card (the card in the reader must report it).
+    #[arg(long)]
+    pub eid: String,
+    /// The profile package the SM-DP downloaded (SAIP DER, with its K/OPc).
+    #[arg(long, value_name = "FILE")]
+    pub profile: PathBuf,
+}
+
+fn read_package(path: &std::path::Path) -> Result<Package, CliError> {
+    let der = std::fs::read(path)
+        .map_err(|e| CliError::Input(format!("cannot read profile {}: {e}", path.display())))?;
+    Package::parse(&der).map_err(|e| {
+        CliError::Input(format!(
+            "{} is not a SAIP profile package: {e} (smsr profile inspect shows why)",
+            path.display()
+        ))
+    })
+}
+
+pub fn check(
+    g: &GlobalArgs,
+    _registry: &crate::registry::Registry,
+    args: &CheckArgs,
+) -> Result<(), CliError> {
+    let package = read_package(&args.profile)?;
+    let mut card = open_card(g)?;
+    let on_card = hexfmt::upper(&super::info::read_eid(card.as_mut())?.0);
+    if on_card != args.eid.to_uppercase() {
+        return Err(CliError::Input(format!(
+            "the card in {} has EID {on_card}, not {}: choose the reader with --reader",
+            card.reader_name(),
+            args.eid
+        )));
+    }
+    let mut send = |c: &smsr_proto::CommandApdu| {
+        card.send(c)
+            .map_err(|e| Es8Error::Es5(es5::Es5Error::Transport(e)))
+    };
+    let r = es8::check_profile(&mut send, &package)?;
+    if g.json {
+        print_json(&r);
+    } else {
+        println!(
+            "USIM of the enabled profile: IMSI {}, AUTHENTICATE RES/CK/IK verified{}",
+            r.imsi,
+            if r.resynchronised {
+                " after re-synchronisation"
+            } else {
+                ""
+            }
+        );
     }
     Ok(())
 }
