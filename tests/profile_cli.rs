@@ -4,6 +4,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -11,32 +13,7 @@ use std::process::{Command, Output};
 const K: &str = "000102030405060708090A0B0C0D0E0F";
 const OPC: &str = "F0E0D0C0B0A090807060504030201000";
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("SMSR_SHARED").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-        PathBuf::from,
-    )
-}
-
-/// The TS.48 packages, or `None` (announced) without the shared test data.
-fn ts48() -> Option<Vec<PathBuf>> {
-    let dir = shared_dir().join("testdata/saip-ts48");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("skipped: no ../shared/testdata");
-        return None;
-    };
-    let mut out: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "der"))
-        .collect();
-    out.sort();
-    if out.is_empty() {
-        println!("skipped: no ../shared/testdata");
-        return None;
-    }
-    Some(out)
-}
+use common::ts48;
 
 fn smsr(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_smsr"))

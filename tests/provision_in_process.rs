@@ -310,3 +310,69 @@ fn profile_check_catches_a_different_key_and_tables_have_counts() {
         "{text}"
     );
 }
+
+#[test]
+fn bad_input_is_refused_before_anything_is_sent() {
+    let s = Setup::new();
+    let p1 = s.build(
+        "89882800000000000011",
+        "001010000000011",
+        "11223344556677889900AABBCCDDEEFF",
+    );
+    let der = std::fs::read(&p1).unwrap();
+    // A truncated package, and one with a corrupted PE (a length byte changed).
+    let truncated = s.dir.join("truncated.der");
+    std::fs::write(&truncated, &der[..der.len() / 2]).unwrap();
+    let mut corrupt = der.clone();
+    corrupt[1] ^= 0x01;
+    let corrupted = s.dir.join("corrupted.der");
+    std::fs::write(&corrupted, &corrupt).unwrap();
+    for bad in [&truncated, &corrupted] {
+        let out = s.smsr(&[
+            "provision",
+            "--eid",
+            &s.eid,
+            "--profile",
+            path(bad),
+            "--pki",
+            path(&s.pki),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(5),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A Ki of the wrong length.
+    let out = s.smsr(&[
+        "profile",
+        "build",
+        "--iccid",
+        "89882800000000000011",
+        "--imsi",
+        "001010000000011",
+        "--ki",
+        "0011",
+        "--opc",
+        "000102030405060708090A0B0C0D0E0F",
+        "--out",
+        path(&s.dir.join("x.der")),
+    ]);
+    assert_eq!(out.status.code(), Some(5));
+    // A card the SM-SR does not know.
+    let out = s.smsr(&[
+        "provision",
+        "--eid",
+        "89001999000010000000000000000022",
+        "--profile",
+        path(&p1),
+        "--pki",
+        path(&s.pki),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("smsr eis register"));
+    // Nothing reached the card or the registry.
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["isdps"], serde_json::json!([]), "{audit}");
+}

@@ -6,6 +6,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
@@ -515,4 +517,26 @@ fn provision_through_pcscd_over_scp80() {
         .find(|i| i["aid"] == aid.as_str())
         .expect("provisioned ISD-P");
     assert_eq!(mine["state"], "enabled", "{audit}");
+
+    // Every TS.48 package downloads through pcscd+vpcd and authenticates once enabled (the
+    // test algorithm with K 000102…0F).
+    if let Some(packages) = common::ts48() {
+        for p in packages {
+            let out = sm(&[
+                "provision",
+                "--eid",
+                &eid,
+                "--profile",
+                p.to_str().expect("utf-8 path"),
+                "--pki",
+                run.join("pki").to_str().expect("utf-8 path"),
+            ]);
+            assert_eq!(
+                out["check"]["authenticated"],
+                true,
+                "{}: {out}",
+                p.display()
+            );
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A new emulator card in `state` with this EID and the GP test keys `40…4F` (KVN 30) on its
 /// ISD-R (`CardState::new`).
@@ -12,4 +12,38 @@ pub fn new_card(state: &Path, eid: &str) {
         euicc_emulator::Emulator::create(state, euicc_emulator::CardState::new(Some(eid)), false)
             .unwrap();
     emulator.power_off();
+}
+
+/// The shared test data (`SMSR_SHARED`, default `../shared` beside the checkout).
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("SMSR_SHARED").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        PathBuf::from,
+    )
+}
+
+/// The TS.48 packages, or `None` (announced) without the shared test data; with
+/// `SMSR_REQUIRE_TESTDATA=1` their absence is a failure.
+pub fn ts48() -> Option<Vec<PathBuf>> {
+    let dir = shared_dir().join("testdata/saip-ts48");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "der"))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    if out.is_empty() {
+        assert!(
+            std::env::var("SMSR_REQUIRE_TESTDATA").as_deref() != Ok("1"),
+            "SMSR_REQUIRE_TESTDATA=1 but {} holds no TS.48 package",
+            dir.display()
+        );
+        println!("skipped: no ../shared/testdata");
+        return None;
+    }
+    Some(out)
 }
