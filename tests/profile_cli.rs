@@ -7,7 +7,7 @@
 mod common;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const K: &str = "000102030405060708090A0B0C0D0E0F";
