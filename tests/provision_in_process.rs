@@ -80,6 +80,32 @@ impl Setup {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// `smsr provision` of `profile` with this card's EID and PKI, as plain output.
+    fn provision(&self, profile: &Path) -> Output {
+        self.smsr(&[
+            "provision",
+            "--eid",
+            &self.eid,
+            "--profile",
+            path(profile),
+            "--pki",
+            path(&self.pki),
+        ])
+    }
+
+    /// [`Self::provision`], which must succeed; its JSON.
+    fn provision_ok(&self, profile: &Path) -> serde_json::Value {
+        self.ok(&[
+            "provision",
+            "--eid",
+            &self.eid,
+            "--profile",
+            path(profile),
+            "--pki",
+            path(&self.pki),
+        ])
+    }
+
     fn build(&self, iccid: &str, imsi: &str, ki: &str) -> PathBuf {
         let out = self.dir.join(format!("{iccid}.der"));
         self.ok(&[
@@ -108,15 +134,7 @@ fn provision_over_scp80_then_check_and_switch() {
         "001010000000011",
         "11223344556677889900AABBCCDDEEFF",
     );
-    let out = s.ok(&[
-        "provision",
-        "--eid",
-        &s.eid,
-        "--profile",
-        path(&p1),
-        "--pki",
-        path(&s.pki),
-    ]);
+    let out = s.provision_ok(&p1);
     let steps: Vec<&str> = out["steps"]
         .as_array()
         .unwrap()
@@ -154,15 +172,7 @@ fn provision_over_scp80_then_check_and_switch() {
         "001010000000029",
         "000102030405060708090A0B0C0D0E0F",
     );
-    let out = s.ok(&[
-        "provision",
-        "--eid",
-        &s.eid,
-        "--profile",
-        path(&p2),
-        "--pki",
-        path(&s.pki),
-    ]);
+    let out = s.provision_ok(&p2);
     assert_eq!(out["check"]["imsi"], "001010000000029");
     let audit = s.ok(&["audit", "--eid", &s.eid]);
     let states: Vec<&str> = audit["isdps"]
@@ -210,15 +220,7 @@ fn provision_refuses_a_foreign_pki_and_keeps_the_registry_consistent() {
     assert_eq!(audit["isdps"][0]["state"], "created", "{audit}");
     assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
     // The retry deletes the half-provisioned ISD-P of this ICCID, then provisions.
-    let out = s.ok(&[
-        "provision",
-        "--eid",
-        &s.eid,
-        "--profile",
-        path(&p1),
-        "--pki",
-        path(&s.pki),
-    ]);
+    let out = s.provision_ok(&p1);
     assert_eq!(out["steps"][1]["step"], "clean-up", "{out}");
     assert_eq!(out["check"]["authenticated"], true);
     let audit = s.ok(&["audit", "--eid", &s.eid]);
@@ -228,15 +230,7 @@ fn provision_refuses_a_foreign_pki_and_keeps_the_registry_consistent() {
     // A file that is not a package: input error before anything is sent.
     let junk = s.dir.join("junk.der");
     std::fs::write(&junk, b"not DER").unwrap();
-    let out = s.smsr(&[
-        "provision",
-        "--eid",
-        &s.eid,
-        "--profile",
-        path(&junk),
-        "--pki",
-        path(&s.pki),
-    ]);
+    let out = s.provision(&junk);
     assert_eq!(out.status.code(), Some(5));
 }
 
@@ -245,15 +239,7 @@ fn profile_check_catches_a_different_key_and_tables_have_counts() {
     let s = Setup::new();
     let ki = "11223344556677889900AABBCCDDEEFF";
     let p1 = s.build("89882800000000000011", "001010000000011", ki);
-    let out = s.ok(&[
-        "provision",
-        "--eid",
-        &s.eid,
-        "--profile",
-        path(&p1),
-        "--pki",
-        path(&s.pki),
-    ]);
+    let out = s.provision_ok(&p1);
     assert!(out["apdus"].as_u64().unwrap() > 10, "{out}");
     let shares: f64 = out["steps"]
         .as_array()
@@ -295,15 +281,7 @@ fn profile_check_catches_a_different_key_and_tables_have_counts() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("K/OPc"));
     // The plain table names every step and flags the bottlenecks.
     let p2 = s.build("89882800000000000029", "001010000000029", ki);
-    let out = s.smsr(&[
-        "provision",
-        "--eid",
-        &s.eid,
-        "--profile",
-        path(&p2),
-        "--pki",
-        path(&s.pki),
-    ]);
+    let out = s.provision(&p2);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("establish-keys") && text.contains("total"),
@@ -328,15 +306,7 @@ fn bad_input_is_refused_before_anything_is_sent() {
     let corrupted = s.dir.join("corrupted.der");
     std::fs::write(&corrupted, &corrupt).unwrap();
     for bad in [&truncated, &corrupted] {
-        let out = s.smsr(&[
-            "provision",
-            "--eid",
-            &s.eid,
-            "--profile",
-            path(bad),
-            "--pki",
-            path(&s.pki),
-        ]);
+        let out = s.provision(bad);
         assert_eq!(
             out.status.code(),
             Some(5),
