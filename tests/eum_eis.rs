@@ -4,6 +4,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
+use common::path;
 use euicc_emulator::{eum, CardState};
 use smsr_proto::pki::dir::certificate_path;
 use smsr_proto::pki::Issuers;
@@ -18,10 +21,6 @@ fn smsr(db: &Path, args: &[&str]) -> Output {
         .env_remove("SMSR_TRACE")
         .output()
         .unwrap()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn text(b: &[u8]) -> String {

@@ -46,16 +46,7 @@ impl Card {
     }
 
     fn json(&self, args: &[&str], keys: &[String]) -> serde_json::Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.smsr(&all, keys);
-        assert!(
-            out.status.success(),
-            "smsr {args:?}: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        common::success_json(args, &self.smsr(&common::with_json(args), keys))
     }
 }
 

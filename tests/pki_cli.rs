@@ -4,9 +4,11 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
+use common::path;
 use smsr_proto::pki::dir::{certificate_path, key_path, PARTIES};
 use smsr_proto::pki::{Certificate, Issuers, KeyUsage};
-use std::path::Path;
 use std::process::{Command, Output};
 
 fn smsr(args: &[&str]) -> Output {
@@ -15,10 +17,6 @@ fn smsr(args: &[&str]) -> Output {
         .env_remove("SMSR_TRACE")
         .output()
         .unwrap()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {

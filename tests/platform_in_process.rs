@@ -5,7 +5,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::path;
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const EID: &str = "89001999000010000000000000000018";
@@ -55,20 +56,7 @@ fn smsr(s: &Setup, args: &[&str]) -> Output {
 }
 
 fn ok(s: &Setup, args: &[&str]) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = smsr(s, &all);
-    assert!(
-        out.status.success(),
-        "smsr {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
+    common::success_json(args, &smsr(s, &common::with_json(args)))
 }
 
 #[test]

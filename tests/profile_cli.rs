@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 const K: &str = "000102030405060708090A0B0C0D0E0F";
 const OPC: &str = "F0E0D0C0B0A090807060504030201000";
 
-use common::ts48;
+use common::{path, ts48};
 
 fn smsr(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_smsr"))
@@ -26,19 +26,7 @@ fn smsr(args: &[&str]) -> Output {
 }
 
 fn ok_json(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = smsr(&all);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
+    common::success_json(args, &smsr(&common::with_json(args)))
 }
 
 /// Checks the PE table covers the file exactly, ends with `end`, and returns the report.

@@ -4,6 +4,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
+use common::path;
 use euicc_emulator::{eum, CardState, Emulator};
 use smsr_proto::pki::Issuers;
 use std::path::{Path, PathBuf};
@@ -16,10 +19,6 @@ struct Setup {
     db: PathBuf,
     pki: PathBuf,
     eid: String,
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 impl Setup {
@@ -68,42 +67,31 @@ impl Setup {
     }
 
     fn ok(&self, args: &[&str]) -> serde_json::Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.smsr(&all);
-        assert!(
-            out.status.success(),
-            "smsr {args:?}: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        common::success_json(args, &self.smsr(&common::with_json(args)))
     }
 
-    /// `smsr provision` of `profile` with this card's EID and PKI, as plain output.
-    fn provision(&self, profile: &Path) -> Output {
-        self.smsr(&[
+    /// The `smsr provision` arguments for `profile` with this card's EID and PKI.
+    fn provision_args<'a>(&'a self, profile: &'a Path) -> [&'a str; 7] {
+        let (eid, pki) = (self.eid.as_str(), path(&self.pki));
+        [
             "provision",
             "--eid",
-            &self.eid,
+            eid,
             "--profile",
             path(profile),
             "--pki",
-            path(&self.pki),
-        ])
+            pki,
+        ]
+    }
+
+    /// `smsr provision` of `profile`, as plain output.
+    fn provision(&self, profile: &Path) -> Output {
+        self.smsr(&self.provision_args(profile))
     }
 
     /// [`Self::provision`], which must succeed; its JSON.
     fn provision_ok(&self, profile: &Path) -> serde_json::Value {
-        self.ok(&[
-            "provision",
-            "--eid",
-            &self.eid,
-            "--profile",
-            path(profile),
-            "--pki",
-            path(&self.pki),
-        ])
+        self.ok(&self.provision_args(profile))
     }
 
     fn build(&self, iccid: &str, imsi: &str, ki: &str) -> PathBuf {

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 /// A new emulator card in `state` with this EID and the GP test keys `40…4F` (KVN 30) on its
 /// ISD-R (`CardState::new`).
@@ -46,4 +47,27 @@ pub fn ts48() -> Option<Vec<PathBuf>> {
         return None;
     }
     Some(out)
+}
+
+/// A path as a command-line argument.
+pub fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `args` with `--json` appended.
+pub fn with_json<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.push("--json");
+    all
+}
+
+/// The JSON on stdout of an `smsr` run that must have succeeded.
+pub fn success_json(args: &[&str], out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "smsr {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
