@@ -22,8 +22,10 @@ use smsr_proto::auth::AkaAlgorithm;
 use smsr_proto::ecka::host::{EstablishIsdpKeySet, EstablishedKeySet, HostConfig};
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::install::Install;
+use smsr_proto::pki::dir::read_issued_party;
 use smsr_proto::pki::test_pki::verify_ecasd_certificate;
-use smsr_proto::pki::{Certificate, Issuers};
+use smsr_proto::pki::test_pki::Party;
+use smsr_proto::pki::Certificate;
 use smsr_proto::saip::identity::imsi_from_ef;
 use smsr_proto::saip::{EuiccResponse, Package, PeKind};
 use smsr_proto::scp03t::host::Scp03tHost;
@@ -47,17 +49,18 @@ pub enum Es8Error {
     Refused(String),
 }
 
-/// The SM-DP: CERT.DP.ECDSA with its key, and the CI's public key, from a PKI directory
-/// (`smsr pki init`).
+/// The SM-DP: CERT.DP.ECDSA with its key, and the CI's certificate, from a PKI directory
+/// (`smsr pki init`). The other parties' keys are not read: an SM-DP holds only its own.
 #[derive(Debug)]
 pub struct SmDp {
-    issuers: Issuers,
+    ci: Certificate,
+    sm_dp: Party,
 }
 
 impl SmDp {
     pub fn from_pki_dir(dir: &Path) -> Result<Self, Es8Error> {
-        Issuers::read_dir(dir)
-            .map(|issuers| Self { issuers })
+        read_issued_party(dir, "sm-dp")
+            .map(|(ci, sm_dp)| Self { ci, sm_dp })
             .map_err(|e| Es8Error::Input(format!("SM-DP PKI directory {}: {e}", dir.display())))
     }
 }
@@ -102,18 +105,16 @@ pub fn establish_keys(
 ) -> Result<EstablishedKeySet, Es8Error> {
     let ecasd = certificate(eis, "ecasd.certificate", eis.ecasd.certificate.as_ref())?;
     let eum = certificate(eis, "eum_certificate", eis.eum_certificate.as_ref())?;
-    verify_ecasd_certificate(&ecasd, &eum, dp.issuers.ci.certificate.public_key()).map_err(
-        |e| {
-            Es8Error::Security(format!(
-                "the EIS's ECASD certificate does not chain to the CI through CERT.EUM: {e}"
-            ))
-        },
-    )?;
+    verify_ecasd_certificate(&ecasd, &eum, dp.ci.public_key()).map_err(|e| {
+        Es8Error::Security(format!(
+            "the EIS's ECASD certificate does not chain to the CI through CERT.EUM: {e}"
+        ))
+    })?;
     let bad = |e: smsr_proto::ecka::EckaError| Es8Error::Input(e.to_string());
     let start = EstablishIsdpKeySet::new(
         HostConfig::default(),
-        dp.issuers.sm_dp.certificate.clone(),
-        dp.issuers.sm_dp.key.clone(),
+        dp.sm_dp.certificate.clone(),
+        dp.sm_dp.key.clone(),
         &ecasd,
     )
     .map_err(bad)?;

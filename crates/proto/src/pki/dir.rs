@@ -102,27 +102,11 @@ impl Issuers {
     /// Reads a directory written by [`Issuers::write_dir`] (or by hand in the same layout) and
     /// checks keys and chain.
     pub fn read_dir(dir: &Path) -> Result<Self, PkiDirError> {
-        let read = |stem: &str| -> Result<Party, PkiDirError> {
-            let cert_path = certificate_path(dir, stem);
-            let certificate = read_certificate(&cert_path)?;
-            let key_path = key_path(dir, stem);
-            let pem = zeroize::Zeroizing::new(
-                fs::read_to_string(&key_path).map_err(io_error(&key_path))?,
-            );
-            let key = PrivateKey::from_pem(&pem).map_err(|source| PkiDirError::Content {
-                path: key_path.clone(),
-                source,
-            })?;
-            if key.public_key() != *certificate.public_key() {
-                return Err(PkiDirError::KeyMismatch { path: key_path });
-            }
-            Ok(Party { key, certificate })
-        };
         let issuers = Self {
-            ci: read("ci")?,
-            eum: read("eum")?,
-            sm_dp: read("sm-dp")?,
-            sm_sr: read("sm-sr")?,
+            ci: read_party(dir, "ci")?,
+            eum: read_party(dir, "eum")?,
+            sm_dp: read_party(dir, "sm-dp")?,
+            sm_sr: read_party(dir, "sm-sr")?,
         };
         issuers.verify().map_err(|source| PkiDirError::Chain {
             dir: dir.to_owned(),
@@ -130,6 +114,41 @@ impl Issuers {
         })?;
         Ok(issuers)
     }
+}
+
+/// Reads one party (`<stem>.cert.der` and `<stem>.key.pem`) and checks that the key is the
+/// certificate's; the chain is not checked (see [`read_issued_party`]).
+pub fn read_party(dir: &Path, stem: &str) -> Result<Party, PkiDirError> {
+    let certificate = read_certificate(&certificate_path(dir, stem))?;
+    let key_path = key_path(dir, stem);
+    let pem = zeroize::Zeroizing::new(fs::read_to_string(&key_path).map_err(io_error(&key_path))?);
+    let key = PrivateKey::from_pem(&pem).map_err(|source| PkiDirError::Content {
+        path: key_path.clone(),
+        source,
+    })?;
+    if key.public_key() != *certificate.public_key() {
+        return Err(PkiDirError::KeyMismatch { path: key_path });
+    }
+    Ok(Party { key, certificate })
+}
+
+/// What one party of a PKI directory needs to act: its own key and certificate, checked
+/// against the CI's certificate (`ci.cert.der`, whose private key is not read). Returns the
+/// CI certificate and the party.
+pub fn read_issued_party(dir: &Path, stem: &str) -> Result<(Certificate, Party), PkiDirError> {
+    let ci = read_certificate(&certificate_path(dir, "ci"))?;
+    let party = read_party(dir, stem)?;
+    party
+        .certificate
+        .verify_for(
+            ci.public_key(),
+            super::cert::KeyUsage::SIGNATURE_VERIFICATION,
+        )
+        .map_err(|source| PkiDirError::Chain {
+            dir: dir.to_owned(),
+            source,
+        })?;
+    Ok((ci, party))
 }
 
 /// Reads one `7F21` certificate file (binary; the whole file is the certificate).
