@@ -535,7 +535,8 @@ impl Registry {
         Ok(())
     }
 
-    /// The last SCP80 counter value used with a key set.
+    /// The highest SCP80 counter value taken for a key set (used, or reserved by a link that
+    /// has not given it back).
     pub fn counter(&self, eid: &str, kvn: u8) -> Result<u64, RegistryError> {
         let c: Option<i64> = self
             .conn
@@ -551,12 +552,26 @@ impl Registry {
     /// Takes the next SCP80 counter value of a key set and commits it before returning, so no
     /// value is ever used twice, whatever happens after.
     pub fn next_counter(&mut self, eid: &str, kvn: u8) -> Result<u64, RegistryError> {
+        self.reserve_counters(eid, kvn, 1)
+    }
+
+    /// Takes the next `count` (at least 1) SCP80 counter values of a key set in one committed
+    /// transaction and returns the first; the last is `first + count - 1`. Values not used may
+    /// be given back with [`Registry::release_counters`]; if they are not (a crash), they are
+    /// skipped, which the card accepts (SPI "counter higher than the card's").
+    pub fn reserve_counters(
+        &mut self,
+        eid: &str,
+        kvn: u8,
+        count: u64,
+    ) -> Result<u64, RegistryError> {
         self.require(eid)?;
+        let count = i64::try_from(count.max(1)).unwrap_or(i64::MAX);
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO scp80_counter (eid, kvn, counter) VALUES (?1, ?2, 1)
-             ON CONFLICT (eid, kvn) DO UPDATE SET counter = counter + 1",
-            params![eid, kvn],
+            "INSERT INTO scp80_counter (eid, kvn, counter) VALUES (?1, ?2, ?3)
+             ON CONFLICT (eid, kvn) DO UPDATE SET counter = counter + ?3",
+            params![eid, kvn, count],
         )?;
         let c: i64 = tx.query_row(
             "SELECT counter FROM scp80_counter WHERE eid = ?1 AND kvn = ?2",
@@ -564,7 +579,25 @@ impl Registry {
             |r| r.get(0),
         )?;
         tx.commit()?;
-        Ok(u64::try_from(c).unwrap_or(0))
+        Ok(u64::try_from(c - count + 1).unwrap_or(0))
+    }
+
+    /// Gives back the values after `last_used` of a reservation that ended at `reserved_to`,
+    /// if nobody reserved after it (the registry's counter is still `reserved_to`). Returns
+    /// whether they were given back.
+    pub fn release_counters(
+        &mut self,
+        eid: &str,
+        kvn: u8,
+        last_used: u64,
+        reserved_to: u64,
+    ) -> Result<bool, RegistryError> {
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let n = self.conn.execute(
+            "UPDATE scp80_counter SET counter = ?3 WHERE eid = ?1 AND kvn = ?2 AND counter = ?4",
+            params![eid, kvn, as_i64(last_used), as_i64(reserved_to)],
+        )?;
+        Ok(n == 1)
     }
 
     /// Notes an audit of the card.

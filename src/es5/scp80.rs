@@ -3,8 +3,11 @@
 //! ENVELOPEs (`80 C2`), the way an SM-SR reaches a real eUICC over SMS; the PoR comes back in
 //! the last ENVELOPE's response and carries the response script.
 //!
-//! The counter is taken from the registry and committed there *before* the packet is sent
-//! ([`Registry::next_counter`]): a crash wastes a value, never reuses one.
+//! Counters are taken from the registry and committed there *before* a packet is sent: a link
+//! reserves [`COUNTER_BLOCK`] values in one transaction ([`Registry::reserve_counters`]), uses
+//! them in order, and gives the unused ones back when dropped ([`Registry::release_counters`]).
+//! A crash wastes the rest of a block, never reuses a value: the card accepts any counter higher
+//! than the last it saw (SPI counter mode `10`).
 
 use super::{Es5Error, Es5Link};
 use crate::eis::Eis;
@@ -33,6 +36,17 @@ pub struct Scp80Link<T: Transport> {
     eid: String,
     /// Its own connection to the registry, for the counters.
     counters: Registry,
+    /// The counter values reserved and not yet used: `next..=last`.
+    reserved: Option<Reservation>,
+}
+
+/// Counter values reserved at once: one registry commit per block instead of per packet.
+pub const COUNTER_BLOCK: u64 = 32;
+
+#[derive(Debug, Clone, Copy)]
+struct Reservation {
+    next: u64,
+    last: u64,
 }
 
 impl<T: Transport> Scp80Link<T> {
@@ -69,7 +83,47 @@ impl<T: Transport> Scp80Link<T> {
             tar: eis.isd_r_tar(),
             eid: eis.eid.clone(),
             counters: Registry::open(db)?,
+            reserved: None,
         })
+    }
+
+    /// The next counter value: from the current reservation, or a new block.
+    fn next_counter(&mut self) -> Result<u64, Es5Error> {
+        match self.reserved {
+            Some(r) if r.next <= r.last => {
+                self.reserved = Some(Reservation {
+                    next: r.next + 1,
+                    ..r
+                });
+                Ok(r.next)
+            }
+            _ => {
+                let first =
+                    self.counters
+                        .reserve_counters(&self.eid, self.keyset.kvn, COUNTER_BLOCK)?;
+                self.reserved = Some(Reservation {
+                    next: first + 1,
+                    last: first + COUNTER_BLOCK - 1,
+                });
+                Ok(first)
+            }
+        }
+    }
+}
+
+impl<T: Transport> Drop for Scp80Link<T> {
+    /// Gives the unused counter values back (best effort: kept, they are only skipped).
+    fn drop(&mut self) {
+        if let Some(r) = self.reserved.take() {
+            if r.next <= r.last {
+                let released =
+                    self.counters
+                        .release_counters(&self.eid, self.keyset.kvn, r.next - 1, r.last);
+                if let Err(e) = released {
+                    tracing::debug!("SCP80 counters {}..={} not given back: {e}", r.next, r.last);
+                }
+            }
+        }
     }
 }
 
@@ -139,7 +193,7 @@ impl<T: Transport> Scp80Link<T> {
         tar: [u8; 3],
         script: &CommandScript,
     ) -> Result<ResponseScript, Es5Error> {
-        let counter = self.counters.next_counter(&self.eid, self.keyset.kvn)?;
+        let counter = self.next_counter()?;
         let header = CommandHeader {
             spi: SPI,
             kic: self.keyset.kic_indicator(),
@@ -284,8 +338,44 @@ mod tests {
         );
         assert_eq!(link.transport.executed, [0xE6, 0xE4]);
         link.run(std::slice::from_ref(&install)).unwrap();
-        // The EIS said 5: the two packets used 6 and 7, committed in the registry.
-        assert_eq!(Registry::open(&db).unwrap().counter(EID, 1).unwrap(), 7);
+        // The EIS said 5: the link reserved 6..=37 in the registry before the first packet.
+        let registry = Registry::open(&db).unwrap();
+        assert_eq!(registry.counter(EID, 1).unwrap(), 5 + COUNTER_BLOCK);
+        // Another link meanwhile takes values after that block.
+        let mut other = Scp80Link::new(OtaOnlyCard::new(KID), &eis, &db).unwrap();
+        other.run(std::slice::from_ref(&install)).unwrap();
+        assert_eq!(
+            registry.counter(EID, 1).unwrap(),
+            5 + 2 * COUNTER_BLOCK,
+            "the second block follows the first"
+        );
+        // The first link's unused values cannot be given back (a later block exists); the
+        // second link's can: the two packets used 6 and 7, the other link 38.
+        drop(link);
+        assert_eq!(registry.counter(EID, 1).unwrap(), 5 + 2 * COUNTER_BLOCK);
+        drop(other);
+        assert_eq!(registry.counter(EID, 1).unwrap(), 6 + COUNTER_BLOCK);
+    }
+
+    #[test]
+    fn unused_counters_are_given_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (eis, db) = setup(dir.path());
+        let mut link = Scp80Link::new(OtaOnlyCard::new(KID), &eis, &db).unwrap();
+        for _ in 0..COUNTER_BLOCK + 1 {
+            link.run(&[CommandApdu::new(0x80, 0xCA, 0x00, 0xE1)])
+                .unwrap();
+        }
+        // 33 packets: a second block was reserved, and the card saw 6..=38.
+        assert_eq!(
+            link.transport.card.entity.keysets[0].counter,
+            6 + COUNTER_BLOCK
+        );
+        drop(link);
+        assert_eq!(
+            Registry::open(&db).unwrap().counter(EID, 1).unwrap(),
+            6 + COUNTER_BLOCK
+        );
     }
 
     #[test]
