@@ -208,6 +208,6 @@ mod tests {
         // The state file keeps all of it.
         let back = CardState::from_json(&card.to_json()).unwrap();
         assert_eq!(back, card);
-        assert!(back.to_json().contains("\"version\": 4"));
+        assert!(back.to_json().contains("\"version\": 5"));
     }
 }

@@ -6,7 +6,16 @@
 //! Volatile state (selections, logical channels, pending response data, secure channels) is not
 //! here: it lives in [`crate::card::Card`] and [`crate::adapter::Adapter`] and is lost on reset.
 //!
-//! File format, version 4: version 3 below plus, once an EUM personalized the card, the
+//! File format, version 5: version 4 below, except that each installed profile package is a
+//! file of the package directory beside the state file (`card.json.packages/<digest>.der`,
+//! named by the ISD-P's `package_file`, written once before the state file that names it and
+//! removed after the state file no longer does), and the USIM's SQN arrays are kept apart
+//! (`sqn`): a command that moves a counter rewrites a few kilobytes, not every package on the
+//! card. [`CardState::to_json`] (no directory) keeps the package inline (`package`, hex, as
+//! installed). A version-4 file (package inline, its `sqnInit` holding the SQN) is read and
+//! rewritten as version 5.
+//!
+//! Version 4: version 3 below plus, once an EUM personalized the card, the
 //! ECASD's keys (`ecasd`), the ISD-R's SCP80 key sets (`isd_r.scp80`) and the key sets ES8
 //! gave ISD-Ps (`isd_p_keys`), laid out in `state/file.rs`. A version-3 file is read and
 //! migrated without them (ES8 then answers `6985`).
@@ -16,7 +25,7 @@
 //! `store_data` appear once STORE DATA has set them; each ISD-P's registry entry has `isd_p`
 //! with its SGP.02 data; `notifications` is the queue of unconfirmed notifications):
 //! ```json
-//! { "version": 4,
+//! { "version": 5,
 //!   "eid": "89001999000011234567890123456789",
 //!   "isd_r": {
 //!     "kdd": "34567890123456789",
@@ -67,8 +76,8 @@ use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-/// The state file format version this emulator writes (it reads 1 to 4).
-pub const STATE_VERSION: u32 = 4;
+/// The state file format version this emulator writes (it reads 1 to 5).
+pub const STATE_VERSION: u32 = 5;
 
 /// The card's non-volatile memory for applications and profiles: 512 KiB, an eUICC's typical
 /// free memory for profiles. Personalization data and the ISD-Ps' non-volatile quotas
@@ -323,13 +332,13 @@ impl CardState {
 
     /// The state as its JSON file content (it holds the keys: handle with care).
     pub fn to_json(&self) -> Zeroizing<String> {
-        file::encode(self)
+        file::encode(self, file::Packages::Inline)
     }
 
     /// Reads a state from its JSON file content (versions 1 and 2 are migrated; version 1 gets
     /// fresh keys).
     pub fn from_json(text: &str) -> Result<Self, StateError> {
-        file::decode(text).map(|d| d.state)
+        file::decode(text, file::Packages::Inline).map(|d| d.state)
     }
 
     /// Loads a state file. A version-1 or version-2 file is migrated and written back as
@@ -341,9 +350,12 @@ impl CardState {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let decoded = file::decode(&text).map_err(|source| EmulatorError::State {
-            path: path.to_path_buf(),
-            source,
+        let packages = packages_dir(path);
+        let decoded = file::decode(&text, file::Packages::Files(&packages)).map_err(|source| {
+            EmulatorError::State {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         if decoded.migrated {
             decoded.state.save(path)?;
@@ -355,12 +367,58 @@ impl CardState {
         Ok(decoded.state)
     }
 
-    /// Writes the state file atomically (replacing any previous one).
+    /// Writes the state file atomically (replacing any previous one). Installed packages are
+    /// files of the package directory beside it ([`packages_dir`]), written once (their names
+    /// are their digests) and before the state file that names them; files no longer named
+    /// are removed after it.
     pub fn save(&self, path: &Path) -> Result<(), EmulatorError> {
-        write_atomic(path, self.to_json().as_bytes()).map_err(|source| EmulatorError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| EmulatorError::Io { path, source }
+        };
+        let dir = packages_dir(path);
+        let mut named = Vec::new();
+        for record in self.registry.entries() {
+            let Some(p) = record.isd_p.as_ref().and_then(|d| d.installed.as_deref()) else {
+                continue;
+            };
+            let file = dir.join(p.package_file_name());
+            if file.symlink_metadata().is_err() {
+                fs::create_dir_all(&dir).map_err(io(&dir))?;
+                write_atomic(&file, p.installed_der()).map_err(io(&file))?;
+            }
+            named.push(file);
+        }
+        let json = file::encode(self, file::Packages::Files(&dir));
+        write_atomic(path, json.as_bytes()).map_err(io(path))?;
+        remove_unnamed_packages(&dir, &named);
+        Ok(())
+    }
+}
+
+/// The package directory of a state file: `<state file>.packages` beside it.
+pub fn packages_dir(state_path: &Path) -> PathBuf {
+    let mut name = state_path
+        .file_name()
+        .map(std::ffi::OsString::from)
+        .unwrap_or_default();
+    name.push(".packages");
+    state_path.with_file_name(name)
+}
+
+/// Removes the `.der` files of `dir` that the state no longer names (best effort: a file left
+/// behind is only unused).
+fn remove_unnamed_packages(dir: &Path, named: &[PathBuf]) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "der") && !named.contains(&path) {
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::warn!("{}: cannot remove an unused package: {e}", path.display());
+            }
+        }
     }
 }
 
@@ -541,7 +599,7 @@ mod tests {
         state.set_iin(vec![1, 2, 3]);
         assert!(state.store_dgis(vec![(0x0070, vec![0xAA; 3]), (0x3A03, vec![])]));
         let json = state.to_json();
-        assert!(json.contains("\"version\": 4"));
+        assert!(json.contains("\"version\": 5"));
         assert!(json.contains("\"eid\": \"89044011112233441122334411223321\""));
         assert!(json.contains("\"kdd\": \"33441122334411223321\""));
         assert!(json.contains("\"scp03_i\": \"70\""));
@@ -582,7 +640,7 @@ mod tests {
         fs::write(&path, &v1).unwrap();
         let loaded = CardState::load(&path).unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"version\": 4"));
+        assert!(text.contains("\"version\": 5"));
         assert_eq!(CardState::load(&path).unwrap(), loaded);
         #[cfg(unix)]
         {
@@ -639,8 +697,8 @@ mod tests {
                 "not a number",
             ),
             (
-                "{\"version\":5,\"eid\":\"00\"}".to_owned(),
-                "version 5 is not supported",
+                "{\"version\":6,\"eid\":\"00\"}".to_owned(),
+                "version 6 is not supported",
             ),
             ("{\"version\":1}".to_owned(), "missing field `eid`"),
             (

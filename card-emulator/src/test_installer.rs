@@ -234,6 +234,41 @@ mod tests {
             "8949449999999990999"
         );
         assert_eq!(data.installed.as_ref().unwrap().to_der(), der);
+        // The package is a file of the package directory, named in the state file.
+        let name = data.installed.as_ref().unwrap().package_file_name();
+        let stored = crate::state::packages_dir(&path).join(&name);
+        assert_eq!(std::fs::read(&stored).unwrap(), der);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"package_file\"") && !text.contains("\"package\""));
+        // The SQN array is kept apart from the package, which is not written again.
+        let mut card = card;
+        let mut record = card.registry_mut().remove(p.isd_p.as_bytes()).unwrap();
+        let profile = record.isd_p.as_mut().unwrap().installed.as_mut().unwrap();
+        let element = profile.aka[0].element;
+        assert!(profile.set_sqn_array(element, &[[0, 0, 0, 0, 0, 7]; 32]));
+        card.registry_mut().add(record).unwrap();
+        let written = std::fs::metadata(&stored).unwrap().modified().unwrap();
+        card.save(&path).unwrap();
+        assert_eq!(
+            std::fs::metadata(&stored).unwrap().modified().unwrap(),
+            written
+        );
+        let reloaded = CardState::load(&path).unwrap();
+        assert_eq!(reloaded, card);
+        let (_, data) = reloaded.registry().isd_p(p.isd_p.as_bytes()).unwrap();
+        let arrays = data.installed.as_ref().unwrap().sqn_arrays();
+        assert_eq!(arrays, vec![(element, vec![[0, 0, 0, 0, 0, 7]; 32])]);
+        // A state whose package file is gone is refused with the path named.
+        std::fs::rename(&stored, dir.path().join("moved.der")).unwrap();
+        let e = CardState::load(&path).unwrap_err().to_string();
+        assert!(e.contains(&name), "{e}");
+        std::fs::rename(dir.path().join("moved.der"), &stored).unwrap();
+        // Without the ISD-P, the next save removes the file.
+        let mut card = reloaded;
+        card.registry_mut().remove(p.isd_p.as_bytes()).unwrap();
+        card.save(&path).unwrap();
+        assert!(!stored.exists());
+        let (_, _) = add_package(&path, &p).unwrap();
         // A refused package (truncated) leaves the file as it was.
         std::fs::write(&pkg, &der[..40]).unwrap();
         let before = std::fs::read(&path).unwrap();

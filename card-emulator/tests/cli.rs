@@ -31,7 +31,7 @@ fn init_show_and_refuse_to_overwrite() {
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["eid"], eid);
-    assert_eq!(json["state_version"], 4);
+    assert_eq!(json["state_version"], 5);
     assert_eq!(json["isd_r"]["kvns"], serde_json::json!([0x30]));
     assert_eq!(json["isd_r"]["scp03_i"], "70");
     assert_eq!(
@@ -163,7 +163,7 @@ fn version_1_state_is_migrated() {
     assert_eq!(first.stdout, second.stdout, "migrated once, keys kept");
     let out = run(&["show", "--state", path(&state), "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["state_version"], 4);
+    assert_eq!(json["state_version"], 5);
     assert_eq!(json["eid"], eid);
 }
 

@@ -1,5 +1,10 @@
-//! The JSON forms of [`CardState`]: version 4 (written), versions 3, 2 and 1 (read and
+//! The JSON forms of [`CardState`]: version 5 (written), versions 4, 3, 2 and 1 (read and
 //! migrated).
+//!
+//! Version 5 is version 4 with an ISD-P's installed package either inline (`package`, the DER
+//! as installed, for [`CardState::to_json`]) or a file of the package directory
+//! (`package_file`, for [`CardState::save`]), and its SQN arrays apart (`sqn`: `element`, the
+//! index of the akaParameter PE, and `seq`, 32 SEQ values of 6 bytes in hex).
 //!
 //! Version 4 is version 3 with the ECASD's keys (`ecasd`: `private_key` SK.ECASD.ECKA as 32
 //! hex bytes, `certificate` CERT.ECASD.ECKA `7F21…`, `ci_public_key` PK.CI.ECDSA `04‖X‖Y`), the
@@ -23,6 +28,7 @@ use crate::notification::{Notifications, PendingNotification};
 use crate::registry::{EntryKind, Registry, RegistryRecord};
 use crate::usim::InstalledProfile;
 use serde::{Deserialize, Serialize};
+use smsr_proto::auth::SQN_LEN;
 use smsr_proto::gp::life_cycle;
 use smsr_proto::gp::{Aid, Privileges};
 use smsr_proto::pki::{Certificate, PrivateKey, PublicKey};
@@ -126,10 +132,38 @@ struct IsdPFile {
     pending_reset: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     profile: Option<ProfileFile>,
-    /// The installed profile package in hex DER (its akaParameter `sqnInit` holds the USIM's
-    /// current SQN array).
+    /// The installed profile package in hex DER, inline: in version 4 its akaParameter
+    /// `sqnInit` holds the USIM's current SQN array; from version 5 it is the package as
+    /// installed and `sqn` holds the arrays. Written by [`CardState::to_json`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     package: Option<String>,
+    /// Version 5: the installed package as a file of the package directory beside the state
+    /// file (`<state file>.packages/<name>`), written once at installation. Written by
+    /// [`CardState::save`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    package_file: Option<String>,
+    /// Version 5: the current SQN array of each AKA context (one per akaParameter PE) that has
+    /// moved from zero.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sqn: Vec<SqnFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqnFile {
+    /// The index of the akaParameter PE in the package.
+    element: usize,
+    /// The SEQ array as `sqnInit` holds it: 32 × 6 bytes in hex.
+    seq: String,
+}
+
+/// Where the state JSON keeps installed packages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Packages<'a> {
+    /// In the JSON itself (`package`, hex).
+    Inline,
+    /// As files of this directory (`package_file`), written by the caller.
+    Files(&'a std::path::Path),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -209,7 +243,7 @@ fn keyset_files(card: &smsr_proto::scp03::Scp03Card) -> Vec<KeySetFile> {
         .collect()
 }
 
-pub(super) fn encode(state: &CardState) -> Zeroizing<String> {
+pub(super) fn encode(state: &CardState, packages: Packages) -> Zeroizing<String> {
     let keysets = keyset_files(&state.scp03);
     let notifications = &state.notifications;
     let file = StateFileV3 {
@@ -249,7 +283,12 @@ pub(super) fn encode(state: &CardState) -> Zeroizing<String> {
                 keysets: keyset_files(card),
             })
             .collect(),
-        registry: state.registry.entries().iter().map(registry_file).collect(),
+        registry: state
+            .registry
+            .entries()
+            .iter()
+            .map(|r| registry_file(r, packages))
+            .collect(),
         notifications: Some(NotificationsFile {
             next_sequence: notifications.next_sequence(),
             pending: notifications.pending().map(notification_file).collect(),
@@ -261,7 +300,7 @@ pub(super) fn encode(state: &CardState) -> Zeroizing<String> {
     out
 }
 
-fn registry_file(r: &RegistryRecord) -> RegistryFile {
+fn registry_file(r: &RegistryRecord, packages: Packages) -> RegistryFile {
     RegistryFile {
         kind: r.kind.name().to_owned(),
         aid: hex::encode_upper(r.aid.as_bytes()),
@@ -276,11 +315,12 @@ fn registry_file(r: &RegistryRecord) -> RegistryFile {
             .iter()
             .map(|m| hex::encode_upper(m.as_bytes()))
             .collect(),
-        isd_p: r.isd_p.as_ref().map(isd_p_file),
+        isd_p: r.isd_p.as_ref().map(|d| isd_p_file(d, packages)),
     }
 }
 
-fn isd_p_file(d: &IsdP) -> IsdPFile {
+fn isd_p_file(d: &IsdP, packages: Packages) -> IsdPFile {
+    let installed = d.installed.as_deref();
     IsdPFile {
         scp03_i: format!("{:02X}", d.scp03_i),
         non_volatile_quota: d.non_volatile_quota,
@@ -294,7 +334,23 @@ fn isd_p_file(d: &IsdP) -> IsdPFile {
             fallback: p.fallback,
             pol1: format!("{:02X}", p.pol1),
         }),
-        package: d.installed.as_ref().map(|p| hex::encode_upper(p.to_der())),
+        package: installed
+            .filter(|_| packages == Packages::Inline)
+            .map(|p| hex::encode_upper(p.installed_der())),
+        package_file: installed
+            .filter(|_| packages != Packages::Inline)
+            .map(InstalledProfile::package_file_name),
+        sqn: installed
+            .map(|p| {
+                p.sqn_arrays()
+                    .into_iter()
+                    .map(|(element, seq)| SqnFile {
+                        element,
+                        seq: hex::encode_upper(seq.concat()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -307,7 +363,7 @@ fn notification_file(n: &PendingNotification) -> NotificationFile {
     }
 }
 
-pub(super) fn decode(text: &str) -> Result<Decoded, StateError> {
+pub(super) fn decode(text: &str, packages: Packages) -> Result<Decoded, StateError> {
     let probe: Probe = serde_json::from_str(text).map_err(|e| {
         if e.is_data() {
             StateError::Invalid(format!(
@@ -332,8 +388,19 @@ pub(super) fn decode(text: &str) -> Result<Decoded, StateError> {
                 migrated: true,
             })
         }
-        Some(v @ (2..=4)) => {
+        Some(v @ (2..=5)) => {
             let file: StateFileV3 = serde_json::from_str(text).map_err(invalid)?;
+            if v < 5
+                && file
+                    .registry
+                    .iter()
+                    .filter_map(|r| r.isd_p.as_ref())
+                    .any(|d| d.package_file.is_some() || !d.sqn.is_empty())
+            {
+                return Err(StateError::Invalid(format!(
+                    "a version {v} file has no \"package_file\" or \"sqn\""
+                )));
+            }
             if v < 4
                 && (file.ecasd.is_some()
                     || !file.isd_p_keys.is_empty()
@@ -344,7 +411,7 @@ pub(super) fn decode(text: &str) -> Result<Decoded, StateError> {
                 )));
             }
             Ok(Decoded {
-                state: from_v4(&file, v >= 3)?,
+                state: from_v4(&file, v >= 3, packages)?,
                 migrated: v != u64::from(STATE_VERSION),
             })
         }
@@ -355,8 +422,8 @@ pub(super) fn decode(text: &str) -> Result<Decoded, StateError> {
     }
 }
 
-fn from_v4(file: &StateFileV3, v3: bool) -> Result<CardState, StateError> {
-    let mut state = from_v3(file, v3)?;
+fn from_v4(file: &StateFileV3, v3: bool, packages: Packages) -> Result<CardState, StateError> {
+    let mut state = from_v3(file, v3, packages)?;
     if let Some(e) = &file.ecasd {
         let raw = hex_key(&e.private_key, "ecasd", "private_key")?;
         let key = PrivateKey::from_bytes(&raw)
@@ -447,7 +514,7 @@ fn keysets(files: &[KeySetFile]) -> Result<Vec<(StaticKeys, u32)>, StateError> {
     Ok(keysets)
 }
 
-fn from_v3(file: &StateFileV3, v3: bool) -> Result<CardState, StateError> {
+fn from_v3(file: &StateFileV3, v3: bool, packages: Packages) -> Result<CardState, StateError> {
     if !v3 && (file.notifications.is_some() || file.registry.iter().any(|r| r.isd_p.is_some())) {
         return Err(StateError::Invalid(
             "a version 2 file has no \"notifications\" or \"isd_p\"".into(),
@@ -465,7 +532,7 @@ fn from_v3(file: &StateFileV3, v3: bool) -> Result<CardState, StateError> {
     let mut records = file
         .registry
         .iter()
-        .map(registry_record)
+        .map(|r| registry_record(r, packages))
         .collect::<Result<Vec<_>, _>>()?;
     if !v3 {
         migrate_isd_ps(&mut records);
@@ -554,7 +621,7 @@ fn notifications(file: &NotificationsFile) -> Result<Notifications, StateError> 
     Ok(Notifications::from_parts(queue, file.next_sequence))
 }
 
-fn isd_p_data(f: &IsdPFile) -> Result<IsdP, StateError> {
+fn isd_p_data(f: &IsdPFile, packages: Packages) -> Result<IsdP, StateError> {
     let [scp03_i] = hex_array::<1>(&f.scp03_i, "registry isd_p scp03_i")?;
     let profile = f
         .profile
@@ -578,21 +645,77 @@ fn isd_p_data(f: &IsdPFile) -> Result<IsdP, StateError> {
         volatile_quota: f.volatile_quota,
         profile,
         pending_reset: f.pending_reset,
-        installed: f
-            .package
-            .as_deref()
-            .map(|h| -> Result<Box<InstalledProfile>, StateError> {
-                let der = hex::decode(h)
-                    .map_err(|e| StateError::Invalid(format!("registry isd_p package: {e}")))?;
-                InstalledProfile::from_der(&der)
-                    .map(Box::new)
-                    .map_err(|e| StateError::Invalid(format!("registry isd_p package: {e}")))
-            })
-            .transpose()?,
+        installed: installed_profile(f, packages)?,
     })
 }
 
-fn registry_record(r: &RegistryFile) -> Result<RegistryRecord, StateError> {
+/// The installed profile of an ISD-P entry: its package (inline or from the package
+/// directory) installed again, then the SQN arrays set.
+fn installed_profile(
+    f: &IsdPFile,
+    packages: Packages,
+) -> Result<Option<Box<InstalledProfile>>, StateError> {
+    let invalid = |e: String| StateError::Invalid(format!("registry isd_p package: {e}"));
+    let der = match (&f.package, &f.package_file, packages) {
+        (None, None, _) => {
+            return if f.sqn.is_empty() {
+                Ok(None)
+            } else {
+                Err(invalid("\"sqn\" without a package".into()))
+            }
+        }
+        (Some(_), Some(_), _) => {
+            return Err(invalid(
+                "both \"package\" and \"package_file\" are present".into(),
+            ))
+        }
+        (Some(h), None, _) => hex::decode(h).map_err(|e| invalid(e.to_string()))?,
+        (None, Some(name), Packages::Files(dir)) => {
+            if name.contains(['/', '\\']) || name.starts_with('.') {
+                return Err(invalid(format!("{name:?} is not a package file name")));
+            }
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| {
+                invalid(format!(
+                    "{}: {e} (the state file's package directory must stay beside it)",
+                    path.display()
+                ))
+            })?
+        }
+        (None, Some(name), Packages::Inline) => {
+            return Err(invalid(format!(
+                "{name} is in a package directory, which JSON text alone does not have"
+            )))
+        }
+    };
+    let mut profile = InstalledProfile::from_der(&der).map_err(invalid)?;
+    for s in &f.sqn {
+        let bytes = hex_bytes(&s.seq, "registry isd_p sqn seq")?;
+        if bytes.len() != 32 * SQN_LEN {
+            return Err(invalid(format!(
+                "sqn seq: {} bytes, not 32 entries of {SQN_LEN}",
+                bytes.len()
+            )));
+        }
+        let arrays: Vec<[u8; SQN_LEN]> = bytes
+            .chunks_exact(SQN_LEN)
+            .map(|c| {
+                let mut a = [0u8; SQN_LEN];
+                a.copy_from_slice(c);
+                a
+            })
+            .collect();
+        if !profile.set_sqn_array(s.element, &arrays) {
+            return Err(invalid(format!(
+                "sqn element {}: the package has no akaParameter there",
+                s.element
+            )));
+        }
+    }
+    Ok(Some(Box::new(profile)))
+}
+
+fn registry_record(r: &RegistryFile, packages: Packages) -> Result<RegistryRecord, StateError> {
     let aid = |text: &str, field: &str| -> Result<Aid, StateError> {
         Aid::new(&hex_bytes(text, field)?)
             .map_err(|e| StateError::Invalid(format!("registry {field}: {e}")))
@@ -612,7 +735,11 @@ fn registry_record(r: &RegistryFile) -> Result<RegistryRecord, StateError> {
                 .map_err(|e| StateError::Invalid(format!("registry privileges: {e}")))
         })
         .transpose()?;
-    let isd_p = r.isd_p.as_ref().map(isd_p_data).transpose()?;
+    let isd_p = r
+        .isd_p
+        .as_ref()
+        .map(|d| isd_p_data(d, packages))
+        .transpose()?;
     Ok(RegistryRecord {
         kind,
         isd_p,

@@ -382,7 +382,7 @@ pub fn install(der: &[u8]) -> Outcome {
             }
         }
     };
-    install_package(package)
+    install_parsed(package, Some(der))
 }
 
 fn aborted(
@@ -418,6 +418,12 @@ fn message(text: &str) -> String {
 
 /// Processes a decoded package.
 pub fn install_package(package: Package) -> Outcome {
+    install_parsed(package, None)
+}
+
+/// Installs `package`, which is `der` parsed if given (kept as the installed DER; otherwise
+/// the package is encoded).
+fn install_parsed(package: Package, der: Option<&[u8]>) -> Outcome {
     let mut ins = Installer::default();
     let mut statuses = Vec::new();
     let mut aborted = None;
@@ -499,6 +505,7 @@ pub fn install_package(package: Package) -> Outcome {
             status_message: None,
         },
         profile: Some(InstalledProfile {
+            der: der.map_or_else(|| package.to_der().into(), Into::into),
             package,
             fs,
             aka: ins.aka,

@@ -1,11 +1,14 @@
-//! An installed profile: the package as installed (kept for the state file) and what the card
-//! built from it: the file system, the PINs and the AKA context of each ADF.
+//! An installed profile: the package as installed (kept for the state file, which stores it
+//! once and the SQN arrays apart) and what the card built from it: the file system, the PINs
+//! and the AKA context of each ADF.
 
 use super::install::install;
 use super::sqn::SqnState;
 use super::tree::{FileId, FileSystem};
+use smsr_proto::auth::SQN_LEN;
 use smsr_proto::saip::aka::ProfileAlgorithm;
 use smsr_proto::saip::{Package, ProfileElement};
+use std::sync::Arc;
 
 /// The AKA context of one ADF.
 #[derive(Clone, Debug)]
@@ -36,6 +39,8 @@ pub struct InstalledProfile {
     pub pins: Vec<Pin>,
     /// The ICCID from the header, as EF_ICCID holds it.
     pub iccid: [u8; 10],
+    /// The package's DER as installed (`sqnInit` as it came), encoded once.
+    pub(super) der: Arc<[u8]>,
 }
 
 impl PartialEq for InstalledProfile {
@@ -61,7 +66,43 @@ impl InstalledProfile {
         package.to_der()
     }
 
-    /// Rebuilds an installed profile from what [`InstalledProfile::to_der`] wrote.
+    /// The package's DER as it was installed (the SQN arrays as they came with it): what the
+    /// state file stores once, with [`InstalledProfile::sqn_arrays`] apart.
+    pub fn installed_der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The name the state file's package directory gives the installed DER: the first 16 bytes
+    /// of its SHA-256 in hex, then `.der` (the same content always has the same name).
+    pub fn package_file_name(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(&self.der);
+        format!("{}.der", hex::encode_upper(&digest[..16]))
+    }
+
+    /// The SQN array of each AKA context that has one other than all zeros: (index of its
+    /// akaParameter PE, the array as `sqnInit`).
+    pub fn sqn_arrays(&self) -> Vec<(usize, Vec<[u8; SQN_LEN]>)> {
+        self.aka
+            .iter()
+            .filter_map(|a| a.sqn.sqn_init().map(|init| (a.element, init)))
+            .collect()
+    }
+
+    /// Sets the SQN array of the AKA context of the akaParameter PE at `element`; `false` if
+    /// there is none.
+    pub fn set_sqn_array(&mut self, element: usize, init: &[[u8; SQN_LEN]]) -> bool {
+        match self.aka.iter_mut().find(|a| a.element == element) {
+            Some(a) => {
+                a.sqn = a.sqn.with_init(init);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Rebuilds an installed profile from what [`InstalledProfile::to_der`] or
+    /// [`InstalledProfile::installed_der`] gave.
     pub fn from_der(der: &[u8]) -> Result<Self, String> {
         let outcome = install(der);
         match outcome.profile {

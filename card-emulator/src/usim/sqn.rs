@@ -56,6 +56,19 @@ impl SqnState {
             .then(|| self.seq.iter().map(|s| to_be(*s)).collect())
     }
 
+    /// The same Δ with the SEQ array replaced by `init` (as [`SqnState::sqn_init`] gave it;
+    /// missing entries are zero).
+    pub fn with_init(&self, init: &[[u8; SQN_LEN]]) -> Self {
+        let mut seq = [0u64; ENTRIES];
+        for (s, v) in seq.iter_mut().zip(init) {
+            *s = from_be(v);
+        }
+        Self {
+            seq,
+            delta: self.delta,
+        }
+    }
+
     fn highest(&self) -> (u64, usize) {
         self.seq
             .iter()

@@ -334,9 +334,9 @@ fn a_card_migrated_from_version_3_refuses_key_establishment() {
         crate::isd_p::IsdP::created(0x70, None, None),
     )
     .unwrap();
-    let v4 = st.to_json();
-    assert!(v4.contains("\"version\": 4") && !v4.contains("\"ecasd\""));
-    let v3 = v4.replacen("\"version\": 4", "\"version\": 3", 1);
+    let v5 = st.to_json();
+    assert!(v5.contains("\"version\": 5") && !v5.contains("\"ecasd\""));
+    let v3 = v5.replacen("\"version\": 5", "\"version\": 3", 1);
     let migrated = CardState::from_json(&v3).unwrap();
     assert!(migrated.ecasd_keys().is_none() && migrated.scp80_keysets().is_empty());
     let mut c = Card::new(migrated);
@@ -350,7 +350,7 @@ fn a_card_migrated_from_version_3_refuses_key_establishment() {
     personalize_with_key(&mut keyed, &pki.issuers(), pki.ecasd.key.clone()).unwrap();
     let text = keyed
         .to_json()
-        .replacen("\"version\": 4", "\"version\": 3", 1);
+        .replacen("\"version\": 5", "\"version\": 3", 1);
     let err = CardState::from_json(&text).unwrap_err().to_string();
     assert!(err.contains("version 3 file has no"), "{err}");
 }

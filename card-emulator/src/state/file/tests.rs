@@ -40,7 +40,7 @@ fn version_3_round_trip() {
     let st = sgp02_state();
     let json = st.to_json();
     for needle in [
-        "\"version\": 4",
+        "\"version\": 5",
         "\"non_volatile_quota\": 65536",
         "\"volatile_quota\": 512",
         "\"iccid\": \"8949449999999990023\"",
@@ -62,7 +62,7 @@ fn version_3_round_trip() {
     assert_eq!(d.pol1(), POL1_DELETE_WHEN_DISABLED);
     assert!(d.pending_reset);
     // A decoded version 3 is not a migration.
-    assert!(!decode(&json).unwrap().migrated);
+    assert!(!decode(&json, Packages::Inline).unwrap().migrated);
 }
 
 /// The state as a version-2 emulator wrote it: no `isd_p`, no `notifications`.
@@ -84,7 +84,7 @@ fn version_2_file(isd_ps: &[(u16, &str)]) -> String {
 #[test]
 fn version_2_migrates_with_its_keys() {
     let text = version_2_file(&[(0x10, "07"), (0x11, "3F"), (0x12, "1F")]);
-    let decoded = decode(&text).unwrap();
+    let decoded = decode(&text, Packages::Inline).unwrap();
     assert!(decoded.migrated);
     let st = decoded.state;
     assert_eq!(
@@ -108,7 +108,7 @@ fn version_2_migrates_with_its_keys() {
     let loaded = CardState::load(&path).unwrap();
     assert_eq!(loaded, st);
     let rewritten = std::fs::read_to_string(&path).unwrap();
-    assert!(rewritten.contains("\"version\": 4"));
+    assert!(rewritten.contains("\"version\": 5"));
     assert!(rewritten.contains("\"isd_p\""));
     assert_eq!(CardState::load(&path).unwrap(), st);
 }
@@ -120,7 +120,7 @@ fn bad_version_3_content_is_an_error() {
         assert!(good.contains(from), "{from}");
         good.replacen(from, to, 1)
     };
-    let v2_with_isd_p = good.replacen("\"version\": 4", "\"version\": 2", 1);
+    let v2_with_isd_p = good.replacen("\"version\": 5", "\"version\": 2", 1);
     let no_notifications = {
         let mut v: Value = serde_json::from_str(&good).unwrap();
         v.as_object_mut().unwrap().remove("notifications");
