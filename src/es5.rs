@@ -27,6 +27,7 @@ use smsr_proto::gp::get_data::{tags, DataObject, ExtendedCardResources, GetData}
 use smsr_proto::gp::get_status::StatusScope;
 use smsr_proto::gp::install::Install;
 use smsr_proto::gp::life_cycle;
+use smsr_proto::gp::store_data::StoreData;
 use smsr_proto::scp03::StaticKeys;
 use smsr_proto::sgp02::codings::{GET_DATA_NOTIFICATION, NOTIFICATION_QUEUE_MAX};
 use smsr_proto::sgp02::{parse_confirmation_response, Es5Command, Notification, ProfileAttributes};
@@ -100,12 +101,23 @@ pub trait Es5Link {
 }
 
 /// `--es5 scp03`: an SCP03 session on the ISD-R, opened on first use.
+///
+/// A command script for an ISD-P (ES8 profile download) travels the way GlobalPlatform has a
+/// Security Domain pass data to an application: INSTALL [for personalization] of the ISD-P,
+/// then the script's bytes in STORE DATA blocks in BER-TLV format, the response script in the
+/// last block's response ([`SCRIPT_BLOCK`] bytes per block). SGP.02 defines no APDU form of
+/// ES5 for scripts (it names SMS, CAT_TP and HTTPS); this is the reading the emulator
+/// implements, listed in the README's assumptions.
 #[derive(Debug)]
 pub struct Scp03Link<T: Transport> {
     state: LinkState<T>,
     keys: ResolvedKeys,
     isd_r: Aid,
 }
+
+/// Script bytes per STORE DATA block: with C-DECRYPTION the block is padded to 240 bytes and
+/// the C-MAC adds 8, which keeps the command within a short APDU (255).
+pub const SCRIPT_BLOCK: usize = 239;
 
 #[derive(Debug)]
 enum LinkState<T: Transport> {
@@ -172,6 +184,54 @@ impl<T: Transport> Es5Link for Scp03Link<T> {
         }
         Ok(out)
     }
+    fn run_script(
+        &mut self,
+        target: &Aid,
+        script: &smsr_proto::ota::script::CommandScript,
+    ) -> Result<smsr_proto::ota::response::ResponseScript, Es5Error> {
+        let bytes = script
+            .to_bytes()
+            .map_err(|e| Es5Error::Input(format!("command script: {e}")))?;
+        let blocks = StoreData::new(bytes)
+            .ber_tlv()
+            .with_response()
+            .split(SCRIPT_BLOCK)
+            .and_then(|b| {
+                b.iter()
+                    .map(StoreData::to_apdu)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| Es5Error::Input(format!("command script in STORE DATA: {e}")))?;
+        // The last block ends the forwarding: every script has its own INSTALL.
+        let mut commands = Install::ForPersonalization(target.clone())
+            .to_apdus()
+            .map_err(|e| Es5Error::Input(e.to_string()))?;
+        commands.extend(blocks);
+        let channel = self.channel()?;
+        let mut last = None;
+        for c in &commands {
+            let r = channel.exchange(c)?;
+            if !r.sw.is_success() {
+                return Err(Es5Error::Refused {
+                    what: format!(
+                        "the script for ISD-P {} (INSTALL [for personalization], STORE DATA)",
+                        hexfmt::upper(target.as_bytes())
+                    ),
+                    sw: r.sw,
+                    hint: String::new(),
+                });
+            }
+            last = Some(r);
+        }
+        let data = last.map(|r| r.data).unwrap_or_default();
+        smsr_proto::ota::response::ResponseScript::parse(&data).map_err(|e| {
+            Es5Error::BadResponse(format!(
+                "the response script of ISD-P {}: {e}",
+                hexfmt::upper(target.as_bytes())
+            ))
+        })
+    }
+
     fn reset(&mut self) -> Result<(), Es5Error> {
         let state = std::mem::replace(&mut self.state, LinkState::Closed(None));
         let mut transport = match state {

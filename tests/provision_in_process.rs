@@ -1,4 +1,4 @@
-//! `smsr provision` against the emulator linked in, over SCP80: a card personalized by the EUM
+//! `smsr provision` against the emulator linked in, over SCP80 (and SCP03 once): a card personalized by the EUM
 //! (`euicc_emulator::eum`), its EIS registered, a profile built by `smsr profile build`, then
 //! CreateISDP, key establishment, SCP03t download, enable, notifications and the USIM check.
 
@@ -170,6 +170,33 @@ fn provision_over_scp80_then_check_and_switch() {
         .map(|i| i["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["disabled", "enabled"], "{audit}");
+}
+
+#[test]
+fn provision_over_scp03_forwards_the_scripts_with_store_data() {
+    let s = Setup::new();
+    let p1 = s.build(
+        "89882800000000000037",
+        "001010000000037",
+        "00112233445566778899AABBCCDDEEFF",
+    );
+    let mut args = s.provision_args(&p1).to_vec();
+    args.extend(["--es5", "scp03"]);
+    let out = s.ok(&args);
+    assert_eq!(out["check"]["imsi"], "001010000000037", "{out}");
+    assert_eq!(out["check"]["authenticated"], true, "{out}");
+    let download = out["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["step"] == "download")
+        .unwrap();
+    // Two scripts (`84`+`85`, then one `86`), each INSTALL [for personalization] and its
+    // STORE DATA blocks of at most 239 bytes.
+    assert!(download["apdus"].as_u64().unwrap() >= 4, "{download}");
+    let audit = s.ok(&["audit", "--eid", &s.eid, "--es5", "scp03"]);
+    assert_eq!(audit["isdps"][0]["state"], "enabled", "{audit}");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
 }
 
 #[test]

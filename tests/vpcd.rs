@@ -539,4 +539,23 @@ fn provision_through_pcscd_over_scp80() {
             );
         }
     }
+    // And once over SCP03: the scripts forwarded by the ISD-R in STORE DATA.
+    let big = common::ts48()
+        .and_then(|p| {
+            p.into_iter()
+                .max_by_key(|p| p.metadata().map(|m| m.len()).unwrap_or(0))
+        })
+        .unwrap_or(profile);
+    let out = sm(&[
+        "provision",
+        "--eid",
+        &eid,
+        "--profile",
+        big.to_str().expect("utf-8 path"),
+        "--pki",
+        run.join("pki").to_str().expect("utf-8 path"),
+        "--es5",
+        "scp03",
+    ]);
+    assert_eq!(out["check"]["authenticated"], true, "{out}");
 }

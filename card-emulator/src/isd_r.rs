@@ -81,6 +81,8 @@ pub(crate) struct Session {
     store_data: BlockAssembler,
     /// The ISD-P an INSTALL [for personalization] named, and its key establishment's state.
     personalization: Option<es8::Personalization>,
+    /// The SCP03t receivers of the ISD-Ps that scripts forwarded by STORE DATA reached.
+    downloads: crate::ota::download::Downloads,
 }
 
 impl Session {
@@ -206,7 +208,12 @@ fn dispatch_with(
         return es8::install(&mut session.personalization, nv, cmd);
     }
     if cmd.ins == INS_STORE_DATA && session.personalization.is_some() {
-        return es8::store_data(&mut session.personalization, nv, cmd);
+        return es8::store_data(
+            &mut session.personalization,
+            &mut session.downloads,
+            nv,
+            cmd,
+        );
     }
     // STORE DATA goes to the ISD-P only while nothing else comes between.
     session.personalization = None;

@@ -26,12 +26,28 @@
 //!
 //! Any refusal ends the personalization: the SM-DP starts again with INSTALL. Another command
 //! than STORE DATA ends it too, as does the end of the secure channel session.
+//!
+//! The same forwarding carries ES8 profile download on the SCP03 path (where no SCP80 packet
+//! can be addressed to the ISD-P's TAR): after INSTALL [for personalization] of an ISD-P that
+//! holds a key set, STORE DATA blocks in BER-TLV format (P1 b5b4 `10`) carry a TS 102 226
+//! command script, the one an SCP80 packet would carry (`AE 80 … 84/85/86 … 00 00`). The
+//! ISD-P runs it when the last block arrives (`ota/download.rs`: the same SCP03t receiver
+//! rules) and the response script is the last block's response data; intermediate blocks are
+//! answered `9000`. The last block ends the forwarding, as `3A02` does: each script starts
+//! with its own INSTALL [for personalization].
+//!
+//! ```text
+//! 80 E6 20 00 16 0000 10 <ISD-P AID> 000000      → 00 9000
+//! 80 E2 10 00 Lc <script bytes 1..n>             → 9000
+//! 80 E2 91 01 Lc <script bytes n+1..>            → AB 80 80 01 <count> <response TLVs> 00 00 9000
+//! ```
 
 use crate::card::Nv;
+use crate::ota::download::{run_on_isd_p, Downloads};
 use smsr_proto::ecka::{CardConfig, CertificateAccepted, EckaError, KeySetCard};
 use smsr_proto::gp::life_cycle;
 use smsr_proto::gp::store_data::DataStructure;
-use smsr_proto::gp::{Aid, Install, StoreData};
+use smsr_proto::gp::{Aid, BlockAssembler, GpError, Install, StoreData};
 use smsr_proto::sgp02::codings::{
     SW_ES8_DATA, SW_ES8_STATE, SW_ES8_VERIFICATION, SW_UNKNOWN_ISD_P,
 };
@@ -49,10 +65,13 @@ pub(crate) struct Personalization {
 
 #[derive(Debug)]
 enum Step {
-    /// Waiting for `3A01`.
-    Certificate(KeySetCard),
+    /// Waiting for `3A01` (key establishment) or a script's first block. `None` when the
+    /// ISD-P takes scripts only (it has a key set already).
+    Certificate(Option<KeySetCard>),
     /// Waiting for `3A02`.
     KeyParameters(Box<CertificateAccepted>),
+    /// Receiving the blocks of a command script for the ISD-P.
+    Script(BlockAssembler),
 }
 
 /// INSTALL [for personalization]: names the ISD-P the following STORE DATA go to.
@@ -81,7 +100,15 @@ fn start(nv: &Nv, cmd: &CommandApdu) -> Result<Personalization, StatusWord> {
         .registry()
         .isd_p(target.as_bytes())
         .ok_or(SW_UNKNOWN_ISD_P)?;
+    let keyed = state.isd_p_scp03(target.as_bytes()).is_some();
     if record.life_cycle != life_cycle::SELECTABLE {
+        if keyed {
+            // Scripts only (profile download): a `3A01` will be refused.
+            return Ok(Personalization {
+                target,
+                step: Step::Certificate(None),
+            });
+        }
         tracing::info!(
             "ES8: ISD-P {target} is in life cycle {:02X}, not SELECTABLE (07): key establishment refused",
             record.life_cycle
@@ -98,20 +125,21 @@ fn start(nv: &Nv, cmd: &CommandApdu) -> Result<Personalization, StatusWord> {
     let card = KeySetCard::new(ecasd.ci, ecasd.key.clone(), CardConfig::default());
     Ok(Personalization {
         target,
-        step: Step::Certificate(card),
+        step: Step::Certificate(Some(card)),
     })
 }
 
 /// STORE DATA while a personalization is in progress.
 pub(super) fn store_data(
     slot: &mut Option<Personalization>,
+    downloads: &mut Downloads,
     nv: &mut Nv,
     cmd: &CommandApdu,
 ) -> ResponseApdu {
     let Some(p) = slot.take() else {
         return ResponseApdu::status(SW_ES8_STATE);
     };
-    match step(p, nv, cmd) {
+    match step(p, downloads, nv, cmd) {
         Ok((next, data)) => {
             *slot = next;
             ResponseApdu::success(data)
@@ -122,17 +150,48 @@ pub(super) fn store_data(
 
 type Outcome = Result<(Option<Personalization>, Vec<u8>), StatusWord>;
 
-fn step(p: Personalization, nv: &mut Nv, cmd: &CommandApdu) -> Outcome {
+fn step(p: Personalization, downloads: &mut Downloads, nv: &mut Nv, cmd: &CommandApdu) -> Outcome {
     let block = StoreData::from_apdu(cmd).map_err(|_| StatusWord::IncorrectP1P2)?;
+    let target = p.target;
+    if block.structure == DataStructure::BerTlv {
+        let mut blocks = match p.step {
+            Step::Certificate(_) => BlockAssembler::new(),
+            Step::Script(blocks) => blocks,
+            Step::KeyParameters(_) => return Err(SW_ES8_STATE),
+        };
+        let script = match blocks.push(block.block, block.last, &block.data) {
+            Ok(None) => {
+                let next = Personalization {
+                    target,
+                    step: Step::Script(blocks),
+                };
+                return Ok((Some(next), Vec::new()));
+            }
+            Ok(Some(script)) => script,
+            Err(GpError::BlockSequence { .. }) => return Err(StatusWord::IncorrectP1P2),
+            Err(_) => return Err(StatusWord::WrongLength),
+        };
+        if !block.response_expected {
+            return Err(StatusWord::IncorrectP1P2);
+        }
+        let response =
+            run_on_isd_p(downloads, nv, &target, &script).ok_or(StatusWord::IncorrectData)?;
+        return Ok((None, response));
+    }
     if !block.response_expected {
         return Err(StatusWord::IncorrectP1P2);
     }
     if block.structure != DataStructure::Dgi {
         return Err(SW_ES8_STATE);
     }
-    let target = p.target;
     match (p.step, block.block, block.last) {
-        (Step::Certificate(card), 0, false) => {
+        (Step::Certificate(None), ..) => {
+            tracing::info!(
+                "ES8: ISD-P {target} has a key set already (not SELECTABLE): key establishment refused"
+            );
+            Err(SW_ES8_STATE)
+        }
+        (Step::Certificate(Some(card)), 0, false) => {
             let (accepted, response) = card
                 .receive_certificate(&block.data)
                 .map_err(|e| refusal(&target, "3A01", &e))?;

@@ -27,7 +27,7 @@ use crate::eum::isd_r_tar;
 use crate::isd_r;
 use crate::CardState;
 use smsr_proto::gp::{life_cycle, Aid};
-use smsr_proto::ota::executor::{RawOutcome, ScriptTarget};
+use smsr_proto::ota::executor::{execute_bytes, RawOutcome, ScriptTarget};
 use smsr_proto::saip::{EuiccResponse, PeStatus, PeStatusCode};
 use smsr_proto::scp03::Scp03Card;
 use smsr_proto::scp03t::card::Scp03tCard;
@@ -95,9 +95,10 @@ enum Addressee {
     Nobody,
 }
 
-/// The script target of an SMS-PP command packet: the ISD-R or the ISD-P its TAR names.
+/// The script target of an SMS-PP command packet: the ISD-R or the ISD-P its TAR names. A
+/// router made by [`run_on_isd_p`] has no ISD-R session: it serves one ISD-P.
 pub(crate) struct Router<'a> {
-    isd_r: &'a mut isd_r::Session,
+    isd_r: Option<&'a mut isd_r::Session>,
     downloads: &'a mut Downloads,
     nv: &'a mut Nv,
     addressee: Addressee,
@@ -110,7 +111,7 @@ impl<'a> Router<'a> {
         nv: &'a mut Nv,
     ) -> Self {
         Self {
-            isd_r,
+            isd_r: Some(isd_r),
             downloads,
             nv,
             addressee: Addressee::Nobody,
@@ -176,7 +177,10 @@ impl ScriptTarget for Router<'_> {
 
     fn apdu(&mut self, command: &CommandApdu) -> ResponseApdu {
         match self.addressee {
-            Addressee::IsdR => isd_r::process_scp80(self.isd_r, self.nv, command),
+            Addressee::IsdR => match self.isd_r.as_deref_mut() {
+                Some(session) => isd_r::process_scp80(session, self.nv, command),
+                None => ResponseApdu::status(StatusWord::InsNotSupported),
+            },
             Addressee::IsdP(_) | Addressee::Nobody => {
                 ResponseApdu::status(StatusWord::InsNotSupported)
             }
@@ -192,6 +196,29 @@ impl ScriptTarget for Router<'_> {
             Addressee::IsdR | Addressee::Nobody => RawOutcome::Unsupported,
         }
     }
+}
+
+/// Runs a command script (TS 102 226 expanded format, as an SCP80 packet to the ISD-P's TAR
+/// would carry it) on the ISD-P `aid`, and returns the response script: the ISD-R forwards it
+/// in STORE DATA after INSTALL [for personalization] on the SCP03 path (`isd_r/es8.rs`). The
+/// ISD-P's SCP03t receiver is the one `downloads` holds for it. `None` when the bytes are no
+/// command script (no response script can be addressed).
+pub(crate) fn run_on_isd_p(
+    downloads: &mut Downloads,
+    nv: &mut Nv,
+    aid: &Aid,
+    script: &[u8],
+) -> Option<Vec<u8>> {
+    downloads.forget_unkeyed(nv.get());
+    let mut router = Router {
+        isd_r: None,
+        downloads,
+        nv,
+        addressee: Addressee::IsdP(aid.clone()),
+    };
+    execute_bytes(script, &mut router)
+        .ok()
+        .map(|e| e.response.to_bytes())
 }
 
 /// The installer behind the last `86`: only a PERSONALIZED ISD-P takes a profile.

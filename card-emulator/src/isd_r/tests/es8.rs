@@ -151,9 +151,15 @@ fn key_establishment_personalizes_the_isd_p_which_then_opens_scp03() {
     let other = StaticKeys::new(0x30, &[7; 16], &[8; 16], &[9; 16]).unwrap();
     assert!(open_isd_p(&mut c, other, 1).is_err());
 
-    // A second establishment for the same ISD-P is refused: it is PERSONALIZED now.
+    // A second establishment for the same ISD-P is refused: it is PERSONALIZED now (INSTALL
+    // [for personalization] is accepted, for scripts; `3A01` is not).
     let r = install_for_personalization(&mut c, &mut s, 0x10);
-    assert_eq!(r.sw, StatusWord::ConditionsOfUseNotSatisfied);
+    assert_eq!(r.sw, StatusWord::Success);
+    let again = host(&pki).certificate_command().unwrap().to_apdu().unwrap();
+    assert_eq!(
+        send(&mut c, &mut s, again).sw,
+        StatusWord::ConditionsOfUseNotSatisfied
+    );
 
     // The key set and its counter live in the state file.
     let back = CardState::from_json(&c.state().to_json()).unwrap();
@@ -353,4 +359,83 @@ fn a_card_migrated_from_version_3_refuses_key_establishment() {
         .replacen("\"version\": 5", "\"version\": 3", 1);
     let err = CardState::from_json(&text).unwrap_err().to_string();
     assert!(err.contains("version 3 file has no"), "{err}");
+}
+
+/// STORE DATA blocks (BER-TLV format) carrying `script` after INSTALL [for personalization]
+/// of ISD-P `…1000`; the last block's answer.
+fn forward_script(c: &mut Card, s: &mut Established, script: &[u8], block: usize) -> ResponseApdu {
+    let r = install_for_personalization(c, s, 0x10);
+    assert_eq!(r.sw, StatusWord::Success);
+    let blocks = StoreData::new(script.to_vec())
+        .ber_tlv()
+        .with_response()
+        .split(block)
+        .unwrap();
+    let mut last = None;
+    for (i, b) in blocks.iter().enumerate() {
+        let r = send(c, s, b.to_apdu().unwrap());
+        if i + 1 < blocks.len() {
+            assert_eq!((r.sw, r.data.len()), (StatusWord::Success, 0));
+        }
+        last = Some(r);
+    }
+    last.unwrap()
+}
+
+#[test]
+fn scripts_forwarded_by_store_data_download_a_profile() {
+    use smsr_proto::ota::response::ResponseScript;
+    use smsr_proto::saip::minimal::MinimalProfile;
+    use smsr_proto::scp03t::Scp03tHost;
+    let pki = pki();
+    let (mut c, mut s) = personalized_card(&pki);
+    let keys = establish(&mut c, &mut s, &pki);
+    let der = MinimalProfile::milenage("8949449999999990999", "262019876543210", [1; 16], [2; 16])
+        .build()
+        .unwrap()
+        .to_der();
+    let mut download = Scp03tHost::new(keys.keys.clone(), 0x00, isd_p_aid(0x10).as_bytes(), 0)
+        .unwrap()
+        .protect(&der)
+        .unwrap();
+    let scripts = download.scripts();
+    assert!(scripts.len() >= 2);
+    // A block out of sequence is refused and ends the forwarding.
+    let first = scripts[0].to_bytes().unwrap();
+    assert_eq!(
+        install_for_personalization(&mut c, &mut s, 0x10).sw,
+        StatusWord::Success
+    );
+    let mut stray = StoreData::new(first.clone()).ber_tlv().with_response();
+    stray.block = 1;
+    assert_eq!(
+        send(&mut c, &mut s, stray.to_apdu().unwrap()).sw,
+        StatusWord::IncorrectP1P2
+    );
+    // Every script in blocks of 100 bytes; each answer checked by the SM-DP's checker.
+    for script in &scripts {
+        let r = forward_script(&mut c, &mut s, &script.to_bytes().unwrap(), 100);
+        assert_eq!(r.sw, StatusWord::Success);
+        let answer = ResponseScript::parse(&r.data).unwrap();
+        download.checker.check_response_script(&answer).unwrap();
+    }
+    assert!(download.checker.response().unwrap().is_ok());
+    assert_eq!(life_cycle_of(&c, 0x10), life_cycle::ISD_P_DISABLED);
+    // The last block ended the forwarding: STORE DATA goes to the ISD-R again.
+    let enable = smsr_proto::sgp02::Es5Command::EnableProfile(isd_p_aid(0x10))
+        .to_apdu()
+        .unwrap();
+    assert_eq!(send(&mut c, &mut s, enable).sw, StatusWord::Success);
+    // A replayed first script is refused by the ISD-P's SCP03t receiver: its `85` was computed
+    // with the card challenge of a sequence counter used up since (`9F45`).
+    let r = forward_script(&mut c, &mut s, &scripts[0].to_bytes().unwrap(), 239);
+    let answer = ResponseScript::parse(&r.data).unwrap();
+    assert!(
+        answer.items.iter().any(|i| matches!(
+            i,
+            smsr_proto::ota::response::ResponseTlv::Raw(t) if t.tag.value() == 0x9F45
+        )),
+        "{answer:?}"
+    );
+    assert_eq!(life_cycle_of(&c, 0x10), life_cycle::ISD_P_ENABLED);
 }
