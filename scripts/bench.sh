@@ -4,7 +4,8 @@
 # tuning (TCP_NODELAY, TCP_QUICKACK re-armed around every read) and without it, and through the
 # emulator linked in. Then the provisioning benchmark (`provision-bench`): `smsr provision` of a
 # 12 KB TS.48 package (a built one without ../shared) RUNS times through pcscd + vpcd and with
-# the emulator linked in, median per step, APDU count and the ratio to the transport floor.
+# the emulator linked in, over --es5 scp80 and scp03: median per step, APDU count and the ratio
+# to the transport floor.
 # Prints figures; asserts nothing.
 #
 #   scripts/bench.sh [COUNT] [RUNS]   COUNT round trips with tuning (default 2000), 40 without;
@@ -47,6 +48,8 @@ bench=(target/debug/provision-bench --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --e
 
 echo "== provisioning through pcscd + vpcd (--es5 scp80)"
 "${bench[@]}" --reader "$reader"
+echo "== provisioning through pcscd + vpcd (--es5 scp03)"
+"${bench[@]}" --reader "$reader" --es5 scp03
 
 echo "== provisioning with the emulator linked in (--es5 scp80)"
 scripts/virtual-reader.sh stop >/dev/null
@@ -55,3 +58,6 @@ target/debug/euicc-emulator init --state "$SMSR_RUN_DIR/card2.json" --pki "$SMSR
   --eis-out "$SMSR_RUN_DIR/eis2.json" >/dev/null
 target/debug/provision-bench --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
   --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json"
+echo "== provisioning with the emulator linked in (--es5 scp03)"
+target/debug/provision-bench --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
+  --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json" --es5 scp03

@@ -3,7 +3,7 @@
 # emulator, starts the virtual reader (pcscd + vpcd + an emulator card personalized by a test
 # EUM), reads the card's EID through PC/SC, registers its EIS with the SM-SR, builds a profile
 # and provisions it: CreateISDP, key establishment, SCP03t download, enable, notifications and
-# a USIM AUTHENTICATE check, each step timed. Every run starts from a new card. The virtual
+# a USIM AUTHENTICATE check, each step timed; then `smsr profile check` once more on its own. Every run starts from a new card. The virtual
 # reader keeps running afterwards; stop it with scripts/virtual-reader.sh stop.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +25,8 @@ eid=$("${smsr[@]}" info --json | sed -n 's/.*"eid": *"\([0-9A-Fa-f]*\)".*/\1/p')
   --ki 000102030405060708090A0B0C0D0E0F --opc 00112233445566778899AABBCCDDEEFF \
   --out "$SMSR_RUN_DIR/profile.der" >/dev/null
 "${smsr[@]}" provision --eid "$eid" --profile "$SMSR_RUN_DIR/profile.der" --pki "$SMSR_RUN_DIR/pki"
+# The proof on its own: the enabled profile's USIM answers AUTHENTICATE with the SM-DP's K/OPc.
+"${smsr[@]}" profile check --eid "$eid" --profile "$SMSR_RUN_DIR/profile.der"
 "${smsr[@]}" audit --eid "$eid"
 
 echo "demo: the virtual reader is still running; try: target/debug/smsr --reader \"$reader\" --db $SMSR_RUN_DIR/smsr.db eis show $eid" >&2
