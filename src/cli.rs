@@ -49,6 +49,10 @@ pub struct GlobalArgs {
     /// State file of the emulator for `--transport emulator` (made by `euicc-emulator init`).
     #[arg(long, global = true, value_name = "FILE", env = "SMSR_EMULATOR_STATE")]
     pub emulator_state: Option<PathBuf>,
+    /// With --transport emulator: sync the card's state file to disk after every command that
+    /// changed it (it is always replaced atomically; this also survives a machine crash).
+    #[arg(long, global = true, env = "SMSR_EMULATOR_FSYNC")]
+    pub emulator_fsync: bool,
     /// Append every APDU exchange to this JSON Lines trace (see `smsr trace show`).
     #[arg(long, global = true, value_name = "FILE", env = "SMSR_TRACE")]
     pub trace: Option<PathBuf>,

@@ -1,9 +1,10 @@
 //! [`Emulator`]: the card behind its transport adapter, with power control and persistence of
-//! the non-volatile state after every command that changed it.
+//! the non-volatile state after every command that changed it (atomically; synced to disk too
+//! with [`Durability::Synced`]).
 
 use crate::adapter::Adapter;
 use crate::card::Card;
-use crate::state::CardState;
+use crate::state::{CardState, Durability};
 use crate::{EmulatorError, ATR};
 use smsr_proto::StatusWord;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ pub struct Emulator {
     adapter: Adapter,
     /// Where the state is persisted; `None` for an in-memory card.
     state_path: Option<PathBuf>,
+    /// How the state file is written after a command that changed the state.
+    durability: Durability,
     powered: bool,
 }
 
@@ -61,8 +64,17 @@ impl Emulator {
         Self {
             adapter: Adapter::new(Card::new(state)),
             state_path,
+            durability: Durability::default(),
             powered: true,
         }
+    }
+
+    /// Writes the state file after each change with `durability` (default
+    /// [`Durability::Atomic`]).
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 
     /// The non-volatile state.
@@ -111,7 +123,7 @@ impl Emulator {
         let Some(path) = &self.state_path else {
             return true;
         };
-        match self.adapter.card().state().save(path) {
+        match self.adapter.card().state().save_with(path, self.durability) {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!("cannot persist the card state: {e}");

@@ -43,7 +43,7 @@ pub mod usim;
 pub mod vpcd;
 
 pub use emulator::Emulator;
-pub use state::{CardState, StateError};
+pub use state::{CardState, Durability, StateError};
 
 use std::path::PathBuf;
 

@@ -17,7 +17,7 @@ use euicc_emulator::keyset::{keystore_json, keystore_name};
 use euicc_emulator::state::{write_atomic, STATE_VERSION};
 use euicc_emulator::test_installer::{add_package, add_profile, PackageProfile, TestProfile};
 use euicc_emulator::vpcd::{VpcdClient, DEFAULT_VPCD_ADDR};
-use euicc_emulator::{CardState, Emulator, EmulatorError};
+use euicc_emulator::{CardState, Durability, Emulator, EmulatorError};
 use smsr_proto::pki::Issuers;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,6 +87,12 @@ enum Command {
         /// APDU then stalls about 44 ms. Only for measuring what the tuning saves.
         #[arg(long)]
         no_socket_tuning: bool,
+        /// Sync the state file to disk (fsync of the file and its directory) before answering
+        /// each command that changed it, so that a crash of the machine loses nothing. Without
+        /// it the file is still replaced atomically: killing the emulator (pulling the card)
+        /// never leaves it torn.
+        #[arg(long, env = "EUICC_FSYNC")]
+        fsync: bool,
     },
     /// Test installer: put a profile into an ISD-P (created if absent), which becomes DISABLED
     /// (1F) as after an ES8 download. With --package, a SAIP profile package is installed
@@ -264,9 +270,15 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
             state,
             vpcd,
             no_socket_tuning,
+            fsync,
         } => {
             let client = VpcdClient::new(&vpcd)?.with_socket_tuning(!no_socket_tuning);
-            let mut emulator = Emulator::open(&state)?;
+            let durability = if fsync {
+                Durability::Synced
+            } else {
+                Durability::Atomic
+            };
+            let mut emulator = Emulator::open(&state)?.with_durability(durability);
             tracing::info!(
                 "card {} from {}; serving vpcd at {}",
                 eid_to_string(&emulator.state().eid()),

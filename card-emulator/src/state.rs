@@ -372,6 +372,12 @@ impl CardState {
     /// are their digests) and before the state file that names them; files no longer named
     /// are removed after it.
     pub fn save(&self, path: &Path) -> Result<(), EmulatorError> {
+        self.save_with(path, Durability::Synced)
+    }
+
+    /// [`CardState::save`] with the given durability (the emulator saves after every command
+    /// with its own, [`Durability::Atomic`] unless asked for more).
+    pub fn save_with(&self, path: &Path, durability: Durability) -> Result<(), EmulatorError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| EmulatorError::Io { path, source }
@@ -385,12 +391,12 @@ impl CardState {
             let file = dir.join(p.package_file_name());
             if file.symlink_metadata().is_err() {
                 fs::create_dir_all(&dir).map_err(io(&dir))?;
-                write_atomic(&file, p.installed_der()).map_err(io(&file))?;
+                replace_file(&file, p.installed_der(), durability).map_err(io(&file))?;
             }
             named.push(file);
         }
         let json = file::encode(self, file::Packages::Files(&dir));
-        write_atomic(path, json.as_bytes()).map_err(io(path))?;
+        replace_file(path, json.as_bytes(), durability).map_err(io(path))?;
         remove_unnamed_packages(&dir, &named);
         Ok(())
     }
@@ -519,10 +525,34 @@ pub enum StateError {
     KeyGeneration(String),
 }
 
+/// How far a write of the state file survives.
+///
+/// The card's power is the emulator's process: a card pulled mid-command is the emulator
+/// killed, and [`Durability::Atomic`] already leaves the state file whole then (the old or the
+/// new state, as a card's NVM transaction does). [`Durability::Synced`] adds fsyncs so that a
+/// crash of the whole machine does not lose the last writes either; it costs two fsyncs per
+/// command that changes the state, which on a busy disk is most of a provisioning's time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Written to a temporary file and renamed over the state file: whole after a kill of the
+    /// process at any moment; the operating system writes it to disk in its own time.
+    #[default]
+    Atomic,
+    /// [`Durability::Atomic`], with the file and the rename synced to disk before the card
+    /// answers.
+    Synced,
+}
+
 /// Replaces `path` with `bytes` so that readers see either the old or the new content: a
 /// temporary file next to it is written and synced, renamed over `path`, and the directory is
 /// synced. The file is readable by its owner only (it will hold card keys).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_file(path, bytes, Durability::Synced)
+}
+
+/// [`write_atomic`] with the syncs only if `durability` asks for them.
+pub fn replace_file(path: &Path, bytes: &[u8], durability: Durability) -> io::Result<()> {
+    let synced = durability == Durability::Synced;
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "the state path names no file")
     })?;
@@ -534,17 +564,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp_name.push(name);
     tmp_name.push(format!(".tmp.{}", std::process::id()));
     let tmp = dir.join(tmp_name);
-    let result = write_synced(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
+    let result = write_new(&tmp, bytes, synced).and_then(|()| fs::rename(&tmp, path));
     if result.is_err() {
         // Best effort: the temporary file is garbage either way.
         let _ = fs::remove_file(&tmp);
         return result;
     }
+    if !synced {
+        return Ok(());
+    }
     // Make the rename itself durable.
     File::open(&dir)?.sync_all()
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+fn write_new(path: &Path, bytes: &[u8], synced: bool) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -554,7 +587,10 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
-    file.sync_all()
+    if synced {
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Fills `pool` from the clock, the process id and stack addresses (only when the OS RNG fails).
@@ -783,6 +819,10 @@ mod tests {
         let other = CardState::new(None);
         other.save(&path).unwrap();
         assert_eq!(CardState::load(&path).unwrap(), other);
+        // Without the syncs, the same replacement.
+        let third = CardState::new(None);
+        third.save_with(&path, Durability::Atomic).unwrap();
+        assert_eq!(CardState::load(&path).unwrap(), third);
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())

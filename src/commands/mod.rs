@@ -114,7 +114,12 @@ pub fn open_card(g: &GlobalArgs) -> Result<Box<dyn Transport>, CliError> {
                         .into(),
                 ));
             };
-            Box::new(InProcess::open(path)?)
+            let durability = if g.emulator_fsync {
+                euicc_emulator::Durability::Synced
+            } else {
+                euicc_emulator::Durability::Atomic
+            };
+            Box::new(InProcess::open_with(path, durability)?)
         }
     };
     let base: Box<dyn Transport> = Box::new(crate::transport::count::Counting(base));

@@ -3,7 +3,7 @@
 //! Le), so it goes under a [`super::channel::ResponseAssembler`] like any reader.
 
 use super::{Transport, TransportError};
-use euicc_emulator::{CardState, Emulator};
+use euicc_emulator::{CardState, Durability, Emulator};
 use std::path::{Path, PathBuf};
 
 /// The emulator as a transport.
@@ -16,12 +16,20 @@ pub struct InProcess {
 
 impl InProcess {
     /// Opens the card in the state file `path` (from `euicc-emulator init`) and powers it on.
-    /// Changes to the card's non-volatile state are written back to the file.
+    /// Changes to the card's non-volatile state are written back to the file (atomically; see
+    /// [`InProcess::open_with`] to sync them to disk too).
     pub fn open(path: &Path) -> Result<Self, TransportError> {
-        let emulator = Emulator::open(path).map_err(|e| TransportError::Emulator {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        Self::open_with(path, Durability::Atomic)
+    }
+
+    /// [`InProcess::open`], the state file written with `durability` after each change.
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self, TransportError> {
+        let emulator = Emulator::open(path)
+            .map_err(|e| TransportError::Emulator {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?
+            .with_durability(durability);
         Ok(Self::from_emulator(
             emulator,
             format!("in-process emulator ({})", path.display()),
