@@ -33,6 +33,7 @@ use smsr_proto::sgp02::{parse_confirmation_response, Es5Command, Notification, P
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 use thiserror::Error;
 
+pub mod refusal;
 pub mod scp80;
 
 /// Why an ES5 function failed.
@@ -217,6 +218,24 @@ fn last_ok(what: &str, responses: &[ResponseApdu], expected: usize) -> Result<()
     }
 }
 
+/// A refusal of a profile function with the reason the registry sees
+/// ([`refusal::explain`]) in place of the status word's usual hint.
+fn explained(
+    e: Es5Error,
+    change: Option<ProfileChange>,
+    target: &IsdpRecord,
+    known: &[IsdpRecord],
+) -> Es5Error {
+    match e {
+        Es5Error::Refused { what, sw, hint } => Es5Error::Refused {
+            hint: refusal::explain(sw, change, target, known).unwrap_or(hint),
+            what,
+            sw,
+        },
+        other => other,
+    }
+}
+
 /// What the status words of ISD-R functions usually mean (SGP.02 fact file §5).
 fn hint(sw: StatusWord) -> String {
     match sw.to_u16() {
@@ -345,6 +364,7 @@ pub fn delete_isdp(
         .to_apdus()
         .map_err(|e| Es5Error::Input(e.to_string()))?;
     check_pol2(registry, eid, record, None)?;
+    let known = registry.isdps(eid)?;
     registry.begin(eid, &record.aid, "delete")?;
     let responses = link.run(&apdus)?;
     if let Err(e) = last_ok(
@@ -352,6 +372,7 @@ pub fn delete_isdp(
         &responses,
         apdus.len(),
     ) {
+        let e = explained(e, None, record, &known);
         registry.abandon(eid, &record.aid, &e.to_string())?;
         return Err(e);
     }
@@ -561,6 +582,7 @@ pub fn change_profile(
     registry.begin(eid, &record.aid, change.name())?;
     let responses = link.run(std::slice::from_ref(&apdu))?;
     if let Err(e) = last_ok(change.what(), &responses, 1) {
+        let e = explained(e, Some(change), record, &before);
         registry.abandon(eid, &record.aid, &e.to_string())?;
         return Err(e);
     }

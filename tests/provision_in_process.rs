@@ -394,14 +394,17 @@ impl Setup {
             .collect()
     }
 
-    /// `smsr profile <op> --isdp <aid>` must be refused by the card with `sw`: exit 1, the
-    /// status word and the operation named on stderr, and the registry unchanged.
-    fn refused(&self, op: &str, aid: &str, sw: &str) {
+    /// `smsr profile <op> --isdp <aid>` must be refused by the card: exit 1, stderr with the
+    /// status word `6985` and `words` (the reason), and the registry unchanged.
+    fn refused(&self, op: &str, aid: &str, words: &[&str]) {
         let before = self.agree();
         let out = self.smsr(&["profile", op, "--eid", &self.eid, "--isdp", aid]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{op} {aid}: {err}");
-        assert!(err.contains(sw) && err.contains("fallback"), "{op}: {err}");
+        assert!(err.contains("6985"), "{op} {aid}: {err}");
+        for w in words {
+            assert!(err.contains(w), "{op} {aid}: no {w:?} in {err}");
+        }
         assert_eq!(self.agree(), before, "{op} {aid}");
     }
 }
@@ -455,10 +458,11 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
     assert_eq!(s.agree(), [st(&pa, "enabled", false)]);
     assert_eq!(s.notifications(), []);
     // No profile has the Fallback Attribute: DisableProfile has nothing to enable instead.
-    let out = s.smsr(&["profile", "disable", "--eid", &eid, "--isdp", &pa]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("6985"));
-    assert_eq!(s.agree(), [st(&pa, "enabled", false)]);
+    s.refused(
+        "disable",
+        &pa,
+        &["no profile has the Fallback Attribute", "set-fallback"],
+    );
     let f = s.ok(&["profile", "set-fallback", "--eid", &eid, "--isdp", &pa]);
     assert_eq!(isdps(&f), [st(&pa, "enabled", true)], "{f}");
 
@@ -515,8 +519,15 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
     );
     assert_eq!(s.agree().iter().filter(|i| i.2).count(), 1);
     // SGP.02 forbids disabling or deleting the fallback profile.
-    s.refused("disable", &pb, "6985");
-    s.refused("delete", &pb, "6985");
+    let fallback = [pb.as_str(), "Fallback Attribute", "set-fallback"];
+    s.refused("disable", &pb, &fallback);
+    s.refused(
+        "delete",
+        &pb,
+        &[&fallback[..], &["enabled profile"]].concat(),
+    );
+    // Disabling the disabled A is refused for its state, not for a fallback rule.
+    s.refused("disable", &pa, &["is disabled"]);
     // Enabling A replaces B, which keeps the attribute and still cannot be deleted.
     let e = s.ok(&["profile", "enable", "--eid", &eid, "--isdp", &pa, "--reset"]);
     assert_eq!(
@@ -525,7 +536,7 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
         "{e}"
     );
     assert_eq!(s.notifications(), [("02".to_owned(), pa.clone())]);
-    s.refused("delete", &pb, "6985");
+    s.refused("delete", &pb, &fallback);
     authenticates(&a, "001010000000011");
     // Disabling A: the fallback B takes over.
     let d = s.ok(&[
