@@ -356,12 +356,37 @@ fn isdps(v: &serde_json::Value) -> Vec<(String, String, bool)> {
 impl Setup {
     /// The SM-SR's registry (`eis show`) and the card (`audit`) agree: the audit changes
     /// nothing and reports the ISD-Ps the registry had, none pending. Returns them.
+    /// The card state file read directly (not through GET STATUS) agrees too.
     fn agree(&self) -> Vec<(String, String, bool)> {
         let registry = isdps(&self.ok(&["eis", "show", &self.eid]));
         let audit = self.ok(&["audit", "--eid", &self.eid]);
         assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
         assert_eq!(isdps(&audit), registry, "{audit}");
+        assert_eq!(self.card_view(), registry, "{audit}");
         registry
+    }
+
+    /// The ISD-Ps holding a profile in the card's state file: `(AID, state, Fallback
+    /// Attribute)`.
+    fn card_view(&self) -> Vec<(String, String, bool)> {
+        use smsr_proto::gp::life_cycle::{ISD_P_DISABLED, ISD_P_ENABLED};
+        let card = CardState::load(&self.state).unwrap();
+        card.registry()
+            .isd_ps()
+            .map(|e| {
+                let state = match e.life_cycle {
+                    ISD_P_ENABLED => "enabled",
+                    ISD_P_DISABLED => "disabled",
+                    other => panic!("ISD-P {} in life cycle {other:02X}", e.aid),
+                };
+                let isd_p = e.isd_p.as_ref().unwrap();
+                (
+                    hex::encode_upper(e.aid.as_bytes()),
+                    state.to_owned(),
+                    isd_p.is_fallback(),
+                )
+            })
+            .collect()
     }
 
     /// `smsr profile check --json` of `profile` on the enabled profile.
@@ -488,6 +513,22 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
     s.agree();
     authenticates(&b, "001010000000029");
     does_not_answer(&a, "001010000000029");
+    // Nor does A's K: B's package with A's K fails AUTHENTICATE on the enabled USIM.
+    let b_with_ka = s.dir.join("b-with-ka.der");
+    s.ok(&[
+        "profile",
+        "personalize",
+        path(&b),
+        "--out",
+        path(&b_with_ka),
+        "--ki",
+        "11223344556677889900AABBCCDDEEFF",
+        "--opc",
+        "000102030405060708090A0B0C0D0E0F",
+    ]);
+    let out = s.check(&b_with_ka);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("K/OPc"));
     // Disabling B: the fallback A is enabled (notification 05), then B again.
     let d = s.ok(&[
         "profile", "disable", "--eid", &eid, "--isdp", &pb, "--reset",
