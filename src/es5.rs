@@ -16,7 +16,7 @@
 use crate::eis::Eis;
 use crate::hexfmt;
 use crate::keys::{LevelChoice, ResolvedKeys};
-use crate::pol2::{Pol2, Rule};
+use crate::pol2::{AutoDelete, Pol2, Rule};
 use crate::registry::{IsdpRecord, Registry, RegistryError};
 use crate::secure::{SecureChannel, SecureError, SessionOptions};
 use crate::transport::{Transport, TransportError};
@@ -550,6 +550,9 @@ pub struct Changed {
     pub reset: bool,
     /// ISD-Ps the SM-SR deleted after the change (POL2 auto-delete).
     pub auto_deleted: Vec<String>,
+    /// ISD-Ps this change disabled whose POL2 says auto-delete, kept because they hold the
+    /// fallback profile ([`AutoDelete`]).
+    pub auto_delete_kept: Vec<String>,
     /// The ISD-Ps after the change, as the card reported them.
     pub isdps: Vec<IsdpRecord>,
 }
@@ -598,19 +601,12 @@ pub fn change_profile(
         let state = registry.isdp(eid, &record.aid)?.state;
         registry.settle(eid, &record.aid, Some(&state), "ok")?;
     }
-    // POL2 auto-delete: profiles this change disabled go.
+    // POL2 auto-delete: profiles this change disabled go, the fallback profile excepted.
+    let auto = AutoDelete::after_change(&before, &registry.isdps(eid)?).map_err(Es5Error::Input)?;
     let mut auto_deleted = Vec::new();
-    for was in before.iter().filter(|r| r.state == "enabled") {
-        let Ok(now) = registry.isdp(eid, &was.aid) else {
-            continue;
-        };
-        let auto = Pol2::from_json(&now.pol2)
-            .map_err(Es5Error::Input)?
-            .has(Rule::AutoDelete);
-        if now.state == "disabled" && auto {
-            delete_isdp(registry, link, eid, &now)?;
-            auto_deleted.push(now.aid.clone());
-        }
+    for now in &auto.delete {
+        delete_isdp(registry, link, eid, now)?;
+        auto_deleted.push(now.aid.clone());
     }
     Ok(Changed {
         eid: eid.to_owned(),
@@ -618,6 +614,7 @@ pub fn change_profile(
         operation: change.name(),
         reset,
         auto_deleted,
+        auto_delete_kept: auto.kept,
         isdps: registry.isdps(eid)?,
     })
 }

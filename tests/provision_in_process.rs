@@ -569,13 +569,27 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
     );
     // Disabling the disabled A is refused for its state, not for a fallback rule.
     s.refused("disable", &pa, &["is disabled"]);
-    // Enabling A replaces B, which keeps the attribute and still cannot be deleted.
+    // Enabling A replaces B, which keeps the attribute and still cannot be deleted: not even
+    // by the SM-SR's POL2 "auto-delete" (the enable succeeds, B is kept and said to be).
+    s.ok(&[
+        "profile",
+        "pol2",
+        "--eid",
+        &eid,
+        "--isdp",
+        &pb,
+        "--rule",
+        "auto-delete",
+    ]);
     let e = s.ok(&["profile", "enable", "--eid", &eid, "--isdp", &pa, "--reset"]);
     assert_eq!(
         isdps(&e),
         [st(&pa, "enabled", false), st(&pb, "disabled", true)],
         "{e}"
     );
+    assert_eq!(e["auto_deleted"], serde_json::json!([]), "{e}");
+    assert_eq!(e["auto_delete_kept"], serde_json::json!([pb]), "{e}");
+    s.ok(&["profile", "pol2", "--eid", &eid, "--isdp", &pb, "--clear"]);
     assert_eq!(s.notifications(), [("02".to_owned(), pa.clone())]);
     s.refused("delete", &pb, &fallback);
     authenticates(&a, "001010000000011");
