@@ -439,8 +439,8 @@ impl Setup {
 /// Attribute: DisableProfile has nothing to fall back to), A given the Fallback Attribute, B
 /// downloaded and left disabled, B enabled (A's USIM no longer answers), B disabled (the
 /// fallback A takes over), B enabled again and made the fallback profile (A loses the
-/// attribute; B can then be neither disabled nor deleted, even once disabled), A disabled
-/// (the fallback B takes over), and A deleted.
+/// attribute; B can then be neither disabled nor deleted, even once disabled, nor deleted by
+/// its POL2 auto-delete), A disabled (the fallback B takes over), and A deleted.
 #[test]
 fn two_downloaded_profiles_enable_disable_fallback_delete() {
     let s = Setup::new();
@@ -464,8 +464,8 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
             (Some(imsi), Some(true))
         );
     };
-    // The USIM that answers is the enabled profile's: the other's IMSI is not there, and its
-    // K does not pass AUTHENTICATE on the enabled USIM.
+    // The USIM that answers is the enabled profile's: the other profile's IMSI is not there
+    // (its check stops at EF.IMSI, before AUTHENTICATE).
     let does_not_answer = |profile: &Path, enabled_imsi: &str| {
         let out = s.check(profile);
         let err = String::from_utf8_lossy(&out.stderr);
