@@ -16,7 +16,7 @@
 use crate::eis::Eis;
 use crate::hexfmt;
 use crate::keys::{LevelChoice, ResolvedKeys};
-use crate::pol2::{Pol2, Rule};
+use crate::pol2::{AutoDelete, Pol2, Rule};
 use crate::registry::{IsdpRecord, Registry, RegistryError};
 use crate::secure::{SecureChannel, SecureError, SessionOptions};
 use crate::transport::{Transport, TransportError};
@@ -34,6 +34,7 @@ use smsr_proto::sgp02::{parse_confirmation_response, Es5Command, Notification, P
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 use thiserror::Error;
 
+pub mod refusal;
 pub mod scp80;
 
 /// Why an ES5 function failed.
@@ -277,6 +278,24 @@ fn last_ok(what: &str, responses: &[ResponseApdu], expected: usize) -> Result<()
     }
 }
 
+/// A refusal of a profile function with the reason the registry sees
+/// ([`refusal::explain`]) in place of the status word's usual hint.
+fn explained(
+    e: Es5Error,
+    change: Option<ProfileChange>,
+    target: &IsdpRecord,
+    known: &[IsdpRecord],
+) -> Es5Error {
+    match e {
+        Es5Error::Refused { what, sw, hint } => Es5Error::Refused {
+            hint: refusal::explain(sw, change, target, known).unwrap_or(hint),
+            what,
+            sw,
+        },
+        other => other,
+    }
+}
+
 /// What the status words of ISD-R functions usually mean (SGP.02 fact file §5).
 fn hint(sw: StatusWord) -> String {
     match sw.to_u16() {
@@ -405,6 +424,7 @@ pub fn delete_isdp(
         .to_apdus()
         .map_err(|e| Es5Error::Input(e.to_string()))?;
     check_pol2(registry, eid, record, None)?;
+    let known = registry.isdps(eid)?;
     registry.begin(eid, &record.aid, "delete")?;
     let responses = link.run(&apdus)?;
     if let Err(e) = last_ok(
@@ -412,6 +432,7 @@ pub fn delete_isdp(
         &responses,
         apdus.len(),
     ) {
+        let e = explained(e, None, record, &known);
         registry.abandon(eid, &record.aid, &e.to_string())?;
         return Err(e);
     }
@@ -589,6 +610,9 @@ pub struct Changed {
     pub reset: bool,
     /// ISD-Ps the SM-SR deleted after the change (POL2 auto-delete).
     pub auto_deleted: Vec<String>,
+    /// ISD-Ps this change disabled whose POL2 says auto-delete, kept because they hold the
+    /// fallback profile ([`AutoDelete`]).
+    pub auto_delete_kept: Vec<String>,
     /// The ISD-Ps after the change, as the card reported them.
     pub isdps: Vec<IsdpRecord>,
 }
@@ -621,6 +645,7 @@ pub fn change_profile(
     registry.begin(eid, &record.aid, change.name())?;
     let responses = link.run(std::slice::from_ref(&apdu))?;
     if let Err(e) = last_ok(change.what(), &responses, 1) {
+        let e = explained(e, Some(change), record, &before);
         registry.abandon(eid, &record.aid, &e.to_string())?;
         return Err(e);
     }
@@ -636,19 +661,12 @@ pub fn change_profile(
         let state = registry.isdp(eid, &record.aid)?.state;
         registry.settle(eid, &record.aid, Some(&state), "ok")?;
     }
-    // POL2 auto-delete: profiles this change disabled go.
+    // POL2 auto-delete: profiles this change disabled go, the fallback profile excepted.
+    let auto = AutoDelete::after_change(&before, &registry.isdps(eid)?).map_err(Es5Error::Input)?;
     let mut auto_deleted = Vec::new();
-    for was in before.iter().filter(|r| r.state == "enabled") {
-        let Ok(now) = registry.isdp(eid, &was.aid) else {
-            continue;
-        };
-        let auto = Pol2::from_json(&now.pol2)
-            .map_err(Es5Error::Input)?
-            .has(Rule::AutoDelete);
-        if now.state == "disabled" && auto {
-            delete_isdp(registry, link, eid, &now)?;
-            auto_deleted.push(now.aid.clone());
-        }
+    for now in &auto.delete {
+        delete_isdp(registry, link, eid, now)?;
+        auto_deleted.push(now.aid.clone());
     }
     Ok(Changed {
         eid: eid.to_owned(),
@@ -656,6 +674,7 @@ pub fn change_profile(
         operation: change.name(),
         reset,
         auto_deleted,
+        auto_delete_kept: auto.kept,
         isdps: registry.isdps(eid)?,
     })
 }

@@ -7,6 +7,7 @@
 //! SGP.02 names the rules ("disabling not allowed", "deletion not allowed", "profile deletion
 //! is mandatory when it is disabled"); the coding in the registry is this tool's.
 
+use crate::registry::IsdpRecord;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -74,9 +75,100 @@ impl Pol2 {
     }
 }
 
+/// What the "auto-delete" rule asks of the SM-SR after a profile change: the ISD-Ps that
+/// were enabled `before` and are disabled `after`, with the rule, are deleted — except the one
+/// with the Fallback Attribute, which SGP.02 does not let be deleted (the eUICC refuses with
+/// `6985`). The eUICC's rule wins over POL2: that profile is kept, and reported as kept; the
+/// change itself stands.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AutoDelete {
+    /// The ISD-Ps to delete.
+    pub delete: Vec<IsdpRecord>,
+    /// The ISD-Ps kept although their POL2 says auto-delete: they hold the fallback profile.
+    pub kept: Vec<String>,
+}
+
+impl AutoDelete {
+    /// From the registry's ISD-Ps before and after the change.
+    pub fn after_change(before: &[IsdpRecord], after: &[IsdpRecord]) -> Result<Self, String> {
+        let mut out = Self::default();
+        for was in before.iter().filter(|r| r.state == "enabled") {
+            let Some(now) = after.iter().find(|r| r.aid == was.aid) else {
+                continue;
+            };
+            if now.state != "disabled" || !Pol2::from_json(&now.pol2)?.has(Rule::AutoDelete) {
+                continue;
+            }
+            if now.fallback {
+                out.kept.push(now.aid.clone());
+            } else {
+                out.delete.push(now.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rec(aid: &str, state: &str, fallback: bool, pol2: &str) -> IsdpRecord {
+        IsdpRecord {
+            aid: aid.into(),
+            iccid: None,
+            state: state.into(),
+            fallback,
+            pol2: pol2.into(),
+            memory: None,
+            pending: None,
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn auto_delete_spares_the_fallback_profile() {
+        let auto = r#"["auto-delete"]"#;
+        // 10 was enabled with auto-delete and is now disabled: deleted.
+        let before = [
+            rec("10", "enabled", false, auto),
+            rec("11", "disabled", true, "[]"),
+        ];
+        let after = [
+            rec("10", "disabled", false, auto),
+            rec("11", "enabled", true, "[]"),
+        ];
+        let a = AutoDelete::after_change(&before, &after).unwrap();
+        assert_eq!(a.delete, [after[0].clone()]);
+        assert!(a.kept.is_empty());
+        // The same with the Fallback Attribute on 10: kept and reported.
+        let before = [
+            rec("10", "enabled", true, auto),
+            rec("11", "disabled", false, "[]"),
+        ];
+        let after = [
+            rec("10", "disabled", true, auto),
+            rec("11", "enabled", false, "[]"),
+        ];
+        let a = AutoDelete::after_change(&before, &after).unwrap();
+        assert!(a.delete.is_empty());
+        assert_eq!(a.kept, ["10"]);
+        // No rule, or still enabled, or gone: nothing.
+        let none = AutoDelete::after_change(&before, &[rec("10", "enabled", true, auto)]);
+        assert_eq!(none.unwrap(), AutoDelete::default());
+        let plain = [rec("10", "disabled", false, "[]")];
+        assert_eq!(
+            AutoDelete::after_change(&before, &plain).unwrap(),
+            AutoDelete::default()
+        );
+        assert_eq!(
+            AutoDelete::after_change(&before, &[]).unwrap(),
+            AutoDelete::default()
+        );
+        // A POL2 the registry cannot read is an error, not a silent keep.
+        let bad = [rec("10", "disabled", false, "{")];
+        assert!(AutoDelete::after_change(&before, &bad).is_err());
+    }
 
     #[test]
     fn json_round_trip_and_errors() {

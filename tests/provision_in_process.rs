@@ -361,3 +361,291 @@ fn bad_input_is_refused_before_anything_is_sent() {
     let audit = s.ok(&["audit", "--eid", &s.eid]);
     assert_eq!(audit["isdps"], serde_json::json!([]), "{audit}");
 }
+
+/// `(AID, state, Fallback Attribute, nothing pending)` of every ISD-P in a `--json` answer
+/// (`audit`, `eis show`, `profile enable|disable|set-fallback`).
+fn isdps(v: &serde_json::Value) -> Vec<(String, String, bool)> {
+    v["isdps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert!(i["pending"].is_null(), "pending operation left: {v}");
+            (
+                i["aid"].as_str().unwrap().to_owned(),
+                i["state"].as_str().unwrap().to_owned(),
+                i["fallback"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+impl Setup {
+    /// The SM-SR's registry (`eis show`) and the card (`audit`) agree: the audit changes
+    /// nothing and reports the ISD-Ps the registry had, none pending. Returns them.
+    /// The card state file read directly (not through GET STATUS) agrees too.
+    fn agree(&self) -> Vec<(String, String, bool)> {
+        let registry = isdps(&self.ok(&["eis", "show", &self.eid]));
+        let audit = self.ok(&["audit", "--eid", &self.eid]);
+        assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+        assert_eq!(isdps(&audit), registry, "{audit}");
+        assert_eq!(self.card_view(), registry, "{audit}");
+        registry
+    }
+
+    /// The ISD-Ps holding a profile in the card's state file: `(AID, state, Fallback
+    /// Attribute)`.
+    fn card_view(&self) -> Vec<(String, String, bool)> {
+        use smsr_proto::gp::life_cycle::{ISD_P_DISABLED, ISD_P_ENABLED};
+        let card = CardState::load(&self.state).unwrap();
+        card.registry()
+            .isd_ps()
+            .map(|e| {
+                let state = match e.life_cycle {
+                    ISD_P_ENABLED => "enabled",
+                    ISD_P_DISABLED => "disabled",
+                    other => panic!("ISD-P {} in life cycle {other:02X}", e.aid),
+                };
+                let isd_p = e.isd_p.as_ref().unwrap();
+                (
+                    hex::encode_upper(e.aid.as_bytes()),
+                    state.to_owned(),
+                    isd_p.is_fallback(),
+                )
+            })
+            .collect()
+    }
+
+    /// `smsr profile check --json` of `profile` on the enabled profile.
+    fn check(&self, profile: &Path) -> Output {
+        self.smsr(&[
+            "profile",
+            "check",
+            "--eid",
+            &self.eid,
+            "--profile",
+            path(profile),
+            "--json",
+        ])
+    }
+
+    /// The notifications handled by `smsr notifications`: `(kind, ISD-P)`.
+    fn notifications(&self) -> Vec<(String, String)> {
+        let n = self.ok(&["notifications", "--eid", &self.eid]);
+        n["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                assert_eq!(x["repeated"], false, "{n}");
+                (
+                    x["kind"].as_str().unwrap().to_owned(),
+                    x["isd_p"].as_str().unwrap_or("-").to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// `smsr profile <op> --isdp <aid>` must be refused by the card: exit 1, stderr with the
+    /// status word `6985` and `words` (the reason), and the registry unchanged.
+    fn refused(&self, op: &str, aid: &str, words: &[&str]) {
+        let before = self.agree();
+        let out = self.smsr(&["profile", op, "--eid", &self.eid, "--isdp", aid]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{op} {aid}: {err}");
+        assert!(err.contains("6985"), "{op} {aid}: {err}");
+        for w in words {
+            assert!(err.contains(w), "{op} {aid}: no {w:?} in {err}");
+        }
+        assert_eq!(self.agree(), before, "{op} {aid}");
+    }
+}
+
+/// The life cycle of SGP.02 §3.x on two downloaded profiles, the registry and the card
+/// compared after every step: A provisioned and enabled (no profile has the Fallback
+/// Attribute: DisableProfile has nothing to fall back to), A given the Fallback Attribute, B
+/// downloaded and left disabled, B enabled (A's USIM no longer answers), B disabled (the
+/// fallback A takes over), B enabled again and made the fallback profile (A loses the
+/// attribute; B can then be neither disabled nor deleted, even once disabled, nor deleted by
+/// its POL2 auto-delete), A disabled (the fallback B takes over), and A deleted.
+#[test]
+fn two_downloaded_profiles_enable_disable_fallback_delete() {
+    let s = Setup::new();
+    let eid = s.eid.clone();
+    let a = s.build(
+        "89882800000000000011",
+        "001010000000011",
+        "11223344556677889900AABBCCDDEEFF",
+    );
+    let b = s.build(
+        "89882800000000000029",
+        "001010000000029",
+        "000102030405060708090A0B0C0D0E0F",
+    );
+    let st = |aid: &str, state: &str, fallback| (aid.to_owned(), state.to_owned(), fallback);
+    let authenticates = |profile: &Path, imsi: &str| {
+        let out = s.check(profile);
+        let v = common::success_json(&["profile", "check"], &out);
+        assert_eq!(
+            (v["imsi"].as_str(), v["authenticated"].as_bool()),
+            (Some(imsi), Some(true))
+        );
+    };
+    // The USIM that answers is the enabled profile's: the other profile's IMSI is not there
+    // (its check stops at EF.IMSI, before AUTHENTICATE).
+    let does_not_answer = |profile: &Path, enabled_imsi: &str| {
+        let out = s.check(profile);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("EF.IMSI on the card is {enabled_imsi}")),
+            "{err}"
+        );
+    };
+
+    // 1. A: provisioned and enabled; the first notification declares the card.
+    let out = s.provision_ok(&a);
+    let pa = out["isdp"].as_str().unwrap().to_owned();
+    assert_eq!(out["check"]["authenticated"], true, "{out}");
+    assert_eq!(s.agree(), [st(&pa, "enabled", false)]);
+    assert_eq!(s.notifications(), []);
+    // No profile has the Fallback Attribute: DisableProfile has nothing to enable instead.
+    s.refused(
+        "disable",
+        &pa,
+        &["no profile has the Fallback Attribute", "set-fallback"],
+    );
+    let f = s.ok(&["profile", "set-fallback", "--eid", &eid, "--isdp", &pa]);
+    assert_eq!(isdps(&f), [st(&pa, "enabled", true)], "{f}");
+
+    // 2. B: downloaded, left disabled; A still answers with its own K.
+    let out = s.ok(&[s.provision_args(&b).as_slice(), &["--no-enable"]].concat());
+    let pb = out["isdp"].as_str().unwrap().to_owned();
+    assert!(out["check"].is_null(), "{out}");
+    assert_eq!(
+        s.agree(),
+        [st(&pa, "enabled", true), st(&pb, "disabled", false)]
+    );
+    authenticates(&a, "001010000000011");
+    does_not_answer(&b, "001010000000011");
+
+    // 3. B enabled, A disabled; B answers, A does not.
+    let e = s.ok(&["profile", "enable", "--eid", &eid, "--isdp", &pb, "--reset"]);
+    assert_eq!(
+        isdps(&e),
+        [st(&pa, "disabled", true), st(&pb, "enabled", false)],
+        "{e}"
+    );
+    assert_eq!(s.notifications(), [("02".to_owned(), pb.clone())]);
+    s.agree();
+    authenticates(&b, "001010000000029");
+    does_not_answer(&a, "001010000000029");
+    // Nor does A's K: B's package with A's K fails AUTHENTICATE on the enabled USIM.
+    let b_with_ka = s.dir.join("b-with-ka.der");
+    s.ok(&[
+        "profile",
+        "personalize",
+        path(&b),
+        "--out",
+        path(&b_with_ka),
+        "--ki",
+        "11223344556677889900AABBCCDDEEFF",
+        "--opc",
+        "000102030405060708090A0B0C0D0E0F",
+    ]);
+    let out = s.check(&b_with_ka);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("K/OPc"));
+    // Disabling B: the fallback A is enabled (notification 05), then B again.
+    let d = s.ok(&[
+        "profile", "disable", "--eid", &eid, "--isdp", &pb, "--reset",
+    ]);
+    assert_eq!(
+        isdps(&d),
+        [st(&pa, "enabled", true), st(&pb, "disabled", false)],
+        "{d}"
+    );
+    assert_eq!(s.notifications(), [("05".to_owned(), pa.clone())]);
+    authenticates(&a, "001010000000011");
+    s.ok(&[
+        "profile",
+        "enable",
+        "--eid",
+        &eid,
+        "--iccid",
+        "89882800000000000029",
+        "--reset",
+    ]);
+    assert_eq!(s.notifications(), [("02".to_owned(), pb.clone())]);
+
+    // 4. The Fallback Attribute moves to the enabled B: exactly one profile has it.
+    let f = s.ok(&["profile", "set-fallback", "--eid", &eid, "--isdp", &pb]);
+    assert_eq!(
+        isdps(&f),
+        [st(&pa, "disabled", false), st(&pb, "enabled", true)],
+        "{f}"
+    );
+    assert_eq!(s.agree().iter().filter(|i| i.2).count(), 1);
+    // SGP.02 forbids disabling or deleting the fallback profile.
+    let fallback = [pb.as_str(), "Fallback Attribute", "set-fallback"];
+    s.refused("disable", &pb, &fallback);
+    s.refused(
+        "delete",
+        &pb,
+        &[&fallback[..], &["enabled profile"]].concat(),
+    );
+    // Disabling the disabled A is refused for its state, not for a fallback rule.
+    s.refused("disable", &pa, &["is disabled"]);
+    // Enabling A replaces B, which keeps the attribute and still cannot be deleted: not even
+    // by the SM-SR's POL2 "auto-delete" (the enable succeeds, B is kept and said to be).
+    s.ok(&[
+        "profile",
+        "pol2",
+        "--eid",
+        &eid,
+        "--isdp",
+        &pb,
+        "--rule",
+        "auto-delete",
+    ]);
+    let e = s.ok(&["profile", "enable", "--eid", &eid, "--isdp", &pa, "--reset"]);
+    assert_eq!(
+        isdps(&e),
+        [st(&pa, "enabled", false), st(&pb, "disabled", true)],
+        "{e}"
+    );
+    assert_eq!(e["auto_deleted"], serde_json::json!([]), "{e}");
+    assert_eq!(e["auto_delete_kept"], serde_json::json!([pb]), "{e}");
+    s.ok(&["profile", "pol2", "--eid", &eid, "--isdp", &pb, "--clear"]);
+    assert_eq!(s.notifications(), [("02".to_owned(), pa.clone())]);
+    s.refused("delete", &pb, &fallback);
+    authenticates(&a, "001010000000011");
+    // Disabling A: the fallback B takes over.
+    let d = s.ok(&[
+        "profile", "disable", "--eid", &eid, "--isdp", &pa, "--reset",
+    ]);
+    assert_eq!(
+        isdps(&d),
+        [st(&pa, "disabled", false), st(&pb, "enabled", true)],
+        "{d}"
+    );
+    assert_eq!(s.notifications(), [("05".to_owned(), pb.clone())]);
+    authenticates(&b, "001010000000029");
+
+    // 5. A (disabled, not the fallback) deleted; registry and card agree, nothing pending.
+    let out = s.ok(&["profile", "delete", "--eid", &eid, "--isdp", &pa]);
+    assert_eq!(out["deleted"], pa.as_str());
+    assert_eq!(s.agree(), [st(&pb, "enabled", true)]);
+    assert_eq!(s.notifications(), []);
+    authenticates(&b, "001010000000029");
+    does_not_answer(&a, "001010000000029");
+    // The registry's history has every notification, and they are all confirmed.
+    let shown = s.ok(&["eis", "show", &eid]);
+    let history = shown["history"].as_array().unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h["operation"] == "delete" && h["outcome"] == "ok"),
+        "{shown}"
+    );
+}

@@ -559,3 +559,154 @@ fn provision_through_pcscd_over_scp80() {
     ]);
     assert_eq!(out["check"]["authenticated"], true, "{out}");
 }
+
+#[test]
+fn two_downloaded_profiles_switch_fallback_delete_through_pcscd() {
+    let Some(v) = vpcd("two_downloaded_profiles_switch_fallback_delete_through_pcscd") else {
+        return;
+    };
+    let run = run_dir();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("smsr.db");
+    let db = db.to_str().expect("utf-8 path");
+    let eid = v.expected_eid();
+    let eid = eid.as_str();
+    let pki = run.join("pki");
+    let pki = pki.to_str().expect("utf-8 path");
+    let sm = |args: &[&str]| {
+        let mut all = vec!["--db", db];
+        all.extend(args);
+        v.json(&all)
+    };
+    // `(AID, state, Fallback Attribute)` of the ISD-Ps in a --json answer.
+    let isdps = |j: &serde_json::Value| -> Vec<(String, String, bool)> {
+        j["isdps"]
+            .as_array()
+            .expect("isdps")
+            .iter()
+            .map(|i| {
+                (
+                    i["aid"].as_str().expect("aid").to_owned(),
+                    i["state"].as_str().expect("state").to_owned(),
+                    i["fallback"].as_bool().expect("fallback"),
+                )
+            })
+            .collect()
+    };
+    let of = |j: &serde_json::Value, aid: &str| {
+        isdps(j)
+            .into_iter()
+            .find(|i| i.0 == aid)
+            .map(|i| (i.1, i.2))
+    };
+    // The registry and the card agree: an audit changes nothing.
+    let agree = || {
+        let audit = sm(&["audit", "--eid", eid]);
+        assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+        let shown = sm(&["eis", "show", eid]);
+        assert_eq!(isdps(&shown), isdps(&audit), "{shown}\n{audit}");
+        audit
+    };
+    let refused = |op: &str, aid: &str| {
+        let out = v.smsr(&["--db", db, "profile", op, "--eid", eid, "--isdp", aid]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{op}: {err}");
+        assert!(
+            err.contains("6985") && err.contains("Fallback Attribute"),
+            "{op}: {err}"
+        );
+    };
+    sm(&[
+        "eis",
+        "register",
+        run.join("eis.json").to_str().expect("utf-8 path"),
+    ]);
+    // Learn what other tests left on the card, and which profile had the attribute.
+    let before = sm(&["audit", "--eid", eid]);
+    let prior_fallback = isdps(&before).into_iter().find(|i| i.2).map(|i| i.0);
+    let build = |iccid: &str, imsi: &str, ki: &str| {
+        let out = dir.path().join(format!("{iccid}.der"));
+        let out_s = out.to_str().expect("utf-8 path").to_owned();
+        sm(&[
+            "profile",
+            "build",
+            "--iccid",
+            iccid,
+            "--imsi",
+            imsi,
+            "--ki",
+            ki,
+            "--opc",
+            "000102030405060708090A0B0C0D0E0F",
+            "--out",
+            &out_s,
+        ]);
+        out_s
+    };
+    let a = build(
+        "89882800000000000045",
+        "001010000000045",
+        "11223344556677889900AABBCCDDEEFF",
+    );
+    let b = build(
+        "89882800000000000052",
+        "001010000000052",
+        "000102030405060708090A0B0C0D0E0F",
+    );
+    // A provisioned and enabled, B downloaded and left disabled.
+    let out = sm(&["provision", "--eid", eid, "--profile", &a, "--pki", pki]);
+    assert_eq!(out["check"]["authenticated"], true, "{out}");
+    let pa = out["isdp"].as_str().expect("isdp").to_owned();
+    let out = sm(&[
+        "provision",
+        "--eid",
+        eid,
+        "--profile",
+        &b,
+        "--pki",
+        pki,
+        "--no-enable",
+    ]);
+    let pb = out["isdp"].as_str().expect("isdp").to_owned();
+    let audit = agree();
+    assert_eq!(of(&audit, &pa).map(|s| s.0).as_deref(), Some("enabled"));
+    assert_eq!(of(&audit, &pb), Some(("disabled".to_owned(), false)));
+
+    // Switch to B: B's USIM answers with B's K.
+    let e = sm(&["profile", "enable", "--eid", eid, "--isdp", &pb, "--reset"]);
+    assert_eq!(of(&e, &pa).map(|s| s.0).as_deref(), Some("disabled"), "{e}");
+    assert_eq!(of(&e, &pb).map(|s| s.0).as_deref(), Some("enabled"), "{e}");
+    sm(&["notifications", "--eid", eid]);
+    let check = sm(&["profile", "check", "--eid", eid, "--profile", &b]);
+    assert_eq!(check["imsi"], "001010000000052", "{check}");
+
+    // The Fallback Attribute moves to B: exactly one profile has it, and B can be neither
+    // disabled nor deleted, even once another profile is enabled.
+    let f = sm(&["profile", "set-fallback", "--eid", eid, "--isdp", &pb]);
+    assert_eq!(isdps(&f).iter().filter(|i| i.2).count(), 1, "{f}");
+    assert_eq!(of(&f, &pb), Some(("enabled".to_owned(), true)), "{f}");
+    refused("disable", &pb);
+    refused("delete", &pb);
+    sm(&["profile", "enable", "--eid", eid, "--isdp", &pa, "--reset"]);
+    refused("delete", &pb);
+    agree();
+
+    // Disabling A: the fallback B takes over; A (disabled, not the fallback) is deleted.
+    let d = sm(&["profile", "disable", "--eid", eid, "--isdp", &pa, "--reset"]);
+    assert_eq!(of(&d, &pb), Some(("enabled".to_owned(), true)), "{d}");
+    sm(&["notifications", "--eid", eid]);
+    sm(&["profile", "delete", "--eid", eid, "--isdp", &pa]);
+    let audit = agree();
+    assert_eq!(of(&audit, &pa), None, "{audit}");
+
+    // The attribute goes back where it was, and B goes too.
+    if let Some(p) = prior_fallback.filter(|p| of(&audit, p).is_some()) {
+        sm(&["profile", "set-fallback", "--eid", eid, "--isdp", &p]);
+        sm(&["profile", "enable", "--eid", eid, "--isdp", &p, "--reset"]);
+        sm(&["notifications", "--eid", eid]);
+        sm(&["profile", "delete", "--eid", eid, "--isdp", &pb]);
+        let audit = agree();
+        assert_eq!(of(&audit, &pb), None, "{audit}");
+        assert_eq!(of(&audit, &p).map(|s| s.1), Some(true), "{audit}");
+    }
+}

@@ -402,6 +402,9 @@ pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
         for a in &changed.auto_deleted {
             println!("deleted ISD-P {a} (POL2 auto-delete)");
         }
+        for a in &changed.auto_delete_kept {
+            println!("kept ISD-P {a} despite its POL2 auto-delete: it holds the fallback profile");
+        }
     }
     Ok(())
 }
