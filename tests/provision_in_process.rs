@@ -334,3 +334,120 @@ fn bad_input_is_refused_before_anything_is_sent() {
     let audit = s.ok(&["audit", "--eid", &s.eid]);
     assert_eq!(audit["isdps"], serde_json::json!([]), "{audit}");
 }
+
+/// `--iccid … --imsi … --ki … --opc …` in place of a package file.
+fn inline(ki: &str) -> [&str; 8] {
+    [
+        "--iccid",
+        "89882800000000000037",
+        "--imsi",
+        "001010000000037",
+        "--ki",
+        ki,
+        "--opc",
+        "00112233445566778899AABBCCDDEEFF",
+    ]
+}
+
+#[test]
+fn provision_of_an_inline_profile_then_check() {
+    let s = Setup::new();
+    let ki = "0F0E0D0C0B0A09080706050403020100";
+    let mut args = vec!["provision", "--eid", &s.eid, "--pki", path(&s.pki)];
+    args.extend(inline(ki));
+    let out = s.ok(&args);
+    assert_eq!(out["iccid"], "89882800000000000037", "{out}");
+    assert_eq!(out["check"]["imsi"], "001010000000037");
+    assert_eq!(out["check"]["authenticated"], true);
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["isdps"][0]["state"], "enabled", "{audit}");
+    assert_eq!(audit["isdps"][0]["iccid"], "89882800000000000037");
+    // The SM-DP side of the check knows K/OPc from the same values.
+    let mut check = vec!["profile", "check", "--eid", &s.eid];
+    check.extend(inline(ki));
+    let ok = s.ok(&check);
+    assert_eq!(ok["authenticated"], true, "{ok}");
+    // The same values with another K: the check fails with a security error.
+    let mut wrong = vec!["profile", "check", "--eid", &s.eid];
+    wrong.extend(inline("0F0E0D0C0B0A09080706050403020101"));
+    let out = s.smsr(&wrong);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `profile build` with the same values writes the package that was provisioned.
+    let file = s.dir.join("same.der");
+    let mut built = vec!["profile", "build", "--out", path(&file)];
+    built.extend(inline(ki));
+    s.ok(&built);
+    let ok = s.ok(&[
+        "profile",
+        "check",
+        "--eid",
+        &s.eid,
+        "--profile",
+        path(&file),
+    ]);
+    assert_eq!(ok["authenticated"], true, "{ok}");
+}
+
+#[test]
+fn inline_profile_with_bad_values_is_refused_before_the_card() {
+    let s = Setup::new();
+    let cases: [(&[&str], &str); 4] = [
+        (&inline("0011"), "--ki"),
+        (&inline("00112233445566778899AABBCCDDEEFF00"), "--ki"),
+        (
+            &[
+                "--iccid",
+                "8988280000000000003X",
+                "--imsi",
+                "001010000000037",
+                "--ki",
+                "0F0E0D0C0B0A09080706050403020100",
+                "--opc",
+                "00112233445566778899AABBCCDDEEFF",
+            ],
+            "ICCID",
+        ),
+        (
+            &[
+                "--iccid",
+                "89882800000000000037",
+                "--imsi",
+                "0010",
+                "--ki",
+                "0F0E0D0C0B0A09080706050403020100",
+                "--opc",
+                "00112233445566778899AABBCCDDEEFF",
+            ],
+            "IMSI",
+        ),
+    ];
+    let trace = s.dir.join("trace.jsonl");
+    let before = s.ok(&["eis", "show", &s.eid]);
+    for (values, named) in cases {
+        let mut args = vec![
+            "--trace",
+            path(&trace),
+            "provision",
+            "--eid",
+            &s.eid,
+            "--pki",
+            path(&s.pki),
+        ];
+        args.extend(values);
+        let out = s.smsr(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{values:?}: {err}");
+        assert!(err.to_uppercase().contains(&named.to_uppercase()), "{err}");
+    }
+    // No APDU went to the card, nothing was recorded, and the card has no ISD-P.
+    assert!(!trace.exists() || std::fs::read(&trace).unwrap().is_empty());
+    assert_eq!(s.ok(&["eis", "show", &s.eid]), before);
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["isdps"], serde_json::json!([]), "{audit}");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+}
