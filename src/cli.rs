@@ -157,6 +157,10 @@ pub enum Command {
     /// and a check that the profile's USIM authenticates with its K/OPc; each step timed.
     #[command(long_about = PROVISION_LONG_ABOUT)]
     Provision(crate::commands::provision::ProvisionArgs),
+    /// SM-DP: ES8 key establishment on one ISD-P on its own (`establish`), with `--probe` to
+    /// find which reading of the open points of ES8 the card follows.
+    #[command(subcommand)]
+    Keys(crate::commands::keys::KeysCommand),
     /// SM-SR: ES5.AuditEIS — read the card's ISD-Ps and make the registry agree, settling
     /// operations a crash left pending.
     Audit(crate::commands::platform::AuditArgs),

@@ -94,6 +94,20 @@ impl Setup {
         self.ok(&self.provision_args(profile))
     }
 
+    /// `smsr keys establish` for this card with its PKI, and `more`.
+    fn establish_args<'a>(&'a self, more: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "keys",
+            "establish",
+            "--eid",
+            &self.eid,
+            "--pki",
+            path(&self.pki),
+        ];
+        args.extend(more);
+        args
+    }
+
     fn build(&self, iccid: &str, imsi: &str, ki: &str) -> PathBuf {
         let out = self.dir.join(format!("{iccid}.der"));
         self.ok(&[
@@ -449,5 +463,64 @@ fn inline_profile_with_bad_values_is_refused_before_the_card() {
     assert_eq!(s.ok(&["eis", "show", &s.eid]), before);
     let audit = s.ok(&["audit", "--eid", &s.eid]);
     assert_eq!(audit["isdps"], serde_json::json!([]), "{audit}");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+}
+
+#[test]
+fn keys_establish_probe_finds_the_default_reading_on_the_emulator() {
+    let s = Setup::new();
+    let out = s.ok(&s.establish_args(&["--create", "--probe"]));
+    assert_eq!(out["established"], true, "{out}");
+    assert_eq!(out["kvn"], 0x30);
+    assert_eq!(out["key_id"], 1);
+    let attempts = out["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{out}");
+    assert_eq!(attempts[0]["outcome"], "established");
+    assert_eq!(attempts[0]["certificate_length"], "dgi");
+    let matched = &attempts[0]["receipt_matches"];
+    assert_eq!(matched["default"], true, "{out}");
+    assert_eq!(matched["keys"], "three");
+    assert_eq!(matched["receipt_input"], "crt-dr");
+    assert_eq!(matched["receipt_key"], "first");
+    // Recorded as provision records it, and the card agrees.
+    let isdp = out["isdp"].as_str().unwrap().to_owned();
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["isdps"][0]["aid"], isdp.as_str(), "{audit}");
+    assert_eq!(audit["isdps"][0]["state"], "personalized", "{audit}");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+
+    // On an ISD-P made by `isdp create`, as text.
+    let created = s.ok(&["isdp", "create", "--eid", &s.eid]);
+    let aid = created["aid"].as_str().unwrap();
+    let out = s.smsr(&s.establish_args(&["--isdp", aid, "--probe"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("established") && text.contains("(the default)"),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "KVN 30 (key IDs from 01) established on ISD-P {aid}"
+    )));
+    // Personalized already: the card refuses a second key establishment (6985).
+    let out = s.smsr(&s.establish_args(&["--isdp", aid]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("6985"), "{err}");
+    // An ISD-P the registry does not know: refused before the card is opened.
+    let out = s.smsr(&s.establish_args(&["--isdp", "A0000005591010FFFFFFFF8900001F00"]));
+    assert!(!out.status.success());
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    let states: Vec<&str> = audit["isdps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["personalized", "personalized"], "{audit}");
     assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
 }
