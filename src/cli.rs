@@ -25,6 +25,21 @@ Examples:
   smsr gp list --keyset NAME           the GlobalPlatform registry through SCP03
   smsr --trace run.jsonl info && smsr trace show run.jsonl";
 
+const PROVISION_LONG_ABOUT: &str = "SM-SR + SM-DP: download a profile into a registered card \
+and enable it: CreateISDP, key establishment (ECKA), SCP03t download, EnableProfile with a reset, \
+notifications, and a check that the profile's USIM authenticates with its K/OPc; each step timed.
+
+The profile is a SAIP package file (--profile), or is built on the fly from the values `smsr \
+profile build` takes (--iccid, --imsi, --ki, --opc, --algo): the same values give the same \
+package, so `smsr profile check` takes them too. Values are checked before the card is touched.
+
+Examples:
+  smsr provision --eid EID --pki pki --profile p.der
+  smsr provision --eid EID --pki pki --iccid 89882800000000000011 --imsi 001010000000011 \\
+      --ki 000102030405060708090A0B0C0D0E0F --opc 00112233445566778899AABBCCDDEEFF
+  smsr profile check --eid EID --iccid 89882800000000000011 --imsi 001010000000011 \\
+      --ki 000102030405060708090A0B0C0D0E0F --opc 00112233445566778899AABBCCDDEEFF";
+
 /// The command line.
 #[derive(Debug, Parser)]
 #[command(name = "smsr", version, about = ABOUT, long_about = LONG_ABOUT, after_help = exit_code::HELP)]
@@ -144,7 +159,12 @@ pub enum Command {
     /// SM-SR + SM-DP: download a profile into a registered card and enable it: CreateISDP,
     /// key establishment (ECKA), SCP03t download, EnableProfile with a reset, notifications,
     /// and a check that the profile's USIM authenticates with its K/OPc; each step timed.
+    #[command(long_about = PROVISION_LONG_ABOUT)]
     Provision(crate::commands::provision::ProvisionArgs),
+    /// SM-DP: ES8 key establishment on one ISD-P on its own (`establish`), with `--probe` to
+    /// find which reading of the open points of ES8 the card follows.
+    #[command(subcommand)]
+    Keys(crate::commands::keys::KeysCommand),
     /// SM-SR: ES5.AuditEIS — read the card's ISD-Ps and make the registry agree, settling
     /// operations a crash left pending.
     Audit(crate::commands::platform::AuditArgs),
@@ -257,5 +277,53 @@ mod tests {
         assert_eq!(a.apdus.len(), 2);
         assert!(Cli::try_parse_from(["smsr", "--protocol", "t2", "info"]).is_err());
         assert!(Cli::try_parse_from(["smsr", "apdu"]).is_err());
+    }
+
+    #[test]
+    fn provision_takes_a_file_or_the_inline_values_not_both() {
+        let base = ["smsr", "provision", "--eid", "E", "--pki", "pki"];
+        let inline = [
+            "--iccid",
+            "89882800000000000011",
+            "--imsi",
+            "001010000000011",
+            "--ki",
+            "000102030405060708090A0B0C0D0E0F",
+            "--opc",
+            "00112233445566778899AABBCCDDEEFF",
+        ];
+        let parse = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra));
+        let Command::Provision(a) = parse(&["--profile", "p.der"]).unwrap().command else {
+            panic!("not provision")
+        };
+        assert!(a.source.profile.is_some() && a.source.fields.is_none());
+        let Command::Provision(a) = parse(&inline).unwrap().command else {
+            panic!("not provision")
+        };
+        let fields = a.source.fields.unwrap();
+        assert_eq!(fields.imsi, "001010000000011");
+        assert_eq!(fields.algo, crate::commands::saip::AlgoChoice::Milenage);
+        assert!(a.source.profile.is_none());
+        // Neither, both, or an incomplete inline set: refused by the parser.
+        assert!(parse(&[]).is_err());
+        let both: Vec<&str> = inline
+            .iter()
+            .copied()
+            .chain(["--profile", "p.der"])
+            .collect();
+        assert!(parse(&both).is_err());
+        assert!(parse(&inline[..6]).is_err());
+        assert!(parse(&["--iccid", "89882800000000000011"]).is_err());
+        // `profile check` takes the same choice.
+        let check = |extra: &[&str]| {
+            Cli::try_parse_from(
+                ["smsr", "profile", "check", "--eid", "E"]
+                    .iter()
+                    .chain(extra),
+            )
+        };
+        assert!(check(&inline).is_ok());
+        assert!(check(&["--profile", "p.der"]).is_ok());
+        assert!(check(&both).is_err());
     }
 }

@@ -9,6 +9,8 @@
 //! - [`download`]: the package protected offline with SCP03t (`84`, `85`, `86`…) in chained
 //!   command scripts addressed to the ISD-P; every answer's R-MAC checked and the final
 //!   `EUICCResponse` decrypted.
+//! - [`exchange_keys`], [`probe`]: key establishment with a chosen reading of the open points,
+//!   and the calibration of `smsr keys establish --probe`.
 //! - [`check_profile`]: SELECT of the USIM, READ BINARY of EF.IMSI, and AUTHENTICATE (3G
 //!   context) with a fresh RAND and an AUTN computed from the SM-DP's copy of K/OPc; RES, CK and
 //!   IK must match, so a corrupted key on the card is caught.
@@ -20,6 +22,7 @@ use serde::Serialize;
 use smsr_proto::auth::authenticate::{AuthenticateCommand, AuthenticateResponse};
 use smsr_proto::auth::AkaAlgorithm;
 use smsr_proto::ecka::host::{EstablishIsdpKeySet, EstablishedKeySet, HostConfig};
+use smsr_proto::ecka::EckaVariant;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::install::Install;
 use smsr_proto::pki::dir::read_issued_party;
@@ -32,6 +35,10 @@ use smsr_proto::scp03t::host::Scp03tHost;
 use smsr_proto::{CommandApdu, ResponseApdu};
 use std::path::Path;
 use thiserror::Error;
+
+pub mod probe;
+
+pub use probe::variant_text;
 
 /// Why an SM-DP function failed.
 #[derive(Debug, Error)]
@@ -95,14 +102,59 @@ fn run_ok(
     }
 }
 
-/// ES8.EstablishISDPKeySet on `isd_p`: returns the ISD-P's new SCP03 key set after the card's
-/// receipt verified.
+/// ES8.EstablishISDPKeySet on `isd_p` with the default reading of the open points: returns the
+/// ISD-P's new SCP03 key set after the card's receipt verified.
 pub fn establish_keys(
     link: &mut dyn Es5Link,
     eis: &Eis,
     dp: &SmDp,
     isd_p: &Aid,
 ) -> Result<EstablishedKeySet, Es8Error> {
+    match exchange_keys(link, eis, dp, isd_p, EckaVariant::default())? {
+        KeyExchange::Established(keys) => Ok(keys),
+        KeyExchange::CertificateRefused { sw } => Err(Es5Error::Refused {
+            what: CERTIFICATE_STEP.to_owned(),
+            sw,
+            hint: String::new(),
+        }
+        .into()),
+        KeyExchange::ReceiptMismatch { identified } => Err(Es8Error::Security(format!(
+            "the card's receipt does not verify: the card derived other keys{}; `smsr keys \
+             establish --probe` reports the card's reading (see the README's Assumptions)",
+            match identified {
+                Some(v) => format!(" (its receipt matches the reading {})", variant_text(&v)),
+                None => String::new(),
+            }
+        ))),
+    }
+}
+
+const CERTIFICATE_STEP: &str = "ES8 STORE DATA 3A01 (CERT.DP.ECDSA)";
+
+/// How one key establishment ended, short of a transport or input failure.
+#[derive(Debug)]
+pub enum KeyExchange {
+    /// The receipt verified with the reading asked for: the key set both sides hold.
+    Established(EstablishedKeySet),
+    /// The card refused STORE DATA `3A01` (CERT.DP.ECDSA) with this status word; it may read
+    /// the block length the other way ([`smsr_proto::ecka::BlockLength`]).
+    CertificateRefused { sw: smsr_proto::StatusWord },
+    /// The card answered a receipt that the reading asked for does not reproduce; `identified`
+    /// is the first of [`EckaVariant::receipt_candidates`] that does, if any. The card holds a
+    /// key set the SM-DP did not adopt.
+    ReceiptMismatch { identified: Option<EckaVariant> },
+}
+
+/// ES8.EstablishISDPKeySet on `isd_p` with the reading `variant` (its `3A01` length coding
+/// included). A refused `3A01` and a receipt mismatch are outcomes, not errors, so that a
+/// caller can calibrate ([`probe`]).
+pub fn exchange_keys(
+    link: &mut dyn Es5Link,
+    eis: &Eis,
+    dp: &SmDp,
+    isd_p: &Aid,
+    variant: EckaVariant,
+) -> Result<KeyExchange, Es8Error> {
     let ecasd = certificate(eis, "ecasd.certificate", eis.ecasd.certificate.as_ref())?;
     let eum = certificate(eis, "eum_certificate", eis.eum_certificate.as_ref())?;
     verify_ecasd_certificate(&ecasd, &eum, dp.ci.public_key()).map_err(|e| {
@@ -112,7 +164,10 @@ pub fn establish_keys(
     })?;
     let bad = |e: smsr_proto::ecka::EckaError| Es8Error::Input(e.to_string());
     let start = EstablishIsdpKeySet::new(
-        HostConfig::default(),
+        HostConfig {
+            variant,
+            ..HostConfig::default()
+        },
         dp.sm_dp.certificate.clone(),
         dp.sm_dp.key.clone(),
         &ecasd,
@@ -128,7 +183,27 @@ pub fn establish_keys(
             .to_apdu()
             .map_err(|e| Es8Error::Input(e.to_string()))?,
     );
-    let rc = run_ok(link, "ES8 STORE DATA 3A01 (CERT.DP.ECDSA)", &first)?;
+    let responses = link.run(&first)?;
+    let rc = match responses.last() {
+        Some(r) if responses.len() == first.len() && r.sw.is_success() => r.clone(),
+        // The INSTALL went through and the STORE DATA was refused.
+        Some(r) if responses.len() == first.len() => {
+            return Ok(KeyExchange::CertificateRefused { sw: r.sw })
+        }
+        Some(r) => {
+            return Err(Es5Error::Refused {
+                what: "ES8 INSTALL [for personalization] of the ISD-P".to_owned(),
+                sw: r.sw,
+                hint: String::new(),
+            }
+            .into())
+        }
+        None => {
+            return Err(Es8Error::Refused(format!(
+                "{CERTIFICATE_STEP}: no response"
+            )))
+        }
+    };
     let awaiting = start
         .receive_challenge(&rc.data)
         .map_err(|e| Es8Error::Security(format!("the card's challenge (85) to 3A01: {e}")))?;
@@ -137,13 +212,16 @@ pub fn establish_keys(
         .to_apdu()
         .map_err(|e| Es8Error::Input(e.to_string()))?;
     let receipt = run_ok(link, "ES8 STORE DATA 3A02 (key parameters)", &[second])?;
-    awaiting.receive_receipt(&receipt.data).map_err(|e| {
-        Es8Error::Security(format!(
-            "the card's receipt does not verify ({e}): the card derived other keys; `smsr \
-             keys establish --probe` style calibration of the ES8 reading may be needed (see \
-             the README's Assumptions)"
-        ))
-    })
+    let identified = awaiting
+        .identify_variant(&receipt.data)
+        .map_err(|e| Es8Error::Security(format!("the card's receipt (85 DR, 86): {e}")))?;
+    match awaiting.receive_receipt(&receipt.data) {
+        Ok(keys) => Ok(KeyExchange::Established(keys)),
+        Err(smsr_proto::ecka::EckaError::ReceiptMismatch) => {
+            Ok(KeyExchange::ReceiptMismatch { identified })
+        }
+        Err(e) => Err(Es8Error::Security(format!("the card's receipt: {e}"))),
+    }
 }
 
 /// The outcome of a download.

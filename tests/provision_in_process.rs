@@ -94,6 +94,20 @@ impl Setup {
         self.ok(&self.provision_args(profile))
     }
 
+    /// `smsr keys establish` for this card with its PKI, and `more`.
+    fn establish_args<'a>(&'a self, more: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "keys",
+            "establish",
+            "--eid",
+            &self.eid,
+            "--pki",
+            path(&self.pki),
+        ];
+        args.extend(more);
+        args
+    }
+
     fn build(&self, iccid: &str, imsi: &str, ki: &str) -> PathBuf {
         let out = self.dir.join(format!("{iccid}.der"));
         self.ok(&[
@@ -648,4 +662,180 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
             .any(|h| h["operation"] == "delete" && h["outcome"] == "ok"),
         "{shown}"
     );
+}
+
+/// `--iccid … --imsi … --ki … --opc …` in place of a package file.
+fn inline(ki: &str) -> [&str; 8] {
+    [
+        "--iccid",
+        "89882800000000000037",
+        "--imsi",
+        "001010000000037",
+        "--ki",
+        ki,
+        "--opc",
+        "00112233445566778899AABBCCDDEEFF",
+    ]
+}
+
+#[test]
+fn provision_of_an_inline_profile_then_check() {
+    let s = Setup::new();
+    let ki = "0F0E0D0C0B0A09080706050403020100";
+    let mut args = vec!["provision", "--eid", &s.eid, "--pki", path(&s.pki)];
+    args.extend(inline(ki));
+    let out = s.ok(&args);
+    assert_eq!(out["iccid"], "89882800000000000037", "{out}");
+    assert_eq!(out["check"]["imsi"], "001010000000037");
+    assert_eq!(out["check"]["authenticated"], true);
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["isdps"][0]["state"], "enabled", "{audit}");
+    assert_eq!(audit["isdps"][0]["iccid"], "89882800000000000037");
+    // The SM-DP side of the check knows K/OPc from the same values.
+    let mut check = vec!["profile", "check", "--eid", &s.eid];
+    check.extend(inline(ki));
+    let ok = s.ok(&check);
+    assert_eq!(ok["authenticated"], true, "{ok}");
+    // The same values with another K: the check fails with a security error.
+    let mut wrong = vec!["profile", "check", "--eid", &s.eid];
+    wrong.extend(inline("0F0E0D0C0B0A09080706050403020101"));
+    let out = s.smsr(&wrong);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `profile build` with the same values writes the package that was provisioned.
+    let file = s.dir.join("same.der");
+    let mut built = vec!["profile", "build", "--out", path(&file)];
+    built.extend(inline(ki));
+    s.ok(&built);
+    let ok = s.ok(&[
+        "profile",
+        "check",
+        "--eid",
+        &s.eid,
+        "--profile",
+        path(&file),
+    ]);
+    assert_eq!(ok["authenticated"], true, "{ok}");
+}
+
+#[test]
+fn inline_profile_with_bad_values_is_refused_before_the_card() {
+    let s = Setup::new();
+    let cases: [(&[&str], &str); 4] = [
+        (&inline("0011"), "--ki"),
+        (&inline("00112233445566778899AABBCCDDEEFF00"), "--ki"),
+        (
+            &[
+                "--iccid",
+                "8988280000000000003X",
+                "--imsi",
+                "001010000000037",
+                "--ki",
+                "0F0E0D0C0B0A09080706050403020100",
+                "--opc",
+                "00112233445566778899AABBCCDDEEFF",
+            ],
+            "ICCID",
+        ),
+        (
+            &[
+                "--iccid",
+                "89882800000000000037",
+                "--imsi",
+                "0010",
+                "--ki",
+                "0F0E0D0C0B0A09080706050403020100",
+                "--opc",
+                "00112233445566778899AABBCCDDEEFF",
+            ],
+            "IMSI",
+        ),
+    ];
+    let trace = s.dir.join("trace.jsonl");
+    let before = s.ok(&["eis", "show", &s.eid]);
+    for (values, named) in cases {
+        let mut args = vec![
+            "--trace",
+            path(&trace),
+            "provision",
+            "--eid",
+            &s.eid,
+            "--pki",
+            path(&s.pki),
+        ];
+        args.extend(values);
+        let out = s.smsr(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{values:?}: {err}");
+        assert!(err.to_uppercase().contains(&named.to_uppercase()), "{err}");
+    }
+    // No APDU went to the card, nothing was recorded, and the card has no ISD-P.
+    assert!(!trace.exists() || std::fs::read(&trace).unwrap().is_empty());
+    assert_eq!(s.ok(&["eis", "show", &s.eid]), before);
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["isdps"], serde_json::json!([]), "{audit}");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+}
+
+#[test]
+fn keys_establish_probe_finds_the_default_reading_on_the_emulator() {
+    let s = Setup::new();
+    let out = s.ok(&s.establish_args(&["--create", "--probe"]));
+    assert_eq!(out["established"], true, "{out}");
+    assert_eq!(out["kvn"], 0x30);
+    assert_eq!(out["key_id"], 1);
+    let attempts = out["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{out}");
+    assert_eq!(attempts[0]["outcome"], "established");
+    assert_eq!(attempts[0]["certificate_length"], "dgi");
+    let matched = &attempts[0]["receipt_matches"];
+    assert_eq!(matched["default"], true, "{out}");
+    assert_eq!(matched["keys"], "three");
+    assert_eq!(matched["receipt_input"], "crt-dr");
+    assert_eq!(matched["receipt_key"], "first");
+    // Recorded as provision records it, and the card agrees.
+    let isdp = out["isdp"].as_str().unwrap().to_owned();
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["isdps"][0]["aid"], isdp.as_str(), "{audit}");
+    assert_eq!(audit["isdps"][0]["state"], "personalized", "{audit}");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+
+    // On an ISD-P made by `isdp create`, as text.
+    let created = s.ok(&["isdp", "create", "--eid", &s.eid]);
+    let aid = created["aid"].as_str().unwrap();
+    let out = s.smsr(&s.establish_args(&["--isdp", aid, "--probe"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("established") && text.contains("(the default)"),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "KVN 30 (key IDs from 01) established on ISD-P {aid}"
+    )));
+    // Personalized already: the card refuses a second key establishment (6985).
+    let out = s.smsr(&s.establish_args(&["--isdp", aid]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("6985"), "{err}");
+    // An ISD-P the registry does not know: refused before the card is opened.
+    let out = s.smsr(&s.establish_args(&["--isdp", "A0000005591010FFFFFFFF8900001F00"]));
+    assert!(!out.status.success());
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    let states: Vec<&str> = audit["isdps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["personalized", "personalized"], "{audit}");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
 }

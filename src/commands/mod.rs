@@ -7,6 +7,7 @@ pub mod decrypt;
 pub mod doctor;
 pub mod gp;
 pub mod info;
+pub mod keys;
 pub mod pki;
 pub mod platform;
 pub mod provision;
@@ -90,6 +91,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Profile(cmd) => platform::profile(g, cmd),
         Command::Audit(args) => platform::audit(g, args),
         Command::Provision(args) => provision::run(g, args),
+        Command::Keys(cmd) => keys::run(g, cmd),
         Command::Notifications(args) => platform::notifications(g, args),
         Command::Trace(TraceCommand::Decrypt(args)) => decrypt::run(g, args),
         Command::Pki(cmd) => pki::run(g, cmd),

@@ -4,6 +4,7 @@
 //! profile's credentials work (USIM SELECT, READ BINARY EF.IMSI, AUTHENTICATE).
 
 use super::platform::{link_for, open_registry, Es5Args};
+use super::saip::ProfileSource;
 use super::{open_card, print_json, CliError};
 use crate::cli::GlobalArgs;
 use crate::es5::{self, ProfileChange};
@@ -14,7 +15,6 @@ use clap::Args;
 use serde::Serialize;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::saip::identity::iccid_from_header;
-use smsr_proto::saip::Package;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -24,9 +24,9 @@ pub struct ProvisionArgs {
     /// The card (its EIS must be registered: `smsr eis register`).
     #[arg(long)]
     pub eid: String,
-    /// The profile package (SAIP DER), e.g. from `smsr profile build`.
-    #[arg(long, value_name = "FILE")]
-    pub profile: PathBuf,
+    /// The profile: a package file, or the values `smsr profile build` takes.
+    #[command(flatten)]
+    pub source: ProfileSource,
     /// The SM-DP's PKI directory (`smsr pki init`): CERT.DP.ECDSA, its key, and the CI.
     #[arg(long, value_name = "DIR", env = "SMSR_PKI")]
     pub pki: PathBuf,
@@ -117,18 +117,7 @@ impl Timer {
 
 pub fn run(g: &GlobalArgs, args: &ProvisionArgs) -> Result<(), CliError> {
     let start = Instant::now();
-    let der = std::fs::read(&args.profile).map_err(|e| {
-        CliError::Input(format!(
-            "cannot read profile {}: {e}",
-            args.profile.display()
-        ))
-    })?;
-    let package = Package::parse(&der).map_err(|e| {
-        CliError::Input(format!(
-            "{} is not a SAIP profile package: {e} (smsr profile inspect shows why)",
-            args.profile.display()
-        ))
-    })?;
+    let (der, package) = args.source.load()?;
     let iccid = package
         .header()
         .and_then(|h| iccid_from_header(&h.iccid).ok());
@@ -307,20 +296,10 @@ pub struct CheckArgs {
     /// The card (the card in the reader must report it).
     #[arg(long)]
     pub eid: String,
-    /// The profile package the SM-DP downloaded (SAIP DER, with its K/OPc).
-    #[arg(long, value_name = "FILE")]
-    pub profile: PathBuf,
-}
-
-fn read_package(path: &std::path::Path) -> Result<Package, CliError> {
-    let der = std::fs::read(path)
-        .map_err(|e| CliError::Input(format!("cannot read profile {}: {e}", path.display())))?;
-    Package::parse(&der).map_err(|e| {
-        CliError::Input(format!(
-            "{} is not a SAIP profile package: {e} (smsr profile inspect shows why)",
-            path.display()
-        ))
-    })
+    /// The profile the SM-DP downloaded (with its K/OPc): the package file, or the values it
+    /// was built from.
+    #[command(flatten)]
+    pub source: ProfileSource,
 }
 
 pub fn check(
@@ -328,7 +307,7 @@ pub fn check(
     _registry: &crate::registry::Registry,
     args: &CheckArgs,
 ) -> Result<(), CliError> {
-    let package = read_package(&args.profile)?;
+    let (_, package) = args.source.load()?;
     let mut card = open_card(g)?;
     let on_card = hexfmt::upper(&super::info::read_eid(card.as_mut())?.0);
     if on_card != args.eid.to_uppercase() {

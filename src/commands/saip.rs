@@ -44,9 +44,12 @@ pub enum AlgoChoice {
     Test,
 }
 
-/// `smsr profile build`.
+/// A profile given by its identity and credentials: what `smsr profile build` writes to a file,
+/// and what `smsr provision` and `smsr profile check` accept instead of `--profile FILE`. The
+/// package is [`MinimalProfile`]; the same values always give the same K, OPc and IMSI, so the
+/// SM-DP side of `profile check` knows them from the same arguments.
 #[derive(Clone, Debug, Args)]
-pub struct BuildArgs {
+pub struct ProfileFields {
     /// ICCID, 18 to 20 digits.
     #[arg(long)]
     pub iccid: String,
@@ -59,8 +62,77 @@ pub struct BuildArgs {
     /// OPc, 16 bytes in hex (ignored by the test algorithm, but still stored).
     #[arg(long)]
     pub opc: String,
+    /// The AKA algorithm.
     #[arg(long, value_enum, default_value_t = AlgoChoice::Milenage)]
     pub algo: AlgoChoice,
+}
+
+impl ProfileFields {
+    /// The package, after checking every value (Ki and OPc lengths, ICCID and IMSI digits):
+    /// a [`CliError::Input`] naming the option otherwise.
+    pub fn package(&self) -> Result<Package, CliError> {
+        let k = zeroize::Zeroizing::new(key16("ki", &self.ki)?);
+        let opc = zeroize::Zeroizing::new(key16("opc", &self.opc)?);
+        let mut spec = MinimalProfile::milenage(&self.iccid, &self.imsi, *k, *opc);
+        if self.algo == AlgoChoice::Test {
+            spec.algorithm = AlgorithmId::UsimTestAlgorithm;
+        }
+        spec.build().map_err(input)
+    }
+}
+
+/// A profile package from a file or built from [`ProfileFields`]: the `--profile FILE |
+/// --iccid … --imsi … --ki … --opc …` choice of `smsr provision` and `smsr profile check`.
+#[derive(Clone, Debug, Args)]
+pub struct ProfileSource {
+    /// The profile package (SAIP DER), e.g. from `smsr profile build`; or give --iccid, --imsi,
+    /// --ki and --opc instead.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "ProfileFields",
+        required_unless_present = "ProfileFields"
+    )]
+    pub profile: Option<PathBuf>,
+    /// The profile built on the fly from --iccid, --imsi, --ki, --opc [--algo], as `smsr
+    /// profile build` would build it.
+    #[command(flatten)]
+    pub fields: Option<ProfileFields>,
+}
+
+impl ProfileSource {
+    /// The package and its DER: read and parsed, or built. Input errors name the file or the
+    /// option and come before anything reaches a card.
+    pub fn load(&self) -> Result<(Vec<u8>, Package), CliError> {
+        match (&self.profile, &self.fields) {
+            (Some(path), _) => {
+                let der = std::fs::read(path).map_err(|e| {
+                    CliError::Input(format!("cannot read profile {}: {e}", path.display()))
+                })?;
+                let package = Package::parse(&der).map_err(|e| {
+                    CliError::Input(format!(
+                        "{} is not a SAIP profile package: {e} (smsr profile inspect shows why)",
+                        path.display()
+                    ))
+                })?;
+                Ok((der, package))
+            }
+            (None, Some(fields)) => {
+                let package = fields.package()?;
+                Ok((package.to_der(), package))
+            }
+            (None, None) => Err(CliError::Input(
+                "no profile: give --profile FILE or --iccid, --imsi, --ki and --opc".into(),
+            )),
+        }
+    }
+}
+
+/// `smsr profile build`.
+#[derive(Clone, Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub fields: ProfileFields,
     /// Where to write the package.
     #[arg(long)]
     pub out: PathBuf,
@@ -128,13 +200,7 @@ fn input(e: smsr_proto::saip::SaipError) -> CliError {
 
 /// `smsr profile build`.
 pub fn build(g: &GlobalArgs, a: &BuildArgs) -> Result<(), CliError> {
-    let k = key16("ki", &a.ki)?;
-    let opc = key16("opc", &a.opc)?;
-    let mut spec = MinimalProfile::milenage(&a.iccid, &a.imsi, k, opc);
-    if a.algo == AlgoChoice::Test {
-        spec.algorithm = AlgorithmId::UsimTestAlgorithm;
-    }
-    let package = spec.build().map_err(input)?;
+    let package = a.fields.package()?;
     let size = write_package(&a.out, &package)?;
     report_written(g, &a.out, size, package.elements.len())
 }
