@@ -821,11 +821,13 @@ fn keys_establish_probe_finds_the_default_reading_on_the_emulator() {
     assert!(text.contains(&format!(
         "KVN 30 (key IDs from 01) established on ISD-P {aid}"
     )));
-    // Personalized already: the card refuses a second key establishment (6985).
+    // Personalized already: the card refuses a second key establishment (`3A01` answered
+    // 6985), which the report names.
     let out = s.smsr(&s.establish_args(&["--isdp", aid]));
     let err = String::from_utf8_lossy(&out.stderr);
+    let report = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("6985"), "{err}");
+    assert!(report.contains("6985"), "{report}{err}");
     // An ISD-P the registry does not know: refused before the card is opened.
     let out = s.smsr(&s.establish_args(&["--isdp", "A0000005591010FFFFFFFF8900001F00"]));
     assert!(!out.status.success());

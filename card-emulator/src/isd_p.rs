@@ -35,6 +35,14 @@ pub struct IsdP {
 }
 
 impl IsdP {
+    /// The non-volatile memory the installed profile takes: the size of its package as
+    /// installed (the measure the emulator charges; 0 without a profile package).
+    pub fn non_volatile_used(&self) -> u32 {
+        self.installed.as_ref().map_or(0, |p| {
+            u32::try_from(p.installed_der().len()).unwrap_or(u32::MAX)
+        })
+    }
+
     /// The data of an ISD-P just created with SCP03 option `scp03_i` and these quotas.
     pub fn created(
         scp03_i: u8,

@@ -10,7 +10,7 @@
 //! | `CF` | key diversification data | the KDD of INITIALIZE UPDATE |
 //! | `C1` | sequence counter | of the default (first) key set, 3 bytes |
 //! | `E0` | Key Information Template | keys 1–3 (ENC, MAC, DEK) of each key set, type `88` |
-//! | `FF21` | extended card resources (ETSI TS 102 226) | free memory: [`NON_VOLATILE_MEMORY`] and [`VOLATILE_MEMORY`] less personalization data and ISD-P quotas |
+//! | `FF21` | extended card resources (ETSI TS 102 226) | free memory: [`NON_VOLATILE_MEMORY`] and [`VOLATILE_MEMORY`] less personalization data and, per ISD-P, its quota or its installed package if larger |
 //! | `00E1` | oldest unconfirmed SGP.02 notification `E1 { … }` | needs a session with C-MAC; `6A88` when none ([`GET_DATA_NOTIFICATION`]) |
 //!
 //! [`NON_VOLATILE_MEMORY`]: crate::state::NON_VOLATILE_MEMORY

@@ -77,11 +77,13 @@ impl CardState {
         &self.notifications
     }
 
-    /// Free non-volatile memory: the card's total less personalization data and the ISD-Ps'
-    /// non-volatile quotas.
+    /// Free non-volatile memory: the card's total less personalization data and, for each
+    /// ISD-P, its non-volatile quota or, when its installed profile takes more (an ISD-P
+    /// created without a quota), the profile's size ([`IsdP::non_volatile_used`]).
     pub fn free_non_volatile_memory(&self) -> u32 {
         let used = u32::try_from(self.personalization_len()).unwrap_or(u32::MAX);
-        let quotas = self.quotas(|p| p.non_volatile_quota);
+        let quotas =
+            self.quotas(|p| Some(p.non_volatile_quota.unwrap_or(0).max(p.non_volatile_used())));
         NON_VOLATILE_MEMORY
             .saturating_sub(used)
             .saturating_sub(quotas)

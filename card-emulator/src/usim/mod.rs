@@ -26,7 +26,7 @@ pub use profile::InstalledProfile;
 use crate::state::ProfileError;
 use crate::CardState;
 use smsr_proto::gp::Aid;
-use smsr_proto::saip::response::EuiccResponse;
+use smsr_proto::saip::response::{EuiccResponse, PeStatus, PeStatusCode};
 
 /// Installs the package `der` into the ISD-P `isd_p` (created if missing, as
 /// [`CardState::install_test_profile`] does), which then holds the profile (ICCID from the
@@ -43,6 +43,23 @@ pub fn install_package(
     let Some(profile) = outcome.profile else {
         return Ok(outcome.response);
     };
+    // The package is charged to the ISD-P's quota, or to the card's free memory without one.
+    let available = match state.registry().isd_p(isd_p.as_bytes()) {
+        Some((_, data)) if data.non_volatile_quota.is_some() => {
+            data.non_volatile_quota.unwrap_or(0)
+        }
+        _ => state.free_non_volatile_memory(),
+    };
+    let size = profile.installed_der().len();
+    if u32::try_from(size).map_or(true, |s| s > available) {
+        return Ok(EuiccResponse {
+            pe_status: vec![PeStatus::new(PeStatusCode::NotEnoughMemory)],
+            profile_installation_aborted: true,
+            status_message: Some(format!(
+                "the package takes {size} bytes; {available} bytes are available to ISD-P {isd_p}"
+            )),
+        });
+    }
     state.install_test_profile(isd_p, profile.iccid, fallback, pol1)?;
     if let Some(data) = state
         .registry_mut()

@@ -486,3 +486,42 @@ fn corrupted_k_in_the_profile() {
         assert_eq!(res, TestAlgorithm::new(&bad_k).f2345(&rand).res);
     }
 }
+
+#[test]
+fn installed_packages_take_memory_and_a_quota_limits_them() {
+    use crate::isd_p::IsdP;
+    use smsr_proto::saip::PeStatusCode;
+    let der = MinimalProfile::milenage("8949449999999990999", "262019876543210", [1; 16], [2; 16])
+        .build()
+        .unwrap()
+        .to_der();
+    let mut st = CardState::new(Some(parse_eid(EID).unwrap()));
+    let free = st.free_non_volatile_memory();
+    // No quota: the package is charged to the card's free memory.
+    let first = Aid::isd_p(0x10).unwrap();
+    st.create_isd_p(first.clone(), IsdP::created(0x70, None, None))
+        .unwrap();
+    assert!(install_package(&mut st, &first, &der, false, 0)
+        .unwrap()
+        .is_ok());
+    let size = u32::try_from(der.len()).unwrap();
+    assert_eq!(st.free_non_volatile_memory(), free - size);
+    // A quota smaller than the package: not-enough-memory, nothing installed.
+    let small = Aid::isd_p(0x11).unwrap();
+    st.create_isd_p(small.clone(), IsdP::created(0x70, Some(size - 1), None))
+        .unwrap();
+    let response = install_package(&mut st, &small, &der, false, 0).unwrap();
+    assert!(response.profile_installation_aborted);
+    assert_eq!(response.pe_status[0].status, PeStatusCode::NotEnoughMemory);
+    let (_, data) = st.registry().isd_p(small.as_bytes()).unwrap();
+    assert!(data.installed.is_none() && data.profile.is_none());
+    // A quota that holds it: the quota is what is charged.
+    let big = Aid::isd_p(0x12).unwrap();
+    st.create_isd_p(big.clone(), IsdP::created(0x70, Some(4 * size), None))
+        .unwrap();
+    let before = st.free_non_volatile_memory();
+    assert!(install_package(&mut st, &big, &der, false, 0)
+        .unwrap()
+        .is_ok());
+    assert_eq!(st.free_non_volatile_memory(), before);
+}
