@@ -38,6 +38,18 @@ fn vpcd(test: &str) -> Option<Vpcd> {
     })
 }
 
+/// The SM-SR registry the SCP80 tests share: the card's SCP80 counter moves with every packet,
+/// so a second registry starting from the EIS's counter would be behind it.
+fn scp80_registry() -> String {
+    static DB: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DB.get_or_init(|| tempfile::tempdir().expect("tempdir"));
+    dir.path()
+        .join("smsr.db")
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned()
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -460,8 +472,8 @@ fn provision_through_pcscd_over_scp80() {
     // virtual-reader.sh made the card with a test EUM: its PKI and EIS are in the run directory.
     let run = run_dir();
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("smsr.db");
-    let db = db.to_str().expect("utf-8 path");
+    let db = scp80_registry();
+    let db = db.as_str();
     let eid = v.expected_eid();
     let sm = |args: &[&str]| {
         let mut all = vec!["--db", db];
@@ -471,6 +483,7 @@ fn provision_through_pcscd_over_scp80() {
     sm(&[
         "eis",
         "register",
+        "--replace",
         run.join("eis.json").to_str().expect("utf-8 path"),
     ]);
     // Learn what other tests left on the card (ISD-Ps), over SCP80.
@@ -567,8 +580,8 @@ fn two_downloaded_profiles_switch_fallback_delete_through_pcscd() {
     };
     let run = run_dir();
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("smsr.db");
-    let db = db.to_str().expect("utf-8 path");
+    let db = scp80_registry();
+    let db = db.as_str();
     let eid = v.expected_eid();
     let eid = eid.as_str();
     let pki = run.join("pki");
@@ -619,6 +632,7 @@ fn two_downloaded_profiles_switch_fallback_delete_through_pcscd() {
     sm(&[
         "eis",
         "register",
+        "--replace",
         run.join("eis.json").to_str().expect("utf-8 path"),
     ]);
     // Learn what other tests left on the card, and which profile had the attribute.
