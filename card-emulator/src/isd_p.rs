@@ -6,7 +6,7 @@
 //! The rules that move an ISD-P through its life cycle are in [`crate::state`]'s profile
 //! functions; the codings SGP.02 leaves open are in [`smsr_proto::sgp02::codings`].
 
-use crate::usim::InstalledProfile;
+use crate::usim::StoredProfile;
 use smsr_proto::sgp02::codings::{
     POL1_DELETE_NOT_ALLOWED, POL1_DELETE_WHEN_DISABLED, POL1_DISABLE_NOT_ALLOWED,
 };
@@ -31,7 +31,7 @@ pub struct IsdP {
     pub pending_reset: bool,
     /// The profile package installed with [`crate::CardState::install_package`] and what the
     /// card built from it (file system, PINs, AKA); `None` for a profile without one.
-    pub installed: Option<Box<InstalledProfile>>,
+    pub installed: Option<Box<StoredProfile>>,
 }
 
 impl IsdP {

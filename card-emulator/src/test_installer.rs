@@ -233,9 +233,17 @@ mod tests {
             iccid_to_string(&data.profile.as_ref().unwrap().iccid),
             "8949449999999990999"
         );
+        // Loaded from the state file, the profile is built only when first used.
+        assert!(!data.installed.as_ref().unwrap().is_built());
         assert_eq!(data.installed.as_ref().unwrap().to_der(), der);
+        assert!(data.installed.as_ref().unwrap().is_built());
         // The package is a file of the package directory, named in the state file.
-        let name = data.installed.as_ref().unwrap().package_file_name();
+        let name = data
+            .installed
+            .as_ref()
+            .unwrap()
+            .package_file_name()
+            .to_owned();
         let stored = crate::state::packages_dir(&path).join(&name);
         assert_eq!(std::fs::read(&stored).unwrap(), der);
         let text = std::fs::read_to_string(&path).unwrap();
@@ -243,7 +251,8 @@ mod tests {
         // The SQN array is kept apart from the package, which is not written again.
         let mut card = card;
         let mut record = card.registry_mut().remove(p.isd_p.as_bytes()).unwrap();
-        let profile = record.isd_p.as_mut().unwrap().installed.as_mut().unwrap();
+        let kept = record.isd_p.as_mut().unwrap().installed.as_mut().unwrap();
+        let profile = kept.profile_mut().unwrap();
         let element = profile.aka[0].element;
         assert!(profile.set_sqn_array(element, &[[0, 0, 0, 0, 0, 7]; 32]));
         card.registry_mut().add(record).unwrap();
@@ -258,6 +267,16 @@ mod tests {
         let (_, data) = reloaded.registry().isd_p(p.isd_p.as_bytes()).unwrap();
         let arrays = data.installed.as_ref().unwrap().sqn_arrays();
         assert_eq!(arrays, vec![(element, vec![[0, 0, 0, 0, 0, 7]; 32])]);
+        // Built, the profile has that array; a package file whose content changed is refused.
+        let built = data.installed.as_ref().unwrap().profile().unwrap();
+        assert_eq!(built.sqn_arrays(), arrays);
+        let original = std::fs::read(&stored).unwrap();
+        let mut changed = original.clone();
+        changed[20] ^= 1;
+        std::fs::write(&stored, &changed).unwrap();
+        let e = CardState::load(&path).unwrap_err().to_string();
+        assert!(e.contains("not the package installed"), "{e}");
+        std::fs::write(&stored, &original).unwrap();
         // A state whose package file is gone is refused with the path named.
         std::fs::rename(&stored, dir.path().join("moved.der")).unwrap();
         let e = CardState::load(&path).unwrap_err().to_string();

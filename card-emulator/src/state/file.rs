@@ -26,7 +26,7 @@ use crate::isd_p::{iccid_to_string, parse_iccid, IsdP, Profile, ICCID_LEN};
 use crate::keyset::{random_keyset, DEFAULT_KVN};
 use crate::notification::{Notifications, PendingNotification};
 use crate::registry::{EntryKind, Registry, RegistryRecord};
-use crate::usim::InstalledProfile;
+use crate::usim::StoredProfile;
 use serde::{Deserialize, Serialize};
 use smsr_proto::auth::SQN_LEN;
 use smsr_proto::gp::life_cycle;
@@ -339,7 +339,7 @@ fn isd_p_file(d: &IsdP, packages: Packages) -> IsdPFile {
             .map(|p| hex::encode_upper(p.installed_der())),
         package_file: installed
             .filter(|_| packages != Packages::Inline)
-            .map(InstalledProfile::package_file_name),
+            .map(|p| p.package_file_name().to_owned()),
         sqn: installed
             .map(|p| {
                 p.sqn_arrays()
@@ -649,46 +649,15 @@ fn isd_p_data(f: &IsdPFile, packages: Packages) -> Result<IsdP, StateError> {
     })
 }
 
-/// The installed profile of an ISD-P entry: its package (inline or from the package
-/// directory) installed again, then the SQN arrays set.
+/// The installed profile of an ISD-P entry with its SQN arrays: an inline package is installed
+/// again at once (checked); a package file must still have the digest its name says and is
+/// built when the profile is first used ([`StoredProfile`]).
 fn installed_profile(
     f: &IsdPFile,
     packages: Packages,
-) -> Result<Option<Box<InstalledProfile>>, StateError> {
+) -> Result<Option<Box<StoredProfile>>, StateError> {
     let invalid = |e: String| StateError::Invalid(format!("registry isd_p package: {e}"));
-    let der = match (&f.package, &f.package_file, packages) {
-        (None, None, _) => {
-            return if f.sqn.is_empty() {
-                Ok(None)
-            } else {
-                Err(invalid("\"sqn\" without a package".into()))
-            }
-        }
-        (Some(_), Some(_), _) => {
-            return Err(invalid(
-                "both \"package\" and \"package_file\" are present".into(),
-            ))
-        }
-        (Some(h), None, _) => hex::decode(h).map_err(|e| invalid(e.to_string()))?,
-        (None, Some(name), Packages::Files(dir)) => {
-            if name.contains(['/', '\\']) || name.starts_with('.') {
-                return Err(invalid(format!("{name:?} is not a package file name")));
-            }
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| {
-                invalid(format!(
-                    "{}: {e} (the state file's package directory must stay beside it)",
-                    path.display()
-                ))
-            })?
-        }
-        (None, Some(name), Packages::Inline) => {
-            return Err(invalid(format!(
-                "{name} is in a package directory, which JSON text alone does not have"
-            )))
-        }
-    };
-    let mut profile = InstalledProfile::from_der(&der).map_err(invalid)?;
+    let mut sqn = Vec::with_capacity(f.sqn.len());
     for s in &f.sqn {
         let bytes = hex_bytes(&s.seq, "registry isd_p sqn seq")?;
         if bytes.len() != 32 * SQN_LEN {
@@ -705,14 +674,50 @@ fn installed_profile(
                 a
             })
             .collect();
-        if !profile.set_sqn_array(s.element, &arrays) {
-            return Err(invalid(format!(
-                "sqn element {}: the package has no akaParameter there",
-                s.element
-            )));
-        }
+        sqn.push((s.element, arrays));
     }
-    Ok(Some(Box::new(profile)))
+    match (&f.package, &f.package_file, packages) {
+        (None, None, _) => {
+            if sqn.is_empty() {
+                Ok(None)
+            } else {
+                Err(invalid("\"sqn\" without a package".into()))
+            }
+        }
+        (Some(_), Some(_), _) => Err(invalid(
+            "both \"package\" and \"package_file\" are present".into(),
+        )),
+        (Some(h), None, _) => {
+            let der = hex::decode(h).map_err(|e| invalid(e.to_string()))?;
+            StoredProfile::built_from_stored(der, sqn)
+                .map(|p| Some(Box::new(p)))
+                .map_err(invalid)
+        }
+        (None, Some(name), Packages::Files(dir)) => {
+            if name.contains(['/', '\\']) || name.starts_with('.') {
+                return Err(invalid(format!("{name:?} is not a package file name")));
+            }
+            let path = dir.join(name);
+            let der = std::fs::read(&path).map_err(|e| {
+                invalid(format!(
+                    "{}: {e} (the state file's package directory must stay beside it)",
+                    path.display()
+                ))
+            })?;
+            let stored = StoredProfile::from_stored(der, sqn);
+            if stored.package_file_name() != name {
+                return Err(invalid(format!(
+                    "{}: the content is not the package installed (its digest names {})",
+                    path.display(),
+                    stored.package_file_name()
+                )));
+            }
+            Ok(Some(Box::new(stored)))
+        }
+        (None, Some(name), Packages::Inline) => Err(invalid(format!(
+            "{name} is in a package directory, which JSON text alone does not have"
+        ))),
+    }
 }
 
 fn registry_record(r: &RegistryFile, packages: Packages) -> Result<RegistryRecord, StateError> {

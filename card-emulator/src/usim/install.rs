@@ -498,6 +498,7 @@ fn install_parsed(package: Package, der: Option<&[u8]>) -> Outcome {
             profile: None,
         };
     };
+    let der: std::sync::Arc<[u8]> = der.map_or_else(|| package.to_der().into(), Into::into);
     Outcome {
         response: EuiccResponse {
             pe_status: statuses,
@@ -505,7 +506,8 @@ fn install_parsed(package: Package, der: Option<&[u8]>) -> Outcome {
             status_message: None,
         },
         profile: Some(InstalledProfile {
-            der: der.map_or_else(|| package.to_der().into(), Into::into),
+            file_name: super::profile::package_file_name(&der),
+            der,
             package,
             fs,
             aka: ins.aka,

@@ -8,20 +8,23 @@
 //!
 //! PINs are kept (key reference, retries) but not verified: no VERIFY PIN; PIN1 and local
 //! PINs are shown disabled in the PIN status templates and no access condition is enforced.
-//! The installed package is kept as DER in the ISD-P's state, with the SQN array in its
-//! akaParameter `sqnInit`; the file system is rebuilt from it when the state is loaded.
+//! The installed package is kept as DER in the ISD-P's state ([`StoredProfile`]), with the
+//! SQN arrays apart; the file system is built from it when the profile is first used after
+//! the state is loaded.
 
 pub mod app;
 pub mod build;
 pub mod install;
 pub mod profile;
 pub mod sqn;
+pub mod stored;
 pub mod template;
 pub mod tree;
 
 pub use app::FsSelection;
 pub use install::{install, Outcome};
 pub use profile::InstalledProfile;
+pub use stored::StoredProfile;
 
 use crate::state::ProfileError;
 use crate::CardState;
@@ -66,7 +69,7 @@ pub fn install_package(
         .find_mut(isd_p.as_bytes())
         .and_then(|e| e.isd_p.as_mut())
     {
-        data.installed = Some(Box::new(profile));
+        data.installed = Some(Box::new(StoredProfile::from_installed(profile)));
     }
     Ok(outcome.response)
 }
@@ -74,7 +77,7 @@ pub fn install_package(
 /// The ENABLED ISD-P's AID and its installed profile, if it has one.
 pub fn enabled_profile(state: &CardState) -> Option<(&Aid, &InstalledProfile)> {
     let e = state.registry().enabled_isd_p()?;
-    Some((&e.aid, e.isd_p.as_ref()?.installed.as_deref()?))
+    Some((&e.aid, e.isd_p.as_ref()?.installed.as_deref()?.profile()?))
 }
 
 /// The installed profile of the ISD-P `aid` if that ISD-P is ENABLED.
@@ -86,7 +89,7 @@ pub fn enabled_profile_mut<'a>(
     if e.life_cycle != smsr_proto::gp::life_cycle::ISD_P_ENABLED {
         return None;
     }
-    e.isd_p.as_mut()?.installed.as_deref_mut()
+    e.isd_p.as_mut()?.installed.as_deref_mut()?.profile_mut()
 }
 
 #[cfg(test)]

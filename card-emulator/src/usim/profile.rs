@@ -41,6 +41,16 @@ pub struct InstalledProfile {
     pub iccid: [u8; 10],
     /// The package's DER as installed (`sqnInit` as it came), encoded once.
     pub(super) der: Arc<[u8]>,
+    /// [`InstalledProfile::package_file_name`], computed once.
+    pub(super) file_name: Arc<str>,
+}
+
+/// The package directory's name for a package: the first 16 bytes of its SHA-256 in hex, then
+/// `.der`.
+pub(super) fn package_file_name(der: &[u8]) -> Arc<str> {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(der);
+    format!("{}.der", hex::encode_upper(&digest[..16])).into()
 }
 
 impl PartialEq for InstalledProfile {
@@ -74,10 +84,8 @@ impl InstalledProfile {
 
     /// The name the state file's package directory gives the installed DER: the first 16 bytes
     /// of its SHA-256 in hex, then `.der` (the same content always has the same name).
-    pub fn package_file_name(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(&self.der);
-        format!("{}.der", hex::encode_upper(&digest[..16]))
+    pub fn package_file_name(&self) -> &str {
+        &self.file_name
     }
 
     /// The SQN array of each AKA context that has one other than all zeros: (index of its
