@@ -66,7 +66,12 @@ pub struct GlobalArgs {
     pub emulator_state: Option<PathBuf>,
     /// With --transport emulator: sync the card's state file to disk after every command that
     /// changed it (it is always replaced atomically; this also survives a machine crash).
-    #[arg(long, global = true, env = "SMSR_EMULATOR_FSYNC")]
+    #[arg(
+        long,
+        global = true,
+        env = "SMSR_EMULATOR_FSYNC",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     pub emulator_fsync: bool,
     /// Append every APDU exchange to this JSON Lines trace (see `smsr trace show`).
     #[arg(long, global = true, value_name = "FILE", env = "SMSR_TRACE")]
@@ -277,6 +282,8 @@ mod tests {
         assert_eq!(a.apdus.len(), 2);
         assert!(Cli::try_parse_from(["smsr", "--protocol", "t2", "info"]).is_err());
         assert!(Cli::try_parse_from(["smsr", "apdu"]).is_err());
+        let cli = Cli::try_parse_from(["smsr", "info", "--emulator-fsync"]).unwrap();
+        assert!(cli.global.emulator_fsync);
     }
 
     #[test]

@@ -91,7 +91,7 @@ enum Command {
         /// each command that changed it, so that a crash of the machine loses nothing. Without
         /// it the file is still replaced atomically: killing the emulator (pulling the card)
         /// never leaves it torn.
-        #[arg(long, env = "EUICC_FSYNC")]
+        #[arg(long, env = "EUICC_FSYNC", value_parser = clap::builder::FalseyValueParser::new())]
         fsync: bool,
     },
     /// Test installer: put a profile into an ISD-P (created if absent), which becomes DISABLED
