@@ -1,7 +1,8 @@
 //! A decorator that writes every exchange and reset to a JSON Lines trace ([`crate::trace`]).
 //!
 //! Each line is written and flushed before the response is handed back, so a trace ends with
-//! the last exchange even when the program is killed. Commands that carry keys are written as
+//! the last exchange even when the program is killed. The recorder writes a `disconnect`
+//! event when it is finished or dropped. Commands that carry keys are written as
 //! `"REDACTED"` ([`crate::sensitive::is_sensitive_command`]) unless the recorder was made with
 //! `secrets = true` (`--trace-secrets`).
 
@@ -15,12 +16,14 @@ use std::time::Instant;
 
 /// The decorator.
 #[derive(Debug)]
-pub struct Recorder<T> {
+pub struct Recorder<T: Transport> {
     inner: T,
     out: BufWriter<File>,
     path: PathBuf,
     seq: u64,
     secrets: bool,
+    /// The `disconnect` event has been written.
+    finished: bool,
 }
 
 impl<T: Transport> Recorder<T> {
@@ -45,6 +48,7 @@ impl<T: Transport> Recorder<T> {
             path: path.to_owned(),
             seq: 0,
             secrets,
+            finished: false,
         };
         let atr = recorder.inner.atr();
         recorder.event(EventKind::Connect, Some(atr))?;
@@ -61,10 +65,11 @@ impl<T: Transport> Recorder<T> {
         &mut self.inner
     }
 
-    /// Writes a `disconnect` event and hands back the wrapped transport.
-    pub fn finish(mut self) -> Result<T, TransportError> {
-        self.event(EventKind::Disconnect, None)?;
-        Ok(self.inner)
+    /// Writes the `disconnect` event now (dropping the recorder does it too, without a way to
+    /// report a failure).
+    pub fn finish(mut self) -> Result<(), TransportError> {
+        self.finished = true;
+        self.event(EventKind::Disconnect, None)
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -92,6 +97,17 @@ impl<T: Transport> Recorder<T> {
                 path: self.path.clone(),
                 source,
             })
+    }
+}
+
+impl<T: Transport> Drop for Recorder<T> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            if let Err(e) = self.event(EventKind::Disconnect, None) {
+                tracing::warn!("trace: {e}");
+            }
+        }
     }
 }
 
@@ -191,6 +207,21 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0);
         }
+    }
+
+    #[test]
+    fn a_dropped_recorder_writes_the_disconnect_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let mut t = Recorder::new(FakeCard::new(), &path, false).unwrap();
+        t.transmit(&[0x00, 0xA4, 0x04, 0x00]).unwrap();
+        drop(t);
+        let records = read_trace(&path).unwrap();
+        let Some(Record::Event(last)) = records.last() else {
+            panic!("{records:?}")
+        };
+        assert_eq!(last.kind.as_str(), "disconnect");
+        assert_eq!(records.len(), 3);
     }
 
     #[test]
