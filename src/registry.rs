@@ -145,6 +145,17 @@ pub struct Registry {
     path: PathBuf,
 }
 
+/// What [`Registry::inspect`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryHealth {
+    /// The file's schema version.
+    pub schema: i64,
+    /// The schema version this program writes.
+    pub known: usize,
+    /// Registered cards.
+    pub cards: Option<usize>,
+}
+
 /// `$XDG_DATA_HOME/smsr/smsr.db`, else `~/.local/share/smsr/smsr.db`.
 pub fn default_path() -> Option<PathBuf> {
     std::env::var_os("XDG_DATA_HOME")
@@ -185,6 +196,33 @@ impl Registry {
         };
         registry.migrate()?;
         Ok(registry)
+    }
+
+    /// Looks at a registry file without changing it (no migration): its schema version, the
+    /// version this program writes, and the number of registered cards (`None` when the
+    /// schema is older than the table of cards).
+    pub fn inspect(path: &Path) -> Result<RegistryHealth, RegistryError> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let schema: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
+            .and_then(|verdict| {
+                if verdict == "ok" {
+                    Ok(())
+                } else {
+                    Err(rusqlite::Error::InvalidParameterName(verdict))
+                }
+            })?;
+        let cards = if schema >= 1 {
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM eis", [], |r| r.get(0))?;
+            usize::try_from(n).ok()
+        } else {
+            None
+        };
+        Ok(RegistryHealth {
+            schema,
+            known: MIGRATIONS.len(),
+            cards,
+        })
     }
 
     /// An in-memory registry (tests).
@@ -817,6 +855,15 @@ mod tests {
         }
         let r = Registry::open(&path).unwrap();
         assert_eq!(r.eis(EID).unwrap().eid, EID);
+        let health = Registry::inspect(&path).unwrap();
+        assert_eq!(
+            health,
+            RegistryHealth {
+                schema: i64::try_from(MIGRATIONS.len()).unwrap(),
+                known: MIGRATIONS.len(),
+                cards: Some(1)
+            }
+        );
         r.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(r);
         let err = Registry::open(&path).unwrap_err();
@@ -824,6 +871,12 @@ mod tests {
             matches!(err, RegistryError::TooNew { found: 99, .. }),
             "{err}"
         );
+        // Inspecting changes nothing and reports the version found.
+        assert_eq!(Registry::inspect(&path).unwrap().schema, 99);
+        assert_eq!(Registry::inspect(&path).unwrap().schema, 99);
+        let garbage = path.with_extension("bad");
+        std::fs::write(&garbage, b"not a database at all, not even close....").unwrap();
+        assert!(Registry::inspect(&garbage).is_err());
     }
 
     #[test]

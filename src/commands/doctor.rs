@@ -226,6 +226,7 @@ pub fn checks(g: &GlobalArgs) -> Vec<Check> {
             "--transport emulator does not use pcscd",
         ));
         card_checks(g, &mut out);
+        registry_check(g, &mut out);
         files_checks(&mut out);
         return out;
     }
@@ -320,6 +321,7 @@ pub fn checks(g: &GlobalArgs) -> Vec<Check> {
             )),
         }
     }
+    registry_check(g, &mut out);
     files_checks(&mut out);
     out
 }
@@ -390,6 +392,58 @@ fn card_checks(g: &GlobalArgs, out: &mut Vec<Check>) {
             Verdict::Fail,
             e.to_string(),
             "re-insert the card and retry",
+        )),
+    }
+}
+
+/// The SM-SR registry (`--db`, `SMSR_DB` or the default place): read without changing it.
+fn registry_check(g: &GlobalArgs, out: &mut Vec<Check>) {
+    let Some(path) = g.db.clone().or_else(crate::registry::default_path) else {
+        out.push(Check::skip("registry", "no --db and no home directory"));
+        return;
+    };
+    if !path.exists() {
+        out.push(Check::skip(
+            "registry",
+            format!(
+                "{} does not exist yet (`smsr eis register` creates it)",
+                path.display()
+            ),
+        ));
+        return;
+    }
+    match crate::registry::Registry::inspect(&path) {
+        Ok(h) if usize::try_from(h.schema).map_or(true, |s| s > h.known) => out.push(Check::bad(
+            "registry",
+            Verdict::Fail,
+            format!(
+                "{}: schema version {} is newer than this smsr's ({})",
+                path.display(),
+                h.schema,
+                h.known
+            ),
+            "use the smsr that wrote it (or a newer one)",
+        )),
+        Ok(h) => out.push(Check::ok(
+            "registry",
+            format!(
+                "{}: schema {}{}, {} card(s) registered",
+                path.display(),
+                h.schema,
+                if usize::try_from(h.schema).ok() == Some(h.known) {
+                    String::new()
+                } else {
+                    format!(" (upgraded to {} on first use)", h.known)
+                },
+                h.cards.unwrap_or(0)
+            ),
+        )),
+        Err(e) => out.push(Check::bad(
+            "registry",
+            Verdict::Fail,
+            format!("{}: {e}", path.display()),
+            "restore it from a backup, or move it away and register the cards again \
+             (their SCP80 counters must then be raised in the EIS)",
         )),
     }
 }
