@@ -164,7 +164,11 @@ pub enum Command {
     /// SM-SR + SM-DP: download a profile into a registered card and enable it: CreateISDP,
     /// key establishment (ECKA), SCP03t download, EnableProfile with a reset, notifications,
     /// and a check that the profile's USIM authenticates with its K/OPc; each step timed.
-    #[command(long_about = PROVISION_LONG_ABOUT)]
+    #[command(
+        long_about = PROVISION_LONG_ABOUT,
+        override_usage = "smsr provision [OPTIONS] --eid <EID> --pki <DIR> \
+                          (--profile <FILE> | --iccid <ICCID> --imsi <IMSI> --ki <KI> --opc <OPC>)"
+    )]
     Provision(crate::commands::provision::ProvisionArgs),
     /// SM-DP: ES8 key establishment on one ISD-P on its own (`establish`), with `--probe` to
     /// find which reading of the open points of ES8 the card follows.

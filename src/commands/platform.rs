@@ -94,6 +94,8 @@ pub enum ProfileCommand {
     /// Prove the enabled profile works: SELECT of its USIM, READ BINARY EF.IMSI (compared with
     /// the package) and AUTHENTICATE with a random RAND and an AUTN from the package's K/OPc;
     /// RES, CK and IK verified. The package is the SM-DP's copy (it holds K/OPc).
+    #[command(override_usage = "smsr profile check [OPTIONS] --eid <EID> \
+                          (--profile <FILE> | --iccid <ICCID> --imsi <IMSI> --ki <KI> --opc <OPC>)")]
     Check(super::provision::CheckArgs),
     /// Show a SAIP profile package (DER): header, PEs, IMSI, AKA, PINs, security domains.
     Inspect(super::saip::InspectArgs),
