@@ -51,6 +51,10 @@ pub enum Es8Error {
     /// The card's answer failed a cryptographic check.
     #[error("{0}")]
     Security(String),
+    /// Key establishment went through on the card (the ISD-P is PERSONALIZED) but its receipt
+    /// does not verify: the ISD-P holds keys the SM-DP does not know.
+    #[error("{0}")]
+    ReceiptMismatch(String),
     /// The card installed nothing, or not everything.
     #[error("the card refused the profile: {0}")]
     Refused(String),
@@ -118,7 +122,7 @@ pub fn establish_keys(
             hint: String::new(),
         }
         .into()),
-        KeyExchange::ReceiptMismatch { identified } => Err(Es8Error::Security(format!(
+        KeyExchange::ReceiptMismatch { identified } => Err(Es8Error::ReceiptMismatch(format!(
             "the card's receipt does not verify: the card derived other keys{}; `smsr keys \
              establish --probe` reports the card's reading (see the README's Assumptions)",
             match identified {

@@ -23,6 +23,11 @@ struct Setup {
 
 impl Setup {
     fn new() -> Self {
+        Self::with_reading(euicc_emulator::state::EckaReading::Default)
+    }
+
+    /// A card that follows `reading` of the ES8 open points.
+    fn with_reading(reading: euicc_emulator::state::EckaReading) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let (state, db, pki) = (dir.join("card.json"), dir.join("smsr.db"), dir.join("pki"));
@@ -42,6 +47,7 @@ impl Setup {
         );
         let issuers = Issuers::read_dir(&s.pki).unwrap();
         let mut card = CardState::generate(None).unwrap();
+        card.set_ecka_reading(reading);
         eum::personalize(&mut card, &issuers).unwrap();
         let eis = s.dir.join("eis.json");
         std::fs::write(&eis, eum::eis_json(&card, &issuers)).unwrap();
@@ -779,6 +785,41 @@ fn inline_profile_with_bad_values_is_refused_before_the_card() {
     let audit = s.ok(&["audit", "--eid", &s.eid]);
     assert_eq!(audit["isdps"], serde_json::json!([]), "{audit}");
     assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+}
+
+#[test]
+fn keys_establish_probe_identifies_a_card_of_another_reading() {
+    let s = Setup::with_reading(euicc_emulator::state::EckaReading::Njiwa);
+    // provision stops at key establishment, naming the reading the card's receipt matches.
+    let p = s.build(
+        "89882800000000000052",
+        "001010000000052",
+        "000102030405060708090A0B0C0D0E0F",
+    );
+    let out = s.provision(&p);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("establish-keys") && err.contains("crt-dr-padded"),
+        "{err}"
+    );
+    // The probe says the same, and deletes the ISD-P it created without a usable key set.
+    let out = s.smsr(&common::with_json(
+        &s.establish_args(&["--create", "--probe"]),
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["established"], false, "{report}");
+    let attempts = report["attempts"].as_array().unwrap();
+    assert_eq!(attempts[0]["outcome"], "receipt-mismatch", "{report}");
+    let matched = &attempts[0]["receipt_matches"];
+    assert_eq!(matched["default"], false, "{report}");
+    assert_eq!(matched["receipt_input"], "crt-dr-padded", "{report}");
+    // The registry and the card agree: provision's half-made ISD-P is there, the probe's is
+    // gone.
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+    assert_eq!(audit["isdps"].as_array().unwrap().len(), 1, "{audit}");
 }
 
 #[test]

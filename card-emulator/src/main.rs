@@ -14,7 +14,7 @@ use euicc_emulator::eid::{eid_to_string, parse_eid};
 use euicc_emulator::eum;
 use euicc_emulator::isd_p::{iccid_to_string, IsdP};
 use euicc_emulator::keyset::{keystore_json, keystore_name};
-use euicc_emulator::state::{write_atomic, STATE_VERSION};
+use euicc_emulator::state::{write_atomic, EckaReading, STATE_VERSION};
 use euicc_emulator::test_installer::{add_package, add_profile, PackageProfile, TestProfile};
 use euicc_emulator::vpcd::{VpcdClient, DEFAULT_VPCD_ADDR};
 use euicc_emulator::{CardState, Durability, Emulator, EmulatorError};
@@ -58,6 +58,11 @@ enum Command {
         /// keys, mode 0600) to this file. Needs --pki.
         #[arg(long, value_name = "FILE", requires = "pki")]
         eis_out: Option<PathBuf>,
+        /// The reading of the ES8 open points the card follows: `default` (the README's
+        /// assumptions) or `njiwa` (one derived key, padded receipt input), a card for
+        /// `smsr keys establish --probe` to identify.
+        #[arg(long, value_enum, default_value_t = Reading::Default)]
+        ecka_reading: Reading,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -133,6 +138,22 @@ enum Command {
     },
 }
 
+/// [`EckaReading`] on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Reading {
+    Default,
+    Njiwa,
+}
+
+impl From<Reading> for EckaReading {
+    fn from(r: Reading) -> Self {
+        match r {
+            Reading::Default => EckaReading::Default,
+            Reading::Njiwa => EckaReading::Njiwa,
+        }
+    }
+}
+
 /// Where a new card's keys come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum KeyChoice {
@@ -163,6 +184,7 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
             keys,
             pki,
             eis_out,
+            ecka_reading,
             json,
         } => {
             let eid = eid
@@ -177,6 +199,7 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
                 KeyChoice::Random => CardState::generate(eid)?,
                 KeyChoice::Default => CardState::new(eid),
             };
+            card.set_ecka_reading(ecka_reading.into());
             let issuers = pki
                 .map(|dir| Issuers::read_dir(&dir).map_err(|e| EmulatorError::Pki(e.to_string())))
                 .transpose()?;

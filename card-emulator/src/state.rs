@@ -56,6 +56,7 @@ mod es8;
 mod file;
 mod profiles;
 
+pub use es8::EckaReading;
 pub use profiles::ProfileError;
 
 use crate::ecasd::EcasdKeys;
@@ -117,6 +118,8 @@ pub struct CardState {
     scp80: Vec<Scp80KeySet>,
     /// The SCP03 key sets ES8 key establishment gave ISD-Ps, by ISD-P AID.
     isd_p_scp03: BTreeMap<Vec<u8>, Scp03Card>,
+    /// The reading of the ES8 open points the card follows.
+    ecka_reading: EckaReading,
 }
 
 impl CardState {
@@ -154,6 +157,7 @@ impl CardState {
             ecasd: None,
             scp80: Vec::new(),
             isd_p_scp03: BTreeMap::new(),
+            ecka_reading: EckaReading::Default,
         }
     }
 
@@ -181,6 +185,7 @@ impl CardState {
             ecasd: None,
             scp80: Vec::new(),
             isd_p_scp03: BTreeMap::new(),
+            ecka_reading: EckaReading::Default,
         })
     }
 
@@ -442,6 +447,7 @@ impl PartialEq for CardState {
             && self.personalization == other.personalization
             && self.notifications == other.notifications
             && self.ecasd == other.ecasd
+            && self.ecka_reading == other.ecka_reading
             && scp80_equal(&self.scp80, &other.scp80)
             && self.isd_p_scp03.len() == other.isd_p_scp03.len()
             && self

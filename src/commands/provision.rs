@@ -73,7 +73,9 @@ impl From<Es8Error> for CliError {
         match e {
             Es8Error::Es5(e) => e.into(),
             Es8Error::Input(m) => CliError::Input(m),
-            Es8Error::Security(m) => CliError::Secure(crate::secure::SecureError::Keys(m)),
+            Es8Error::Security(m) | Es8Error::ReceiptMismatch(m) => {
+                CliError::Secure(crate::secure::SecureError::Keys(m))
+            }
             Es8Error::Refused(m) => CliError::Failed(m),
         }
     }
@@ -181,6 +183,13 @@ pub fn run(g: &GlobalArgs, args: &ProvisionArgs) -> Result<(), CliError> {
                 registry.settle(&args.eid, &created.aid, Some("personalized"), "ok")?;
                 let d = format!("ISD-P key set {:02X}, receipt verified", k.keys.kvn());
                 Ok((k, d))
+            }
+            Err(e @ Es8Error::ReceiptMismatch(_)) => {
+                // The card personalized the ISD-P, with keys the SM-DP does not know: the
+                // registry says so, and a retry deletes it as half-provisioned.
+                let note = format!("keys unknown to the SM-DP: {e}");
+                registry.settle(&args.eid, &created.aid, Some("personalized"), &note)?;
+                Err(e.into())
             }
             Err(e) => {
                 registry.abandon(&args.eid, &created.aid, &e.to_string())?;

@@ -122,7 +122,11 @@ fn start(nv: &Nv, cmd: &CommandApdu) -> Result<Personalization, StatusWord> {
         );
         return Err(SW_ES8_STATE);
     };
-    let card = KeySetCard::new(ecasd.ci, ecasd.key.clone(), CardConfig::default());
+    let config = CardConfig {
+        variant: state.ecka_reading().variant(),
+        ..CardConfig::default()
+    };
+    let card = KeySetCard::new(ecasd.ci, ecasd.key.clone(), config);
     Ok(Personalization {
         target,
         step: Step::Certificate(Some(card)),

@@ -8,7 +8,53 @@ use smsr_proto::scp03::{Scp03Card, ScpOptions, StaticKeys};
 use smsr_proto::sgp02::codings::{SW_ES8_STATE, SW_UNKNOWN_ISD_P};
 use smsr_proto::StatusWord;
 
+/// Which reading of the ES8 open points the card follows when it derives an ISD-P's keys and
+/// its receipt ([`smsr_proto::ecka::EckaVariant`]): the default one (the README's
+/// assumptions), or njiwa's (one key, padded receipt input), a card to try `smsr keys
+/// establish --probe` on. Either accepts `3A01` with a DGI or a BER length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EckaReading {
+    #[default]
+    Default,
+    Njiwa,
+}
+
+impl EckaReading {
+    /// The readings by name, as the state file and `euicc-emulator init` write them.
+    pub const ALL: [(Self, &'static str); 2] = [(Self::Default, "default"), (Self::Njiwa, "njiwa")];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map_or("default", |(_, n)| n)
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(r, _)| *r)
+    }
+
+    /// The card side's configuration of this reading.
+    pub fn variant(self) -> smsr_proto::ecka::EckaVariant {
+        match self {
+            Self::Default => smsr_proto::ecka::EckaVariant::default(),
+            Self::Njiwa => smsr_proto::ecka::EckaVariant::njiwa(),
+        }
+    }
+}
+
 impl CardState {
+    /// The reading of the ES8 open points this card follows.
+    pub fn ecka_reading(&self) -> EckaReading {
+        self.ecka_reading
+    }
+
+    /// Makes the card follow another reading of the ES8 open points (tests of the SM-DP's
+    /// probe).
+    pub fn set_ecka_reading(&mut self, reading: EckaReading) {
+        self.ecka_reading = reading;
+    }
+
     /// The ECASD's keys, if the EUM personalized them.
     pub fn ecasd_keys(&self) -> Option<&EcasdKeys> {
         self.ecasd.as_ref()

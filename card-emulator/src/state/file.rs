@@ -63,6 +63,10 @@ pub const MIGRATED_ICCID: [u8; ICCID_LEN] = [0xFF; ICCID_LEN];
 struct StateFileV3 {
     version: u32,
     eid: String,
+    /// Version 5: the reading of the ES8 open points, when not the default
+    /// ([`super::EckaReading`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ecka_reading: Option<String>,
     isd_r: IsdRFile,
     registry: Vec<RegistryFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,6 +253,8 @@ pub(super) fn encode(state: &CardState, packages: Packages) -> Zeroizing<String>
     let file = StateFileV3 {
         version: STATE_VERSION,
         eid: eid_to_string(&state.eid),
+        ecka_reading: (state.ecka_reading != super::EckaReading::Default)
+            .then(|| state.ecka_reading.name().to_owned()),
         isd_r: IsdRFile {
             kdd: hex::encode_upper(state.kdd),
             scp03_i: format!("{:02X}", state.scp03.options().to_i()),
@@ -391,14 +397,15 @@ pub(super) fn decode(text: &str, packages: Packages) -> Result<Decoded, StateErr
         Some(v @ (2..=5)) => {
             let file: StateFileV3 = serde_json::from_str(text).map_err(invalid)?;
             if v < 5
-                && file
-                    .registry
-                    .iter()
-                    .filter_map(|r| r.isd_p.as_ref())
-                    .any(|d| d.package_file.is_some() || !d.sqn.is_empty())
+                && (file.ecka_reading.is_some()
+                    || file
+                        .registry
+                        .iter()
+                        .filter_map(|r| r.isd_p.as_ref())
+                        .any(|d| d.package_file.is_some() || !d.sqn.is_empty()))
             {
                 return Err(StateError::Invalid(format!(
-                    "a version {v} file has no \"package_file\" or \"sqn\""
+                    "a version {v} file has no \"ecka_reading\", \"package_file\" or \"sqn\""
                 )));
             }
             if v < 4
@@ -424,6 +431,14 @@ pub(super) fn decode(text: &str, packages: Packages) -> Result<Decoded, StateErr
 
 fn from_v4(file: &StateFileV3, v3: bool, packages: Packages) -> Result<CardState, StateError> {
     let mut state = from_v3(file, v3, packages)?;
+    if let Some(name) = &file.ecka_reading {
+        state.ecka_reading = super::EckaReading::from_name(name).ok_or_else(|| {
+            StateError::Invalid(format!(
+                "\"ecka_reading\" {name:?} is none of: {}",
+                super::EckaReading::ALL.map(|(_, n)| n).join(", ")
+            ))
+        })?;
+    }
     if let Some(e) = &file.ecasd {
         let raw = hex_key(&e.private_key, "ecasd", "private_key")?;
         let key = PrivateKey::from_bytes(&raw)

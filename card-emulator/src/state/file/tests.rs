@@ -179,3 +179,29 @@ fn bad_version_3_content_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn the_ecka_reading_round_trips_and_is_checked() {
+    use crate::state::EckaReading;
+    let mut st = sgp02_state();
+    assert!(
+        !st.to_json().contains("ecka_reading"),
+        "default: not written"
+    );
+    st.set_ecka_reading(EckaReading::Njiwa);
+    let json = st.to_json();
+    assert!(
+        json.contains("\"ecka_reading\": \"njiwa\""),
+        "{}",
+        json.as_str()
+    );
+    let back = CardState::from_json(&json).unwrap();
+    assert_eq!(back.ecka_reading(), EckaReading::Njiwa);
+    assert_eq!(back, st);
+    let bad = json.replace("\"njiwa\"", "\"gp\"");
+    let err = CardState::from_json(&bad).unwrap_err().to_string();
+    assert!(err.contains("default, njiwa"), "{err}");
+    let v4 = json.replacen("\"version\": 5", "\"version\": 4", 1);
+    let err = CardState::from_json(&v4).unwrap_err().to_string();
+    assert!(err.contains("ecka_reading"), "{err}");
+}
