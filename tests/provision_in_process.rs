@@ -466,6 +466,12 @@ impl Setup {
             .collect()
     }
 
+    /// `smsr profile <op> --isdp <aid> --reset` (enable or disable, then the card reset): its
+    /// JSON.
+    fn switch(&self, op: &str, aid: &str) -> serde_json::Value {
+        self.ok(&["profile", op, "--eid", &self.eid, "--isdp", aid, "--reset"])
+    }
+
     /// `smsr profile <op> --isdp <aid>` must be refused by the card: exit 1, stderr with the
     /// status word `6985` and `words` (the reason), and the registry unchanged.
     fn refused(&self, op: &str, aid: &str, words: &[&str]) {
@@ -550,7 +556,7 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
     does_not_answer(&b, "001010000000011");
 
     // 3. B enabled, A disabled; B answers, A does not.
-    let e = s.ok(&["profile", "enable", "--eid", &eid, "--isdp", &pb, "--reset"]);
+    let e = s.switch("enable", &pb);
     assert_eq!(
         isdps(&e),
         [st(&pa, "disabled", true), st(&pb, "enabled", false)],
@@ -577,9 +583,7 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
     assert_eq!(out.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&out.stderr).contains("K/OPc"));
     // Disabling B: the fallback A is enabled (notification 05), then B again.
-    let d = s.ok(&[
-        "profile", "disable", "--eid", &eid, "--isdp", &pb, "--reset",
-    ]);
+    let d = s.switch("disable", &pb);
     assert_eq!(
         isdps(&d),
         [st(&pa, "enabled", true), st(&pb, "disabled", false)],
@@ -628,7 +632,7 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
         "--rule",
         "auto-delete",
     ]);
-    let e = s.ok(&["profile", "enable", "--eid", &eid, "--isdp", &pa, "--reset"]);
+    let e = s.switch("enable", &pa);
     assert_eq!(
         isdps(&e),
         [st(&pa, "enabled", false), st(&pb, "disabled", true)],
@@ -641,9 +645,7 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
     s.refused("delete", &pb, &fallback);
     authenticates(&a, "001010000000011");
     // Disabling A: the fallback B takes over.
-    let d = s.ok(&[
-        "profile", "disable", "--eid", &eid, "--isdp", &pa, "--reset",
-    ]);
+    let d = s.switch("disable", &pa);
     assert_eq!(
         isdps(&d),
         [st(&pa, "disabled", false), st(&pb, "enabled", true)],

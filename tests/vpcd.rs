@@ -81,6 +81,26 @@ impl Vpcd {
         String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
+    /// [`Vpcd::json`] on the registry the SCP80 tests share ([`scp80_registry`]).
+    fn scp80_json(&self, args: &[&str]) -> serde_json::Value {
+        let db = scp80_registry();
+        let mut all = vec!["--db", db.as_str()];
+        all.extend(args);
+        self.json(&all)
+    }
+
+    /// Registers the card's EIS (from the run directory) in the shared SCP80 registry, again
+    /// if an earlier test did (counters kept).
+    fn register_scp80(&self) {
+        let eis = run_dir().join("eis.json");
+        self.scp80_json(&[
+            "eis",
+            "register",
+            "--replace",
+            eis.to_str().expect("utf-8 path"),
+        ]);
+    }
+
     fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = args.to_vec();
         all.push("--json");
@@ -472,20 +492,9 @@ fn provision_through_pcscd_over_scp80() {
     // virtual-reader.sh made the card with a test EUM: its PKI and EIS are in the run directory.
     let run = run_dir();
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = scp80_registry();
-    let db = db.as_str();
     let eid = v.expected_eid();
-    let sm = |args: &[&str]| {
-        let mut all = vec!["--db", db];
-        all.extend(args);
-        v.json(&all)
-    };
-    sm(&[
-        "eis",
-        "register",
-        "--replace",
-        run.join("eis.json").to_str().expect("utf-8 path"),
-    ]);
+    let sm = |args: &[&str]| v.scp80_json(args);
+    v.register_scp80();
     // Learn what other tests left on the card (ISD-Ps), over SCP80.
     sm(&["audit", "--eid", &eid]);
     let profile = dir.path().join("profile.der");
@@ -580,17 +589,13 @@ fn two_downloaded_profiles_switch_fallback_delete_through_pcscd() {
     };
     let run = run_dir();
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = scp80_registry();
-    let db = db.as_str();
     let eid = v.expected_eid();
     let eid = eid.as_str();
     let pki = run.join("pki");
     let pki = pki.to_str().expect("utf-8 path");
-    let sm = |args: &[&str]| {
-        let mut all = vec!["--db", db];
-        all.extend(args);
-        v.json(&all)
-    };
+    let db = scp80_registry();
+    let db = db.as_str();
+    let sm = |args: &[&str]| v.scp80_json(args);
     // `(AID, state, Fallback Attribute)` of the ISD-Ps in a --json answer.
     let isdps = |j: &serde_json::Value| -> Vec<(String, String, bool)> {
         j["isdps"]
@@ -629,12 +634,7 @@ fn two_downloaded_profiles_switch_fallback_delete_through_pcscd() {
             "{op}: {err}"
         );
     };
-    sm(&[
-        "eis",
-        "register",
-        "--replace",
-        run.join("eis.json").to_str().expect("utf-8 path"),
-    ]);
+    v.register_scp80();
     // Learn what other tests left on the card, and which profile had the attribute.
     let before = sm(&["audit", "--eid", eid]);
     let prior_fallback = isdps(&before).into_iter().find(|i| i.2).map(|i| i.0);
