@@ -385,7 +385,7 @@ impl Card {
             Application::ALL
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| after.map_or(true, |a| *i > a))
+                .filter(|(i, _)| after.is_none_or(|a| *i > a))
                 .map(|(_, &app)| app)
                 .find(|app| app.aid().starts_with(name))
         };
@@ -513,7 +513,7 @@ impl Card {
             // Parent DF: the MF has none, and applications are not children of a DF here.
             0x03 if !data.is_empty() => return status(StatusWord::WrongLength),
             // A path (from the MF or the current DF) names at least one file below it.
-            0x08 | 0x09 if data.is_empty() || data.len() % 2 != 0 => {
+            0x08 | 0x09 if data.is_empty() || !data.len().is_multiple_of(2) => {
                 return status(StatusWord::WrongLength)
             }
             _ => false,

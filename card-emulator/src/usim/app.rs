@@ -110,7 +110,7 @@ pub fn select_file(
         }
         0x03 if !data.is_empty() => return Err(StatusWord::WrongLength),
         0x03 => parent.or(Some(MF)),
-        0x08 | 0x09 if data.is_empty() || data.len() % 2 != 0 => {
+        0x08 | 0x09 if data.is_empty() || !data.len().is_multiple_of(2) => {
             return Err(StatusWord::WrongLength)
         }
         0x08 | 0x09 => {

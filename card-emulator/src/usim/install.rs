@@ -481,7 +481,7 @@ fn install_parsed(package: Package, der: Option<&[u8]>) -> Outcome {
             additional_information: None,
             offset: u32::try_from(element.offset).ok(),
         });
-        let mandated = pe.pe_header().map_or(true, |h| h.mandated);
+        let mandated = pe.pe_header().is_none_or(|h| h.mandated);
         if status != PeStatusCode::Ok && mandated {
             aborted = Some(format!("{}: {}", pe.kind(), reason.unwrap_or_default()));
             break;

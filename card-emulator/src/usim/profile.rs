@@ -131,7 +131,7 @@ impl InstalledProfile {
     pub fn find_adf(&self, prefix: &[u8], after: Option<FileId>) -> Option<FileId> {
         self.fs
             .adfs()
-            .filter(|(id, _)| after.map_or(true, |a| *id > a))
+            .filter(|(id, _)| after.is_none_or(|a| *id > a))
             .find(|(_, aid)| aid.starts_with(prefix))
             .map(|(id, _)| id)
     }

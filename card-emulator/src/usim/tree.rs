@@ -225,7 +225,7 @@ impl FileSystem {
     /// A path of FIDs as the SAIP PEs write it (TS 102 221 §8.4.2 without the MF's own FID):
     /// empty is the MF; an ADF's temporary FID may start the path.
     pub fn resolve_saip_path(&self, path: &[u8]) -> Option<FileId> {
-        if path.len() % 2 != 0 {
+        if !path.len().is_multiple_of(2) {
             return None;
         }
         let mut fids = path.chunks_exact(2).map(|c| [c[0], c[1]]);

@@ -59,7 +59,7 @@ fn block_of(chunk: &[u8]) -> [u8; BLOCK] {
 }
 
 fn check_aligned(data: &[u8]) -> Result<(), ScpError> {
-    if data.is_empty() || data.len() % BLOCK != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(BLOCK) {
         return Err(ScpError::NotBlockAligned(data.len()));
     }
     Ok(())

@@ -217,7 +217,7 @@ impl Scp03tCard {
             ));
         };
         let data_len = value.len().saturating_sub(MAC_LEN);
-        if data_len == 0 || data_len % BLOCK != 0 {
+        if data_len == 0 || !data_len.is_multiple_of(BLOCK) {
             return Err(bad_length(
                 TAG_PROFILE_DATA,
                 "16·n + 8 (n ≥ 1)",

@@ -148,7 +148,7 @@ fn handshake_matches_a_real_cards_scp03_session() {
     assert_eq!(icv.to_vec(), h(C_ICV_1));
     let mut padded = pkg.clone();
     padded.push(0x80);
-    while padded.len() % 16 != 0 {
+    while !padded.len().is_multiple_of(16) {
         padded.push(0);
     }
     let mut prev = icv;

@@ -117,7 +117,7 @@ fn run(
     data: &[u8],
     encrypt: bool,
 ) -> Result<Vec<u8>, Scp80Error> {
-    if data.len() % block_size(alg) != 0 {
+    if !data.len().is_multiple_of(block_size(alg)) {
         return Err(Scp80Error::NotBlockAligned(data.len()));
     }
     if alg == CipherAlgorithm::AesCbc {

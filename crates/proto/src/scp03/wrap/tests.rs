@@ -111,7 +111,7 @@ fn replay(s: &Value) -> usize {
             // minimal one (the Samsung card pads some responses past one block).
             let minimal = step
                 .get("decrypted_padded")
-                .map_or(true, |p| hex(p).len() == pad(&plain_data).len());
+                .is_none_or(|p| hex(p).len() == pad(&plain_data).len());
             let wrapped = card.wrap_response(&ResponseApdu::new(plain_data, sw));
             if minimal {
                 assert_eq!(wrapped, recorded, "{what}");
