@@ -42,7 +42,8 @@ fn eis_of_the_emulator_registers_and_its_ecasd_certificate_verifies() {
     std::fs::write(&eis_path, eum::eis_json(&card, &issuers).as_bytes()).unwrap();
 
     // The SM-SR's reading of the file.
-    let eis = smsr::eis::Eis::from_json(&std::fs::read_to_string(&eis_path).unwrap()).unwrap();
+    let eis =
+        smsr::sm_sr::eis::Eis::from_json(&std::fs::read_to_string(&eis_path).unwrap()).unwrap();
     assert_eq!(eis.eid_bytes(), card.eid());
     assert_eq!(eis.isd_r_tar(), [0x00, 0x00, 0x01]);
     assert_eq!(eis.isd_r.scp80.len(), 1);

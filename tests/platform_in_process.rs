@@ -142,19 +142,19 @@ fn create_audit_delete() {
 
 #[test]
 fn audit_reconciles_a_crash_between_card_and_registry() {
-    use smsr::es5::Es5Link;
+    use smsr::sm_sr::es5::Es5Link;
     let s = setup();
     ok(&s, &["eis", "register", path(&s.eis)]);
     ok(&s, &["isdp", "create", "--eid", EID]);
     {
-        let mut registry = smsr::registry::Registry::open(&s.db).unwrap();
+        let mut registry = smsr::sm_sr::registry::Registry::open(&s.db).unwrap();
         // Crash after the card answered, before the registry committed: the intent is
         // recorded and the card holds the ISD-P.
         let answered = "A0000005591010FFFFFFFF8900001100";
         registry.begin_create(EID, answered, None, None).unwrap();
         let eis = registry.eis(EID).unwrap();
         let transport = smsr::transport::in_process::InProcess::open(&s.state).unwrap();
-        let mut link = smsr::es5::Scp03Link::new(transport, &eis).unwrap();
+        let mut link = smsr::sm_sr::es5::Scp03Link::new(transport, &eis).unwrap();
         let aid = smsr_proto::gp::aid::Aid::new(&hex::decode(answered).unwrap()).unwrap();
         let apdus = smsr_proto::gp::install::Install::create_isd_p(aid, None)
             .to_apdus()

@@ -398,7 +398,7 @@ fn card_checks(g: &GlobalArgs, out: &mut Vec<Check>) {
 
 /// The SM-SR registry (`--db`, `SMSR_DB` or the default place): read without changing it.
 fn registry_check(g: &GlobalArgs, out: &mut Vec<Check>) {
-    let Some(path) = g.db.clone().or_else(crate::registry::default_path) else {
+    let Some(path) = g.db.clone().or_else(crate::sm_sr::registry::default_path) else {
         out.push(Check::skip("registry", "no --db and no home directory"));
         return;
     };
@@ -412,7 +412,7 @@ fn registry_check(g: &GlobalArgs, out: &mut Vec<Check>) {
         ));
         return;
     }
-    match crate::registry::Registry::inspect(&path) {
+    match crate::sm_sr::registry::Registry::inspect(&path) {
         Ok(h) if usize::try_from(h.schema).map_or(true, |s| s > h.known) => out.push(Check::bad(
             "registry",
             Verdict::Fail,

@@ -1,5 +1,5 @@
 //! `smsr keys establish [--probe]`: ES8.EstablishISDPKeySet on one ISD-P, on its own, and the
-//! calibration of the readings of the open points against a card ([`crate::es8::probe`]).
+//! calibration of the readings of the open points against a card ([`crate::sm_dp::es8::probe`]).
 //!
 //! Exit status 0 when a key set was established; otherwise the report is printed and the exit
 //! code is that of an operation that ran and failed.
@@ -7,8 +7,8 @@
 use super::platform::{link_for, open_registry, Es5Args};
 use super::{print_json, CliError};
 use crate::cli::GlobalArgs;
-use crate::es8::probe::{self, Report, Target};
-use crate::es8::SmDp;
+use crate::sm_dp::es8::probe::{self, Report, Target};
+use crate::sm_dp::es8::SmDp;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 

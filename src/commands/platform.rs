@@ -3,10 +3,10 @@
 
 use super::{info, open_card, print_json, CliError};
 use crate::cli::{Es5Choice, GlobalArgs};
-use crate::eis::Eis;
-use crate::es5::scp80::Scp80Link;
-use crate::es5::{self, Es5Error, ProfileChange, Scp03Link};
-use crate::registry::{self, Registry, RegistryError};
+use crate::sm_sr::eis::Eis;
+use crate::sm_sr::es5::scp80::Scp80Link;
+use crate::sm_sr::es5::{self, Es5Error, ProfileChange, Scp03Link};
+use crate::sm_sr::registry::{self, Registry, RegistryError};
 use crate::transport::Transport;
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -140,7 +140,7 @@ pub struct Pol2Args {
     /// A rule (repeat for several): enable-not-allowed, disable-not-allowed,
     /// delete-not-allowed, auto-delete (delete the profile when it becomes disabled).
     #[arg(long = "rule", value_enum)]
-    pub rules: Vec<crate::pol2::Rule>,
+    pub rules: Vec<crate::sm_sr::pol2::Rule>,
     /// Remove every rule.
     #[arg(long, conflicts_with = "rules")]
     pub clear: bool,
@@ -414,11 +414,11 @@ pub fn profile(g: &GlobalArgs, cmd: &ProfileCommand) -> Result<(), CliError> {
 fn pol2(g: &GlobalArgs, registry: &mut Registry, args: &Pol2Args) -> Result<(), CliError> {
     let record = profile_record(registry, &args.eid, &args.profile)?;
     let rules = if args.clear || !args.rules.is_empty() {
-        let rules = crate::pol2::Pol2::new(&args.rules);
+        let rules = crate::sm_sr::pol2::Pol2::new(&args.rules);
         registry.set_profile(&args.eid, &record.aid, None, None, Some(&rules.to_json()))?;
         rules
     } else {
-        crate::pol2::Pol2::from_json(&record.pol2).map_err(CliError::Input)?
+        crate::sm_sr::pol2::Pol2::from_json(&record.pol2).map_err(CliError::Input)?
     };
     let names: Vec<&str> = rules.rules().iter().map(|r| r.name()).collect();
     if g.json {

@@ -66,7 +66,7 @@ pub(super) fn decode_hex(text: &str) -> Result<Zeroizing<Vec<u8>>, String> {
             pos + 1
         ));
     }
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!(
             "odd number of hex digits ({}): a key is 32, 48 or 64 hex digits",
             text.len()
@@ -231,7 +231,7 @@ impl Keystore {
         self.keysets
             .iter()
             .filter(|k| k.eid.as_deref() == Some(wanted.as_str()))
-            .filter(|k| kvn.map_or(true, |v| v == k.kvn))
+            .filter(|k| kvn.is_none_or(|v| v == k.kvn))
             .collect()
     }
 }

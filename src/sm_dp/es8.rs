@@ -15,9 +15,9 @@
 //!   context) with a fresh RAND and an AUTN computed from the SM-DP's copy of K/OPc; RES, CK and
 //!   IK must match, so a corrupted key on the card is caught.
 
-use crate::eis::Eis;
-use crate::es5::{Es5Error, Es5Link};
 use crate::hexfmt;
+use crate::sm_sr::eis::Eis;
+use crate::sm_sr::es5::{Es5Error, Es5Link};
 use serde::Serialize;
 use smsr_proto::auth::authenticate::{AuthenticateCommand, AuthenticateResponse};
 use smsr_proto::auth::AkaAlgorithm;

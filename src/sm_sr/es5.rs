@@ -1,7 +1,7 @@
 //! ES5 (SM-SR ↔ ISD-R) at the host: the link that carries a script of APDUs to the ISD-R, and
 //! the platform-management functions built on it (SGP.02 §5.x: CreateISDP, DeleteProfile,
 //! AuditEIS, …), each keeping the registry consistent with the card
-//! ([`crate::registry`]: intent recorded before the command, outcome after).
+//! ([`crate::sm_sr::registry`]: intent recorded before the command, outcome after).
 //!
 //! Links, chosen per card with `--es5`:
 //! - `scp80` ([`scp80::Scp80Link`]): ETSI TS 102 225 secured packets in SMS-PP download
@@ -13,12 +13,12 @@
 //! A script stops at the first command whose status word is an error, as ETSI TS 102 226
 //! §5.2.1 has the card do with a remote command script.
 
-use crate::eis::Eis;
 use crate::hexfmt;
 use crate::keys::{LevelChoice, ResolvedKeys};
-use crate::pol2::{AutoDelete, Pol2, Rule};
-use crate::registry::{IsdpRecord, Registry, RegistryError};
 use crate::secure::{SecureChannel, SecureError, SessionOptions};
+use crate::sm_sr::eis::Eis;
+use crate::sm_sr::pol2::{AutoDelete, Pol2, Rule};
+use crate::sm_sr::registry::{IsdpRecord, Registry, RegistryError};
 use crate::transport::{Transport, TransportError};
 use serde::Serialize;
 use smsr_proto::gp::aid::Aid;
@@ -136,7 +136,7 @@ impl<T: Transport> Scp03Link<T> {
                 eis.eid
             ))
         })?;
-        let bytes = |s: &crate::eis::SecretHex| s.bytes().map_err(Es5Error::Input);
+        let bytes = |s: &crate::sm_sr::eis::SecretHex| s.bytes().map_err(Es5Error::Input);
         let keys = StaticKeys::new(k.kvn, &bytes(&k.enc)?, &bytes(&k.mac)?, &bytes(&k.dek)?)
             .map_err(|e| Es5Error::Input(format!("EIS ISD-R SCP03 keys: {e}")))?;
         let aid = hexfmt::parse(&eis.isd_r.aid)

@@ -7,7 +7,7 @@
 //! SGP.02 names the rules ("disabling not allowed", "deletion not allowed", "profile deletion
 //! is mandatory when it is disabled"); the coding in the registry is this tool's.
 
-use crate::registry::IsdpRecord;
+use crate::sm_sr::registry::IsdpRecord;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -13,7 +13,7 @@
 //! Schema versions are kept in `PRAGMA user_version`; [`MIGRATIONS`] brings any older file up
 //! to date, the first version included.
 
-use crate::eis::Eis;
+use crate::sm_sr::eis::Eis;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};

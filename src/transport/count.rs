@@ -1,14 +1,17 @@
 //! A decorator that counts the APDU exchanges and bytes that reach the card, for the timing
-//! tables of `smsr provision` and the provisioning benchmark. The counts are shared by every
-//! card a process opens ([`Counts::snapshot`]).
+//! tables of `smsr provision` and the provisioning benchmark. The counts are per thread
+//! ([`Counts::snapshot`]): a service that drives many cards at once, one operation per thread,
+//! counts each operation's exchanges alone.
 
 use super::{Transport, TransportError};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
-static EXCHANGES: AtomicU64 = AtomicU64::new(0);
-static BYTES: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    static EXCHANGES: Cell<u64> = const { Cell::new(0) };
+    static BYTES: Cell<u64> = const { Cell::new(0) };
+}
 
-/// Exchanges and bytes (command + response) so far in this process.
+/// Exchanges and bytes (command + response) so far on this thread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     pub exchanges: u64,
@@ -18,8 +21,8 @@ pub struct Counts {
 impl Counts {
     pub fn snapshot() -> Self {
         Self {
-            exchanges: EXCHANGES.load(Ordering::Relaxed),
-            bytes: BYTES.load(Ordering::Relaxed),
+            exchanges: EXCHANGES.get(),
+            bytes: BYTES.get(),
         }
     }
 
@@ -39,9 +42,9 @@ pub struct Counting<T>(pub T);
 impl<T: Transport> Transport for Counting<T> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let r = self.0.transmit(command)?;
-        EXCHANGES.fetch_add(1, Ordering::Relaxed);
         let n = u64::try_from(command.len() + r.len()).unwrap_or(u64::MAX);
-        BYTES.fetch_add(n, Ordering::Relaxed);
+        EXCHANGES.set(EXCHANGES.get().saturating_add(1));
+        BYTES.set(BYTES.get().saturating_add(n));
         Ok(r)
     }
 

@@ -21,10 +21,10 @@
 //! user is left alone and reported.
 
 use super::{exchange_keys, Es8Error, KeyExchange, SmDp};
-use crate::eis::Eis;
-use crate::es5::{self, Es5Error, Es5Link};
 use crate::hexfmt;
-use crate::registry::Registry;
+use crate::sm_sr::eis::Eis;
+use crate::sm_sr::es5::{self, Es5Error, Es5Link};
+use crate::sm_sr::registry::Registry;
 use serde::Serialize;
 use smsr_proto::ecka::{BlockLength, EckaVariant, KeyCount, ReceiptInput, ReceiptKeyPosition};
 use smsr_proto::gp::aid::Aid;

@@ -13,7 +13,7 @@
 //! date (a change made elsewhere), so every explanation ends by pointing at `smsr audit`.
 
 use super::ProfileChange;
-use crate::registry::IsdpRecord;
+use crate::sm_sr::registry::IsdpRecord;
 use smsr_proto::sgp02::codings::{SW_FALLBACK, SW_PROFILE_STATE};
 use smsr_proto::StatusWord;
 

@@ -10,8 +10,8 @@
 //! than the last it saw (SPI counter mode `10`).
 
 use super::{Es5Error, Es5Link};
-use crate::eis::Eis;
-use crate::registry::Registry;
+use crate::sm_sr::eis::Eis;
+use crate::sm_sr::registry::Registry;
 use crate::transport::Transport;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::ota::host::{open_por, script_envelopes, SmsParameters};
