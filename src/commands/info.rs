@@ -7,7 +7,7 @@ use crate::hexfmt;
 use crate::transport::Transport;
 use serde::Serialize;
 use smsr_proto::gp::aid::{Aid, ECASD, ISD_R};
-use smsr_proto::gp::get_data::{tags, DataObject, Eid, GetData};
+use smsr_proto::gp::get_data::{DataObject, Eid};
 use smsr_proto::gp::select::Select;
 use smsr_proto::StatusWord;
 
@@ -40,45 +40,9 @@ pub fn select(card: &mut dyn Transport, aid: &[u8]) -> Result<StatusWord, CliErr
     Ok(card.send(&cmd)?.sw)
 }
 
-/// Reads the EID: SELECT ECASD, then GET DATA `00 CA 00 5A 00` (ISO class, as pySim's SGP.02
-/// probe sends it, SGP.02 §2.2.2), retried with the GlobalPlatform class `80` when the card
-/// refuses the class or instruction. The one place that reads the EID.
+/// Reads the EID ([`crate::sm_sr::link::read_eid`]).
 pub fn read_eid(card: &mut dyn Transport) -> Result<Eid, CliError> {
-    let sw = select(card, &ECASD)?;
-    if !sw.is_success() {
-        return Err(CliError::CardRefused {
-            what: "SELECT ECASD (to read the EID; is this an eUICC?)".into(),
-            sw,
-        });
-    }
-    let mut r = card.send(&get_eid(true)?)?;
-    if matches!(
-        r.sw,
-        StatusWord::ClaNotSupported | StatusWord::InsNotSupported
-    ) {
-        r = card.send(&get_eid(false)?)?;
-    }
-    if !r.sw.is_success() {
-        return Err(CliError::CardRefused {
-            what: "GET DATA 5A (EID) on the ECASD".into(),
-            sw: r.sw,
-        });
-    }
-    Eid::parse(&r.data).map_err(|e| {
-        CliError::BadResponse(format!(
-            "the ECASD answered GET DATA 5A with {} which is not an EID TLV (5A 10 <16 bytes>): {e}",
-            hexfmt::upper(&r.data)
-        ))
-    })
-}
-
-fn get_eid(iso: bool) -> Result<smsr_proto::CommandApdu, CliError> {
-    let get = if iso {
-        GetData::iso(tags::EID)
-    } else {
-        GetData::new(tags::EID)
-    };
-    get.to_apdu().map_err(|e| CliError::Input(e.to_string()))
+    Ok(crate::sm_sr::link::read_eid(card)?)
 }
 
 /// Collects [`CardInfo`] from an open card.

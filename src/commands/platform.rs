@@ -4,10 +4,9 @@
 use super::{info, open_card, print_json, CliError};
 use crate::cli::{Es5Choice, GlobalArgs};
 use crate::sm_sr::eis::Eis;
-use crate::sm_sr::es5::scp80::Scp80Link;
-use crate::sm_sr::es5::{self, Es5Error, ProfileChange, Scp03Link};
+use crate::sm_sr::es5::{self, Es5Error, ProfileChange};
+use crate::sm_sr::link::{self, LinkKind};
 use crate::sm_sr::registry::{self, Registry, RegistryError};
-use crate::transport::Transport;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -207,21 +206,17 @@ pub(crate) fn link_for(
     es5: &Es5Args,
 ) -> Result<Box<dyn es5::Es5Link>, CliError> {
     let eis = registry.eis(eid)?;
-    let mut card = open_card(g)?;
-    let on_card = info::read_eid(card.as_mut())?;
-    let on_card = crate::hexfmt::upper(&on_card.0);
-    if on_card != eis.eid {
-        return Err(CliError::Input(format!(
-            "the card in {} has EID {on_card}, not {}: choose the reader with --reader, or \
-             give --eid {on_card}",
-            card.reader_name(),
-            eis.eid
-        )));
+    let card = open_card(g)?;
+    Ok(link::open(card, &eis, es5.es5.into(), registry.path())?)
+}
+
+impl From<Es5Choice> for LinkKind {
+    fn from(c: Es5Choice) -> Self {
+        match c {
+            Es5Choice::Scp80 => Self::Scp80,
+            Es5Choice::Scp03 => Self::Scp03,
+        }
     }
-    Ok(match es5.es5 {
-        Es5Choice::Scp03 => Box::new(Scp03Link::new(card, &eis)?),
-        Es5Choice::Scp80 => Box::new(Scp80Link::new(card, &eis, registry.path())?),
-    })
 }
 
 #[derive(Serialize)]

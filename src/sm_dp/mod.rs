@@ -6,5 +6,7 @@
 //! ES8 runs over any [`crate::sm_sr::es5::Es5Link`]: the SM-SR's own link to the card when one
 //! process plays both roles (`smsr provision`), or ES3.SendData to an SM-SR service.
 
+pub mod es3_link;
 pub mod es8;
 pub mod provision;
+pub mod stock;

@@ -63,6 +63,10 @@ pub enum Es5Error {
         meaning: String,
         hint: &'static str,
     },
+    /// The SM-SR did not carry ES8 data to the card (ES3.SendData failed); `detail` is its
+    /// answer.
+    #[error("the SM-SR did not relay the ES8 data to the card: {detail}")]
+    Relay { detail: String },
     /// POL2 at the SM-SR forbids the operation; nothing was sent.
     #[error(
         "{what} refused by the SM-SR: POL2 of the profile in ISD-P {aid} says {rule}; nothing \

@@ -7,11 +7,16 @@
 //!   functions on it: CreateISDP, Enable/Disable/Delete, SetFallbackAttribute, AuditEIS,
 //!   notifications.
 //! - [`pol2`]: the policy rules the SM-SR checks before it sends anything.
+//! - [`link`]: reading the EID and opening the ES5 link to a card.
+//! - [`relay`]: ES3.SendData (the SM-DP's ES8 scripts relayed to the card) and
+//!   ProfileDownloadCompleted.
 //!
 //! The CLI (`smsr eis|isdp|profile|audit|notifications`) and the SM-SR service (ES1, ES3, ES4)
 //! call these same functions.
 
 pub mod eis;
 pub mod es5;
+pub mod link;
 pub mod pol2;
 pub mod registry;
+pub mod relay;

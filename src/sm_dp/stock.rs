@@ -1,0 +1,263 @@
+//! The SM-DP's profile stock: profile packages ready for download, by ICCID, in one SQLite
+//! file (`--db`, default `$XDG_DATA_HOME/smsr/sm-dp.db`).
+//!
+//! A profile is downloaded at most once: ES2.DownloadProfile reserves it (`available` →
+//! `reserved`, one immediate transaction, so two orders for one ICCID cannot both get it),
+//! the download ends it `downloaded` with the EID, or gives it back `available` when it did not
+//! reach the card.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use smsr_proto::saip::Package;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a writer waits for another one.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS stock (
+    iccid TEXT PRIMARY KEY,
+    package BLOB NOT NULL,
+    state TEXT NOT NULL,
+    eid TEXT,
+    added_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+)";
+
+/// Why the stock cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StockError {
+    #[error("SM-DP stock {}: {detail}; check --db (or SMSR_DB) and its permissions", path.display())]
+    Open { path: PathBuf, detail: String },
+    #[error("SM-DP stock: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("{file}: not a profile package: {detail}")]
+    NotAPackage { file: String, detail: String },
+    #[error("{file}: the package header names no valid ICCID")]
+    NoIccid { file: String },
+    #[error("ICCID {0} is in stock already (`smsr stock list`)")]
+    AlreadyInStock(String),
+    #[error(
+        "ICCID {0} is not in the SM-DP's stock: add its package with `smsr stock add FILE.der`"
+    )]
+    Unknown(String),
+    #[error("ICCID {iccid} is not available: {state}{}", eid.as_ref().map(|e| format!(" for EID {e}")).unwrap_or_default())]
+    NotAvailable {
+        iccid: String,
+        state: String,
+        eid: Option<String>,
+    },
+}
+
+/// One profile in stock.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StockItem {
+    pub iccid: String,
+    pub bytes: usize,
+    /// `available`, `reserved` (a download under way) or `downloaded`.
+    pub state: String,
+    pub eid: Option<String>,
+    pub added_at: String,
+}
+
+/// The stock.
+#[derive(Debug)]
+pub struct Stock {
+    conn: Connection,
+}
+
+/// The default stock file.
+pub fn default_path() -> Option<PathBuf> {
+    crate::sm_sr::registry::default_path().map(|p| p.with_file_name("sm-dp.db"))
+}
+
+fn now() -> String {
+    crate::trace::now_rfc3339()
+}
+
+impl Stock {
+    /// Opens (creating, mode 0600) the stock at `path`.
+    pub fn open(path: &Path) -> Result<Self, StockError> {
+        let open_err = |detail: String| StockError::Open {
+            path: path.to_owned(),
+            detail,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        }
+        let existed = path.exists();
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        #[cfg(unix)]
+        if !existed {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| open_err(e.to_string()))?;
+        }
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| open_err(e.to_string()))?;
+        Ok(Self { conn })
+    }
+
+    /// An in-memory stock (tests).
+    pub fn in_memory() -> Result<Self, StockError> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn })
+    }
+
+    /// Adds a package (`file` names it in messages); returns its ICCID.
+    pub fn add(&mut self, file: &str, der: &[u8]) -> Result<String, StockError> {
+        let package = Package::parse(der).map_err(|e| StockError::NotAPackage {
+            file: file.to_owned(),
+            detail: e.to_string(),
+        })?;
+        let iccid =
+            super::provision::package_iccid(&package).ok_or_else(|| StockError::NoIccid {
+                file: file.to_owned(),
+            })?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "INSERT INTO stock (iccid, package, state, added_at, updated_at)
+             VALUES (?1, ?2, 'available', ?3, ?3) ON CONFLICT (iccid) DO NOTHING",
+            params![iccid, der, now()],
+        )?;
+        if n == 0 {
+            return Err(StockError::AlreadyInStock(iccid));
+        }
+        tx.commit()?;
+        Ok(iccid)
+    }
+
+    /// Every profile, by ICCID.
+    pub fn list(&self) -> Result<Vec<StockItem>, StockError> {
+        let mut st = self.conn.prepare(
+            "SELECT iccid, length(package), state, eid, added_at FROM stock ORDER BY iccid",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(StockItem {
+                iccid: r.get(0)?,
+                bytes: r
+                    .get::<_, i64>(1)
+                    .map(|n| usize::try_from(n).unwrap_or(0))?,
+                state: r.get(2)?,
+                eid: r.get(3)?,
+                added_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Reserves `iccid` for a download into `eid`; returns the package.
+    pub fn reserve(&mut self, iccid: &str, eid: &str) -> Result<Vec<u8>, StockError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row: Option<(String, Option<String>, Vec<u8>)> = tx
+            .query_row(
+                "SELECT state, eid, package FROM stock WHERE iccid = ?1",
+                params![iccid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((state, holder, package)) = row else {
+            return Err(StockError::Unknown(iccid.to_owned()));
+        };
+        if state != "available" {
+            return Err(StockError::NotAvailable {
+                iccid: iccid.to_owned(),
+                state,
+                eid: holder,
+            });
+        }
+        tx.execute(
+            "UPDATE stock SET state = 'reserved', eid = ?2, updated_at = ?3 WHERE iccid = ?1",
+            params![iccid, eid, now()],
+        )?;
+        tx.commit()?;
+        Ok(package)
+    }
+
+    /// The download of `iccid` reached the card.
+    pub fn downloaded(&mut self, iccid: &str) -> Result<(), StockError> {
+        self.conn.execute(
+            "UPDATE stock SET state = 'downloaded', updated_at = ?2 WHERE iccid = ?1",
+            params![iccid, now()],
+        )?;
+        Ok(())
+    }
+
+    /// The download of `iccid` did not reach the card: the profile is available again.
+    pub fn release(&mut self, iccid: &str) -> Result<(), StockError> {
+        self.conn.execute(
+            "UPDATE stock SET state = 'available', eid = NULL, updated_at = ?2
+             WHERE iccid = ?1 AND state = 'reserved'",
+            params![iccid, now()],
+        )?;
+        Ok(())
+    }
+
+    /// The package of `iccid`, whatever its state.
+    pub fn package(&self, iccid: &str) -> Result<Vec<u8>, StockError> {
+        self.conn
+            .query_row(
+                "SELECT package FROM stock WHERE iccid = ?1",
+                params![iccid],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StockError::Unknown(iccid.to_owned()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use smsr_proto::saip::minimal::MinimalProfile;
+
+    fn package(iccid: &str) -> Vec<u8> {
+        MinimalProfile::milenage(iccid, "001010000000011", [1; 16], [2; 16])
+            .build()
+            .unwrap()
+            .to_der()
+    }
+
+    #[test]
+    fn a_profile_is_reserved_once_and_downloaded_once() {
+        let mut s = Stock::in_memory().unwrap();
+        let der = package("89882800000000000011");
+        assert_eq!(s.add("p.der", &der).unwrap(), "89882800000000000011");
+        assert!(matches!(
+            s.add("p.der", &der),
+            Err(StockError::AlreadyInStock(_))
+        ));
+        assert_eq!(s.reserve("89882800000000000011", "E1").unwrap(), der);
+        assert!(matches!(
+            s.reserve("89882800000000000011", "E2"),
+            Err(StockError::NotAvailable { state, eid: Some(e), .. }) if state == "reserved" && e == "E1"
+        ));
+        s.release("89882800000000000011").unwrap();
+        s.reserve("89882800000000000011", "E2").unwrap();
+        s.downloaded("89882800000000000011").unwrap();
+        s.release("89882800000000000011").unwrap();
+        let items = s.list().unwrap();
+        assert_eq!(
+            (items[0].state.as_str(), items[0].eid.as_deref()),
+            ("downloaded", Some("E2"))
+        );
+        assert!(matches!(
+            s.reserve("8988", "E"),
+            Err(StockError::Unknown(_))
+        ));
+        assert!(matches!(
+            s.add("x", b"not a package"),
+            Err(StockError::NotAPackage { .. })
+        ));
+    }
+}
