@@ -177,7 +177,8 @@ pub enum Command {
     /// SM-SR: ES5.AuditEIS — read the card's ISD-Ps and make the registry agree, settling
     /// operations a crash left pending.
     Audit(crate::commands::platform::AuditArgs),
-    /// PKI files: make a test PKI directory (init), decode and verify a 7F21 certificate (show).
+    /// PKI files: make a test PKI directory with its TLS test PKI (init), issue another TLS
+    /// certificate (issue), decode and verify a 7F21 certificate (show).
     #[command(subcommand)]
     Pki(crate::commands::pki::PkiCommand),
 }

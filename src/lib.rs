@@ -10,6 +10,8 @@
 //! - [`sm_sr`]: the SM-SR role: eUICC Information Sets, its SQLite registry, the ES5 functions
 //!   on the card's ISD-R, and the policy rules it enforces itself.
 //! - [`sm_dp`]: the SM-DP role: ES8 key establishment and SCP03t download through an ES5 link.
+//! - [`tls`]: the TLS test PKI (X.509, rcgen) and the mutual-TLS configurations (rustls) of
+//!   the services; who the peer of a connection is.
 //! - [`cli`], [`commands`]: the `smsr` command line.
 
 pub mod cli;
@@ -23,5 +25,6 @@ pub mod secure;
 pub mod sensitive;
 pub mod sm_dp;
 pub mod sm_sr;
+pub mod tls;
 pub mod trace;
 pub mod transport;

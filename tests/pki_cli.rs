@@ -1,12 +1,14 @@
-//! `smsr pki init` and `smsr pki show`: the PKI directory written, refused when present, its
-//! certificates decoded and their chain verified; a certificate checked against the wrong
-//! issuer fails with exit code 1.
+//! `smsr pki init`, `smsr pki issue` and `smsr pki show`: the PKI directory written (the SGP.02
+//! files and the TLS files), refused when present, its certificates decoded and their chain
+//! verified; a certificate checked against the wrong issuer fails with exit code 1; TLS leaves
+//! issued, read back, refused when present.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 
-use common::path;
+use common::{path, with_json};
+use smsr::tls::{describe_certificate, pki_paths, Role, TlsFiles};
 use smsr_proto::pki::dir::{certificate_path, key_path, PARTIES};
 use smsr_proto::pki::{Certificate, Issuers, KeyUsage};
 use std::process::{Command, Output};
@@ -105,4 +107,146 @@ fn show_decodes_and_verifies_against_the_issuer() {
     let junk = tmp.path().join("junk.der");
     std::fs::write(&junk, [0x7F, 0x21, 0x01, 0x00]).unwrap();
     assert_eq!(smsr(&["pki", "show", path(&junk)]).status.code(), Some(5));
+}
+
+#[cfg(unix)]
+fn assert_private(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{} readable by others", path.display());
+}
+
+#[cfg(not(unix))]
+fn assert_private(_: &std::path::Path) {}
+
+#[test]
+fn init_also_writes_the_tls_pki_and_lists_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let out = smsr(&["pki", "init", "--dir", path(&dir), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 18, "{listed:?}");
+    for file in pki_paths(&dir) {
+        assert!(file.is_file(), "{}", file.display());
+        assert!(
+            listed.contains(&path(&file)),
+            "{} not listed",
+            file.display()
+        );
+        if path(&file).ends_with(".key.pem") {
+            assert_private(&file);
+        }
+    }
+    for role in Role::ALL {
+        let summary = describe_certificate(&TlsFiles::in_dir(&dir, role.as_str()).cert).unwrap();
+        assert_eq!(summary.role, Some(role));
+        assert_eq!(summary.name, role.as_str());
+    }
+
+    // Only the TLS files left: still refused, and the SGP.02 files are not written.
+    for stem in PARTIES {
+        std::fs::remove_file(certificate_path(&dir, stem)).unwrap();
+        std::fs::remove_file(key_path(&dir, stem)).unwrap();
+    }
+    let again = smsr(&["pki", "init", "--dir", path(&dir)]);
+    assert_eq!(again.status.code(), Some(5), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("tls-ca.crt.pem"));
+    assert!(text(&again.stderr).contains("--force"));
+    assert!(!certificate_path(&dir, "ci").exists());
+    let ca = dir.join("tls-ca.crt.pem");
+    let before = std::fs::read(&ca).unwrap();
+    let forced = smsr(&["pki", "init", "--dir", path(&dir), "--force"]);
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
+    assert!(text(&forced.stdout).contains("mno.tls.crt.pem"));
+    assert!(certificate_path(&dir, "ci").is_file());
+    assert_ne!(std::fs::read(&ca).unwrap(), before);
+}
+
+#[test]
+fn issue_adds_a_tls_leaf_and_refuses_to_replace_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    assert!(smsr(&["pki", "init", "--dir", path(&dir)]).status.success());
+    let args = [
+        "pki",
+        "issue",
+        "--dir",
+        path(&dir),
+        "--role",
+        "mno",
+        "--name",
+        "acme-mobile",
+    ];
+    let out = smsr(&with_json(&args));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = TlsFiles::in_dir(&dir, "acme-mobile");
+    assert_eq!(v["cert"], path(&files.cert));
+    assert_eq!(v["key"], path(&files.key));
+    assert_eq!(v["role"], "mno");
+    assert_eq!(v["name"], "acme-mobile");
+    assert_private(&files.key);
+    let summary = describe_certificate(&files.cert).unwrap();
+    assert_eq!(summary.role, Some(Role::Mno));
+    assert_eq!(summary.name, "acme-mobile");
+    assert_eq!(
+        summary.issuer,
+        describe_certificate(&files.ca).unwrap().name
+    );
+
+    let again = smsr(&args);
+    assert_eq!(again.status.code(), Some(5), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("--force"));
+    let forced: Vec<&str> = args.iter().copied().chain(["--force"]).collect();
+    let out = smsr(&forced);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{}\n{}\n", path(&files.cert), path(&files.key))
+    );
+
+    // Not a role: the command line is wrong. Not a file name, no CA: bad input.
+    let role = smsr(&[
+        "pki",
+        "issue",
+        "--dir",
+        path(&dir),
+        "--role",
+        "ci",
+        "--name",
+        "x",
+    ]);
+    assert_eq!(role.status.code(), Some(2));
+    assert!(text(&role.stderr).contains("sm-dp, sm-sr, mno, eum"));
+    let name = smsr(&[
+        "pki",
+        "issue",
+        "--dir",
+        path(&dir),
+        "--role",
+        "eum",
+        "--name",
+        "a/b",
+    ]);
+    assert_eq!(name.status.code(), Some(5));
+    let empty = tmp.path().join("empty");
+    let no_ca = smsr(&[
+        "pki",
+        "issue",
+        "--dir",
+        path(&empty),
+        "--role",
+        "eum",
+        "--name",
+        "x",
+    ]);
+    assert_eq!(no_ca.status.code(), Some(5));
+    assert!(text(&no_ca.stderr).contains("smsr pki init"));
 }

@@ -1,11 +1,19 @@
-//! `smsr pki`: the SGP.02 PKI files (see [`smsr_proto::pki::dir`] for the directory layout).
+//! `smsr pki`: the SGP.02 PKI files (see [`smsr_proto::pki::dir`] for the directory layout) and
+//! the TLS test PKI of the services (see [`crate::tls`]).
 //!
 //! - `smsr pki init --dir DIR [--force]` makes a throw-away test PKI: a self-signed CI and the
 //!   EUM, SM-DP and SM-SR certificates it signs (`7F21`, SGP.02 §2.3.2), with their P-256
-//!   private keys (PEM, mode 0600). `euicc-emulator init --pki DIR` then plays the EUM.
+//!   private keys (PEM, mode 0600). `euicc-emulator init --pki DIR` then plays the EUM. Into the
+//!   same directory goes the TLS test PKI: an X.509 CA and one leaf per role (sm-dp, sm-sr, mno,
+//!   eum) for mutual TLS between the services.
+//! - `smsr pki issue --dir DIR --role ROLE --name NAME [--force]` issues another TLS leaf from
+//!   that CA (a second operator, say).
 //! - `smsr pki show FILE [--issuer CERT_FILE]` decodes any `7F21` certificate file and, with
 //!   `--issuer`, verifies its signature with the issuer certificate's public key: exit code 1
 //!   when it does not verify.
+//!
+//! JSON output of `init` (`--json`), stable: `{ "dir": "…", "files": ["…", …] }`, the SGP.02
+//! files then the TLS files. Of `issue`: `{ "cert": "…", "key": "…", "role": "mno", "name": "…" }`.
 //!
 //! JSON output of `show` (`--json`), stable:
 //! ```json
@@ -18,6 +26,8 @@
 
 use super::{print_json, CliError};
 use crate::hexfmt;
+use crate::tls::{self, Role, TlsError};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Subcommand;
 use serde::Serialize;
 use smsr_proto::pki::cert::BcdDate;
@@ -29,12 +39,39 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Subcommand)]
 pub enum PkiCommand {
     /// Make a test PKI directory: CI, EUM, SM-DP and SM-SR certificates (7F21, DER) and private
-    /// keys (PEM, mode 0600). For tests only: anyone holding the directory is the CI.
+    /// keys (PEM, mode 0600), and the TLS test PKI of the services (X.509 CA and one leaf per
+    /// role). For tests only: anyone holding the directory is the CI and the CA.
+    #[command(long_about = INIT_LONG_ABOUT)]
     Init {
         /// The directory (created if needed).
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
-        /// Replace the files of an existing PKI.
+        /// Replace the files of an existing PKI (both the SGP.02 and the TLS files).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Issue another TLS certificate from the test CA of `smsr pki init`: NAME.tls.crt.pem and
+    /// NAME.tls.key.pem (mode 0600), for one more party of the services (a second operator...).
+    #[command(long_about = ISSUE_LONG_ABOUT)]
+    Issue {
+        /// The PKI directory holding the TLS CA (tls-ca.crt.pem and tls-ca.key.pem, made by
+        /// `smsr pki init`); the new files are written there.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The role written into the certificate (subject OU): what its holder is to the
+        /// services.
+        #[arg(
+            long,
+            value_name = "ROLE",
+            value_parser = PossibleValuesParser::new(Role::ALL.map(Role::as_str))
+                .try_map(|s| s.parse::<Role>())
+        )]
+        role: Role,
+        /// The holder's name (subject CN), also the file names' stem: letters, digits, '.',
+        /// '_', '-', starting with a letter or digit, at most 64 characters.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Replace NAME's certificate and key if they exist.
         #[arg(long)]
         force: bool,
     },
@@ -48,14 +85,62 @@ pub enum PkiCommand {
     },
 }
 
+const INIT_LONG_ABOUT: &str = "Make a test PKI directory, for tests only: anyone holding \
+the directory is the CI and the TLS CA.
+
+The SGP.02 PKI (GlobalPlatform 7F21 certificates, used with the card: ES8 key establishment, \
+the ECASD certificate the EUM issues):
+  ci.cert.der     ci.key.pem       the CI, self-signed
+  eum.cert.der    eum.key.pem      signed by the CI (`euicc-emulator init --pki DIR` plays the EUM)
+  sm-dp.cert.der  sm-dp.key.pem    signed by the CI
+  sm-sr.cert.der  sm-sr.key.pem    signed by the CI
+
+The TLS test PKI (X.509, PEM; mutual TLS between the services), separate from the CI:
+  tls-ca.crt.pem     tls-ca.key.pem      the CA, self-signed, P-256
+  NAME.tls.crt.pem   NAME.tls.key.pem    one leaf for each of sm-dp, sm-sr, mno, eum: \
+CN = NAME, OU = the role, SANs localhost and 127.0.0.1, for both server and client use
+
+Private keys are PKCS#8 PEM files with mode 0600. Nothing is written when any of the files \
+exists, unless --force is given. Add more TLS leaves with `smsr pki issue`.
+
+Examples:
+  smsr pki init --dir pki
+  smsr pki init --dir pki --force --json";
+
+const ISSUE_LONG_ABOUT: &str = "Issue another TLS certificate from the test CA of `smsr pki \
+init` (DIR/tls-ca.crt.pem and DIR/tls-ca.key.pem): DIR/NAME.tls.crt.pem and DIR/NAME.tls.key.pem \
+(PKCS#8 PEM, mode 0600).
+
+The certificate has the profile of the leaves `smsr pki init` writes: CN = NAME, OU = ROLE, \
+O = \"smsr test PKI\", SANs DNS localhost and IP 127.0.0.1, extended key usage serverAuth and \
+clientAuth. A service reads the role from the OU and the name from the CN of the certificate \
+its peer presents. NAME's files are not replaced unless --force is given.
+
+Examples:
+  smsr pki issue --dir pki --role mno --name acme-mobile
+  smsr pki issue --dir pki --role eum --name eum-2 --json";
+
 fn dir_error(e: PkiDirError) -> CliError {
     CliError::Input(e.to_string())
+}
+
+fn tls_error(e: TlsError) -> CliError {
+    match e {
+        TlsError::Generate { .. } => CliError::Failed(e.to_string()),
+        _ => CliError::Input(e.to_string()),
+    }
 }
 
 /// Runs `smsr pki ...`.
 pub fn run(g: &crate::cli::GlobalArgs, cmd: &PkiCommand) -> Result<(), CliError> {
     match cmd {
         PkiCommand::Init { dir, force } => init(g.json, dir, *force),
+        PkiCommand::Issue {
+            dir,
+            role,
+            name,
+            force,
+        } => issue(g.json, dir, *role, name, *force),
         PkiCommand::Show { file, issuer } => show(g.json, file, issuer.as_deref()),
     }
 }
@@ -67,8 +152,15 @@ struct InitOutput {
 }
 
 fn init(json: bool, dir: &Path, force: bool) -> Result<(), CliError> {
+    // Both halves are checked before either is written.
+    if !force {
+        if let Some(path) = tls::pki_paths(dir).into_iter().find(|p| p.exists()) {
+            return Err(tls_error(TlsError::Exists { path }));
+        }
+    }
     let issuers = Issuers::generate().map_err(|e| CliError::Failed(e.to_string()))?;
     issuers.write_dir(dir, force).map_err(dir_error)?;
+    let tls_files = tls::init_pki(dir, force).map_err(tls_error)?;
     let files: Vec<String> = smsr_proto::pki::dir::PARTIES
         .iter()
         .flat_map(|stem| {
@@ -77,6 +169,7 @@ fn init(json: bool, dir: &Path, force: bool) -> Result<(), CliError> {
                 smsr_proto::pki::dir::key_path(dir, stem),
             ]
         })
+        .chain(tls_files)
         .map(|p| p.display().to_string())
         .collect();
     if json {
@@ -89,6 +182,31 @@ fn init(json: bool, dir: &Path, force: bool) -> Result<(), CliError> {
         for f in files {
             println!("  {f}");
         }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct IssueOutput {
+    cert: String,
+    key: String,
+    role: Role,
+    name: String,
+}
+
+fn issue(json: bool, dir: &Path, role: Role, name: &str, force: bool) -> Result<(), CliError> {
+    let files = tls::issue(dir, role, name, force).map_err(tls_error)?;
+    let out = IssueOutput {
+        cert: files.cert.display().to_string(),
+        key: files.key.display().to_string(),
+        role,
+        name: name.to_owned(),
+    };
+    if json {
+        print_json(&out);
+    } else {
+        println!("{}", out.cert);
+        println!("{}", out.key);
     }
     Ok(())
 }
