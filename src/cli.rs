@@ -181,6 +181,19 @@ pub enum Command {
     /// certificate (issue), decode and verify a 7F21 certificate (show).
     #[command(subcommand)]
     Pki(crate::commands::pki::PkiCommand),
+    /// Run the SM-SR or the SM-DP as an HTTPS service with mutual TLS (ES1/ES3/ES4, ES2).
+    #[command(subcommand, long_about = crate::commands::serve::LONG_ABOUT)]
+    Serve(crate::commands::serve::ServeCommand),
+    /// The operator (MNO) as a client of the services: download-profile (ES2), enable,
+    /// disable, delete (ES2 or ES4), set-fallback, audit, get-eis (ES4).
+    #[command(subcommand)]
+    Mno(crate::commands::remote::MnoCommand),
+    /// The EUM as a client of the SM-SR: register an EIS (ES1).
+    #[command(subcommand)]
+    Eum(crate::commands::remote::EumCommand),
+    /// SM-DP: the profile stock DownloadProfile takes profiles from (add, list).
+    #[command(subcommand)]
+    Stock(crate::commands::stock::StockCommand),
 }
 
 /// `smsr bench`.

@@ -17,6 +17,9 @@ pub const INPUT: u8 = 5;
 /// A secure channel could not be opened or was broken: wrong keys, MAC failure.
 pub const SECURITY: u8 = 6;
 
+/// A service (SM-SR, SM-DP) could not be reached: not running, wrong URL, TLS refused.
+pub const SERVICE: u8 = 7;
+
 /// The table shown by `smsr --help`.
 pub const HELP: &str = "Exit codes:
   0  success
@@ -25,4 +28,5 @@ pub const HELP: &str = "Exit codes:
   3  no card reached: pcscd not running, no reader, no card, card in use
   4  the card was reached and then lost: reset, removed, no response
   5  bad input: trace, keystore, hex or state file
-  6  secure channel failed: wrong keys, MAC verification failed";
+  6  secure channel failed: wrong keys, MAC verification failed
+  7  a service (SM-SR, SM-DP) could not be reached: not running, wrong URL, TLS refused";

@@ -10,6 +10,8 @@
 //! - [`sm_sr`]: the SM-SR role: eUICC Information Sets, its SQLite registry, the ES5 functions
 //!   on the card's ISD-R, and the policy rules it enforces itself.
 //! - [`sm_dp`]: the SM-DP role: ES8 key establishment and SCP03t download through an ES5 link.
+//! - [`service`]: the SM-SR and the SM-DP as HTTPS services with mutual TLS (ES1, ES2, ES3,
+//!   ES4 in our JSON binding), long functions as operations, the cards a service reaches.
 //! - [`tls`]: the TLS test PKI (X.509, rcgen) and the mutual-TLS configurations (rustls) of
 //!   the services; who the peer of a connection is.
 //! - [`cli`], [`commands`]: the `smsr` command line.
@@ -23,6 +25,7 @@ pub mod keys;
 pub mod names;
 pub mod secure;
 pub mod sensitive;
+pub mod service;
 pub mod sm_dp;
 pub mod sm_sr;
 pub mod tls;

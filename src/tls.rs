@@ -22,7 +22,7 @@
 //! DIR/NAME.tls.crt.pem DIR/NAME.tls.key.pem (0600)   a leaf (sm-dp, sm-sr, mno, eum, or issued)
 //! ```
 
-mod config;
+pub(crate) mod config;
 #[cfg(test)]
 mod handshake_tests;
 mod identity;

@@ -12,7 +12,10 @@ pub mod pki;
 pub mod platform;
 pub mod provision;
 pub mod readers;
+pub mod remote;
 pub mod saip;
+pub mod serve;
+pub mod stock;
 pub mod trace;
 
 use crate::cli::{Cli, Command, GlobalArgs, TraceCommand, TransportKind};
@@ -50,6 +53,9 @@ pub enum CliError {
     /// The operation ran and its outcome is a failure (already reported on stdout).
     #[error("{0}")]
     Failed(String),
+    /// A service (SM-SR, SM-DP) could not be reached: down, wrong URL, TLS refused.
+    #[error("{0}")]
+    Service(String),
 }
 
 impl CliError {
@@ -62,6 +68,7 @@ impl CliError {
             Self::Secure(_) => exit_code::SECURITY,
             Self::Trace(_) | Self::Input(_) => exit_code::INPUT,
             Self::CardRefused { .. } | Self::BadResponse(_) | Self::Failed(_) => exit_code::FAILURE,
+            Self::Service(_) => exit_code::SERVICE,
         }
     }
 }
@@ -95,6 +102,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Notifications(args) => platform::notifications(g, args),
         Command::Trace(TraceCommand::Decrypt(args)) => decrypt::run(g, args),
         Command::Pki(cmd) => pki::run(g, cmd),
+        Command::Serve(cmd) => serve::run(g, cmd),
+        Command::Mno(cmd) => remote::mno(g, cmd),
+        Command::Eum(cmd) => remote::eum(g, cmd),
+        Command::Stock(cmd) => stock::run(g, cmd),
     }
 }
 

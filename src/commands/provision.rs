@@ -104,12 +104,12 @@ pub fn run(g: &GlobalArgs, args: &ProvisionArgs) -> Result<(), CliError> {
 /// The step table of `provision` (and of a DownloadProfile result).
 pub fn print_steps(steps: &[Step], total_ms: f64, apdus: u64, bytes: u64) {
     println!(
-        "{:<15} {:>9} {:>6} {:>7} {:>6}  detail",
+        "{:<18} {:>9} {:>6} {:>7} {:>6}  detail",
         "step", "ms", "APDUs", "bytes", "share"
     );
     for s in steps {
         println!(
-            "{:<15} {:>9.1} {:>6} {:>7} {:>5.1}%  {}{}",
+            "{:<18} {:>9.1} {:>6} {:>7} {:>5.1}%  {}{}",
             s.step,
             s.ms,
             s.apdus,
@@ -119,7 +119,7 @@ pub fn print_steps(steps: &[Step], total_ms: f64, apdus: u64, bytes: u64) {
             if s.bottleneck { "  <- bottleneck" } else { "" }
         );
     }
-    println!("{:<15} {total_ms:>9.1} {apdus:>6} {bytes:>7}", "total");
+    println!("{:<18} {total_ms:>9.1} {apdus:>6} {bytes:>7}", "total");
 }
 
 /// `smsr profile check`.

@@ -33,6 +33,11 @@ impl<P: SendData> Es3Link<P> {
         Self { port, isd_r }
     }
 
+    /// The port.
+    pub fn port(&self) -> &P {
+        &self.port
+    }
+
     /// The port, back.
     pub fn into_port(self) -> P {
         self.port

@@ -1,0 +1,488 @@
+//! The SM-SR as a service: ES1 (EUM → SM-SR), ES3 (SM-DP → SM-SR) and ES4 (MNO → SM-SR) on
+//! HTTPS with mutual TLS, over the registry and the cards it reaches ([`super::cards`]).
+//!
+//! | path | caller's role | kind |
+//! |---|---|---|
+//! | `POST /es1/RegisterEIS` | eum | answer |
+//! | `POST /es3/GetEIS`, `/es4/GetEIS` | sm-dp, mno | answer |
+//! | `POST /es3/CreateISDP` | sm-dp | operation |
+//! | `POST /es3/SendData` | sm-dp | operation |
+//! | `POST /es3/ProfileDownloadCompleted` | sm-dp | answer |
+//! | `POST /es3/EnableProfile`, `/es3/DisableProfile`, `/es3/DeleteISDP` | sm-dp | operation |
+//! | `POST /es3/UpdatePolicyRules`, `/es4/UpdatePolicyRules` | sm-dp, mno | answer |
+//! | `POST /es4/AuditEIS` | mno | operation |
+//! | `POST /es4/EnableProfile`, `/es4/DisableProfile`, `/es4/DeleteProfile`, `/es4/SetFallBackAttribute` | mno | operation |
+//! | `GET /operations/{id}[?waitSeconds=N]` | the operation's requester | — |
+//! | `GET /status` | any | — |
+//!
+//! An "operation" touches a card: it is checked first (unknown EID, ICCID, a card not
+//! reached: `Failed` at once), then answered `202` and run in the EID's turn, one operation per
+//! card at a time, each in a thread of its own with its own registry connection.
+
+use super::binding::{self, es5_error, registry_error};
+use super::cards::Cards;
+use super::envelope::{self, reason, subject, FunctionError, FunctionRequest, RequestHeader};
+use super::http::{Handler, Request, Response};
+use super::operations::{Begun, Operations};
+use super::{reply_to, Function, Kind};
+use crate::hexfmt;
+use crate::sm_sr::es5::{self, Es5Error, Es5Link, ProfileChange};
+use crate::sm_sr::link::{self, LinkKind};
+use crate::sm_sr::registry::{IsdpRecord, Registry};
+use crate::sm_sr::{eis::Eis, relay};
+use crate::tls::Role;
+use crate::transport::count::Counts;
+use serde_json::{json, Value};
+use smsr_proto::gp::aid::Aid;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The functions, their interface, the role that may call them and their kind.
+pub const FUNCTIONS: &[Function] = &[
+    Function::new("es1", "RegisterEIS", Role::Eum, Kind::Answer),
+    Function::new("es3", "GetEIS", Role::SmDp, Kind::Answer),
+    Function::new("es3", "CreateISDP", Role::SmDp, Kind::Operation),
+    Function::new("es3", "SendData", Role::SmDp, Kind::Operation),
+    Function::new("es3", "ProfileDownloadCompleted", Role::SmDp, Kind::Answer),
+    Function::new("es3", "EnableProfile", Role::SmDp, Kind::Operation),
+    Function::new("es3", "DisableProfile", Role::SmDp, Kind::Operation),
+    Function::new("es3", "DeleteISDP", Role::SmDp, Kind::Operation),
+    Function::new("es3", "UpdatePolicyRules", Role::SmDp, Kind::Answer),
+    Function::new("es4", "GetEIS", Role::Mno, Kind::Answer),
+    Function::new("es4", "AuditEIS", Role::Mno, Kind::Operation),
+    Function::new("es4", "EnableProfile", Role::Mno, Kind::Operation),
+    Function::new("es4", "DisableProfile", Role::Mno, Kind::Operation),
+    Function::new("es4", "DeleteProfile", Role::Mno, Kind::Operation),
+    Function::new("es4", "SetFallBackAttribute", Role::Mno, Kind::Operation),
+    Function::new("es4", "UpdatePolicyRules", Role::Mno, Kind::Answer),
+];
+
+/// How the SM-SR service runs.
+#[derive(Debug, Clone)]
+pub struct SmSrConfig {
+    /// Its name: the CN of its certificate, `functionRequesterIdentifier` of its answers.
+    pub name: String,
+    /// The registry.
+    pub db: PathBuf,
+    /// How ES5 reaches the cards.
+    pub es5: LinkKind,
+    /// The client configuration for `replyTo` deliveries (its own certificate).
+    pub client: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// The SM-SR service.
+#[derive(Debug)]
+pub struct SmSr {
+    config: SmSrConfig,
+    cards: Arc<Cards>,
+    ops: Operations,
+    stopping: AtomicBool,
+}
+
+/// A card operation: what it does once it holds the card, with the registry and an ES5 link.
+type CardWork =
+    Box<dyn FnOnce(&mut Registry, &mut dyn Es5Link) -> Result<Value, FunctionError> + Send>;
+
+impl SmSr {
+    /// The service over `cards`; the registry is opened (and migrated) once now.
+    pub fn new(config: SmSrConfig, cards: Arc<Cards>) -> Result<Arc<Self>, FunctionError> {
+        Registry::open(&config.db).map_err(|e| registry_error(&e))?;
+        Ok(Arc::new(Self {
+            config,
+            cards,
+            ops: Operations::default(),
+            stopping: AtomicBool::new(false),
+        }))
+    }
+
+    /// Its request handler.
+    pub fn handler(self: &Arc<Self>) -> Handler {
+        let me = Arc::clone(self);
+        Arc::new(move |req| {
+            let me = Arc::clone(&me);
+            Box::pin(async move { me.handle(req).await })
+        })
+    }
+
+    /// The cards it reaches.
+    pub fn cards(&self) -> &Arc<Cards> {
+        &self.cards
+    }
+
+    /// Stops starting card operations (those queued fail with `4.2`, nothing sent) and waits
+    /// up to `limit` for the running ones; returns how many were still running.
+    pub async fn shut_down(&self, limit: Duration) -> u64 {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.ops.drain(limit).await
+    }
+
+    async fn handle(self: Arc<Self>, req: Request) -> Response {
+        match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/status") => Response::new(200, self.status()),
+            ("GET", p) if p.starts_with("/operations/") => {
+                super::get_operation(&self.ops, &req).await
+            }
+            ("POST", p) => match super::find_function(FUNCTIONS, p) {
+                Some(f) => self.call(f, req).await,
+                None => super::not_found(&req),
+            },
+            _ => super::not_found(&req),
+        }
+    }
+
+    fn status(&self) -> Value {
+        json!({
+            "service": "sm-sr",
+            "name": self.config.name,
+            "cards": self.cards.list(),
+            "readersWatched": self.cards.watches_readers(),
+            "operationsInFlight": self.ops.in_flight(),
+            "stopping": self.stopping.load(Ordering::SeqCst),
+        })
+    }
+
+    async fn call(self: Arc<Self>, f: &'static Function, req: Request) -> Response {
+        let request = match super::authorize(f, &req) {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+        let name = self.config.name.clone();
+        let call = request.header.function_call_identifier.clone();
+        if f.kind == super::Kind::Operation {
+            if let Some(s) = self
+                .ops
+                .find(&request.header.function_requester_identifier, &call)
+            {
+                return super::accepted(&request.header, &s.operation_id, s.state);
+            }
+        }
+        let me = Arc::clone(&self);
+        let checked =
+            tokio::task::spawn_blocking(move || me.check(f, &request).map(|p| (p, request))).await;
+        let (prepared, request) = match checked {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return super::failed(&name, &call, &e),
+            Err(e) => return super::failed(&name, &call, &FunctionError::execution(e.to_string())),
+        };
+        match prepared {
+            Prepared::Answer(fields) => Response::new(200, envelope::success(&name, &call, fields)),
+            Prepared::Operation { eid, work } => self.start(f, request.header, eid, work),
+        }
+    }
+
+    /// Starts (or finds, for a repeated call) the operation; answers `202`.
+    fn start(
+        self: Arc<Self>,
+        f: &'static Function,
+        header: RequestHeader,
+        eid: String,
+        work: CardWork,
+    ) -> Response {
+        let id = match self.ops.begin(
+            &header.function_requester_identifier,
+            &header.function_call_identifier,
+            f.name,
+        ) {
+            Begun::Existing(s) => return super::accepted(&header, &s.operation_id, s.state),
+            Begun::New(id) => id,
+        };
+        let me = Arc::clone(&self);
+        let op = id.clone();
+        let head = header.clone();
+        tokio::spawn(async move {
+            let turn = me.cards.queue(&eid).await;
+            let name = me.config.name.clone();
+            let call = head.function_call_identifier.clone();
+            let answer = if me.stopping.load(Ordering::SeqCst) {
+                envelope::failure(
+                    &name,
+                    &call,
+                    &FunctionError::execution(
+                        "the SM-SR is shutting down; nothing was sent to the card: call again",
+                    ),
+                )
+            } else {
+                me.ops.running(&op);
+                let worker = Arc::clone(&me);
+                let started = Instant::now();
+                let result =
+                    tokio::task::spawn_blocking(move || worker.run_on_card(&eid, work)).await;
+                tracing::info!(
+                    "{} {} done in {:.1} ms",
+                    f.name,
+                    op,
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+                match result {
+                    Ok(Ok(fields)) => envelope::success(&name, &call, fields),
+                    Ok(Err(e)) => envelope::failure(&name, &call, &e),
+                    Err(e) => envelope::failure(
+                        &name,
+                        &call,
+                        &FunctionError::execution(format!(
+                            "the operation stopped: {e}; `AuditEIS` reconciles the card"
+                        )),
+                    ),
+                }
+            };
+            drop(turn);
+            me.ops.finish(&op, answer.clone());
+            if let (Some(url), Some(tls)) = (&head.reply_to, &me.config.client) {
+                reply_to(url, f.name, &answer, tls.clone()).await;
+            }
+        });
+        super::accepted(&header, &id, super::operations::OpState::Queued)
+    }
+
+    /// Runs `work` on the card `eid` (blocking): registry, card and link opened here, the
+    /// card exchanges counted and added to the answer as `card`.
+    fn run_on_card(&self, eid: &str, work: CardWork) -> Result<Value, FunctionError> {
+        let start = Instant::now();
+        let before = Counts::snapshot();
+        let mut registry = Registry::open(&self.config.db).map_err(|e| registry_error(&e))?;
+        let eis = registry.eis(eid).map_err(|e| registry_error(&e))?;
+        let card = self.cards.open(eid).map_err(|e| {
+            FunctionError::new(subject::EID, reason::UNAVAILABLE, e.to_string()).about(eid)
+        })?;
+        let mut link = link::open(card.transport, &eis, self.config.es5, &self.config.db)
+            .map_err(|e| es5_error(&e))?;
+        let mut fields = work(&mut registry, link.as_mut())?;
+        drop(link);
+        let counts = Counts::snapshot().since(before);
+        if let Value::Object(m) = &mut fields {
+            m.insert(
+                "card".into(),
+                json!({
+                    "ms": start.elapsed().as_secs_f64() * 1000.0,
+                    "apdus": counts.exchanges,
+                    "bytes": counts.bytes,
+                }),
+            );
+        }
+        Ok(fields)
+    }
+
+    /// Checks a request against the registry (blocking) and prepares its answer or its card
+    /// work.
+    fn check(&self, f: &Function, r: &FunctionRequest) -> Result<Prepared, FunctionError> {
+        let mut registry = Registry::open(&self.config.db).map_err(|e| registry_error(&e))?;
+        if f.name == "RegisterEIS" {
+            let doc = r.body.get("eis").ok_or_else(|| {
+                FunctionError::new(
+                    subject::FUNCTION_REQUESTER,
+                    reason::MISSING,
+                    "the mandatory element eis is missing",
+                )
+            })?;
+            let eis = Eis::from_json(&doc.to_string()).map_err(|e| {
+                FunctionError::new(subject::EID, reason::INVALID, format!("eis: {e}"))
+            })?;
+            registry
+                .register(&eis, false)
+                .map_err(|e| registry_error(&e))?;
+            return Ok(Prepared::Answer(json!({"eid": eis.eid})));
+        }
+        let eid = r.text("eid")?.to_uppercase();
+        let eis = registry.eis(&eid).map_err(|e| registry_error(&e))?;
+        let answer = |fields| Ok(Prepared::Answer(fields));
+        match f.name {
+            "GetEIS" => return answer(json!({"eis": binding::public_eis(&eis)})),
+            "ProfileDownloadCompleted" => {
+                let iccid = r.text("iccid")?;
+                let pol2 = r.body.get("pol2").map(binding::pol2_from).transpose()?;
+                let record = relay::download_completed(&mut registry, &eid, &iccid, pol2.as_ref())
+                    .map_err(|e| match e {
+                        Es5Error::Input(m) => {
+                            FunctionError::new(subject::ICCID, reason::UNKNOWN, m).about(&iccid)
+                        }
+                        e => es5_error(&e),
+                    })?;
+                return answer(json!({"isdP": binding::isdp(&record)}));
+            }
+            "UpdatePolicyRules" => {
+                let iccid = r.text("iccid")?;
+                let pol2 = binding::pol2_from(r.body.get("pol2").unwrap_or(&Value::Null))?;
+                let record = registry
+                    .isdp_by_iccid(&eid, &iccid)
+                    .map_err(|e| registry_error(&e))?;
+                registry
+                    .set_profile(&eid, &record.aid, None, None, Some(&pol2.to_json()))
+                    .map_err(|e| registry_error(&e))?;
+                let record = registry
+                    .isdp(&eid, &record.aid)
+                    .map_err(|e| registry_error(&e))?;
+                return answer(json!({"isdP": binding::isdp(&record)}));
+            }
+            _ => {}
+        }
+        if !self.cards.reaches(&eid) {
+            return Err(FunctionError::new(
+                subject::EID,
+                reason::UNAVAILABLE,
+                format!(
+                    "the eUICC {eid} is registered but this SM-SR reaches no such card now (fleet \
+                     directory, readers: GET /status lists the cards)"
+                ),
+            )
+            .about(&eid));
+        }
+        let work: CardWork = match f.name {
+            "CreateISDP" => {
+                let iccid = r.text("iccid")?;
+                in_use(&registry, &eid, &iccid)?;
+                let memory = r
+                    .opt_number("requiredMemory")?
+                    .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
+                let e = eid.clone();
+                Box::new(move |registry, link| {
+                    let c = es5::create_isdp(registry, link, &e, Some(&iccid), memory)
+                        .map_err(|e| es5_error(&e))?;
+                    Ok(json!({"isdPAid": c.aid, "iccid": c.iccid}))
+                })
+            }
+            "SendData" => {
+                let sd_aid = aid_field(r, "sdAid")?;
+                let data = hexfmt::parse(&r.text("data")?).map_err(|e| {
+                    FunctionError::new(
+                        subject::FUNCTION_REQUESTER,
+                        reason::INVALID,
+                        format!("data: {e}"),
+                    )
+                })?;
+                let e = eid.clone();
+                Box::new(move |registry, link| {
+                    let answer = relay::send_data(registry, link, &e, &sd_aid, &data)
+                        .map_err(|e| es5_error(&e))?;
+                    Ok(json!({"euiccResponseData": hexfmt::upper(&answer)}))
+                })
+            }
+            "EnableProfile" | "DisableProfile" | "SetFallBackAttribute" => {
+                let record = by_iccid(&registry, &eid, r)?;
+                let change = match f.name {
+                    "EnableProfile" => ProfileChange::Enable,
+                    "DisableProfile" => ProfileChange::Disable,
+                    _ => ProfileChange::SetFallback,
+                };
+                let e = eid.clone();
+                Box::new(move |registry, link| change_profile(registry, link, &e, &record, change))
+            }
+            "DeleteISDP" | "DeleteProfile" => {
+                let record = by_iccid(&registry, &eid, r)?;
+                let e = eid.clone();
+                Box::new(move |registry, link| {
+                    es5::delete_isdp(registry, link, &e, &record).map_err(|e| es5_error(&e))?;
+                    Ok(json!({"isdPAid": record.aid, "iccid": record.iccid}))
+                })
+            }
+            "AuditEIS" => {
+                let e = eid.clone();
+                Box::new(move |registry, link| {
+                    let audit = es5::audit(registry, link, &e).map_err(|e| es5_error(&e))?;
+                    let eis = registry.eis(&e).map_err(|e| registry_error(&e))?;
+                    Ok(json!({
+                        "eis": binding::public_eis(&eis),
+                        "isdPs": binding::isdps(&audit.isdps),
+                        "changes": audit.changes,
+                        "resources": audit.resources,
+                    }))
+                })
+            }
+            other => {
+                return Err(FunctionError::execution(format!(
+                    "{other} is not served here"
+                )))
+            }
+        };
+        Ok(Prepared::Operation { eid, work })
+    }
+}
+
+/// What a checked request leads to.
+enum Prepared {
+    Answer(Value),
+    Operation { eid: String, work: CardWork },
+}
+
+fn aid_field(r: &FunctionRequest, field: &str) -> Result<Aid, FunctionError> {
+    let text = r.text(field)?;
+    hexfmt::parse(&text)
+        .ok()
+        .and_then(|b| Aid::new(&b).ok())
+        .ok_or_else(|| {
+            FunctionError::new(
+                subject::FUNCTION_REQUESTER,
+                reason::INVALID,
+                format!("{field} {text:?} is not an AID (5 to 16 bytes in hex)"),
+            )
+        })
+}
+
+/// The ISD-P holding the request's `iccid` on `eid`.
+fn by_iccid(
+    registry: &Registry,
+    eid: &str,
+    r: &FunctionRequest,
+) -> Result<IsdpRecord, FunctionError> {
+    let iccid = r.text("iccid")?;
+    registry
+        .isdp_by_iccid(eid, &iccid)
+        .map_err(|e| registry_error(&e))
+}
+
+/// Refuses an ICCID the card already holds (`8.2.1`/`3.3`); a half-done ISD-P of it (no
+/// profile downloaded) does not count.
+fn in_use(registry: &Registry, eid: &str, iccid: &str) -> Result<(), FunctionError> {
+    let held = registry
+        .isdps(eid)
+        .map_err(|e| registry_error(&e))?
+        .into_iter()
+        .find(|r| {
+            r.iccid.as_deref() == Some(iccid)
+                && (matches!(r.state.as_str(), "disabled" | "enabled")
+                    || r.pending.as_deref() == Some("download"))
+        });
+    match held {
+        Some(r) => Err(FunctionError::new(
+            subject::ICCID,
+            reason::ALREADY_IN_USE,
+            format!(
+                "ICCID {iccid} is on the eUICC {eid} already, in ISD-P {} ({}): delete that \
+                 profile first, or audit the card if it no longer holds it",
+                r.aid, r.state
+            ),
+        )
+        .about(iccid)),
+        None => Ok(()),
+    }
+}
+
+/// A profile switch (with the reset that applies it) or the Fallback Attribute, then the
+/// card's notifications.
+fn change_profile(
+    registry: &mut Registry,
+    link: &mut dyn Es5Link,
+    eid: &str,
+    record: &IsdpRecord,
+    change: ProfileChange,
+) -> Result<Value, FunctionError> {
+    let reset = change != ProfileChange::SetFallback;
+    let changed = es5::change_profile(registry, link, eid, record, change, reset)
+        .map_err(|e| es5_error(&e))?;
+    let notifications = if reset {
+        es5::handle_notifications(registry, link, eid)
+            .map_err(|e| es5_error(&e))?
+            .len()
+    } else {
+        0
+    };
+    Ok(json!({
+        "isdPAid": changed.aid,
+        "iccid": record.iccid,
+        "isdPs": binding::isdps(&changed.isdps),
+        "autoDeleted": changed.auto_deleted,
+        "autoDeleteKept": changed.auto_delete_kept,
+        "notificationsConfirmed": notifications,
+    }))
+}
