@@ -22,7 +22,7 @@
 //! DIR/NAME.tls.crt.pem DIR/NAME.tls.key.pem (0600)   a leaf (sm-dp, sm-sr, mno, eum, or issued)
 //! ```
 
-pub(crate) mod config;
+mod config;
 #[cfg(test)]
 mod handshake_tests;
 mod identity;
@@ -30,7 +30,7 @@ mod pki;
 #[cfg(test)]
 mod tests;
 
-pub use config::{client_config, server_config};
+pub use config::{client_config, provider, server_config};
 pub use identity::{describe_certificate, peer_identity, CertificateSummary};
 pub use pki::{init_pki, issue, pki_paths};
 

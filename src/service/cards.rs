@@ -264,7 +264,7 @@ impl Cards {
 
     /// Opens the card `eid` for one operation (blocking; call in the EID's turn). The
     /// exchanges are counted on this thread ([`crate::transport::count`]).
-    pub fn open(&self, eid: &str) -> Result<OpenCard, CardsError> {
+    pub fn open(&self, eid: &str) -> Result<Box<dyn Transport + Send>, CardsError> {
         if !self.reaches(eid) {
             return Err(CardsError::NotReachable(eid.to_owned()));
         }
@@ -276,10 +276,7 @@ impl Cards {
         match source {
             CardSource::Fleet { state } => {
                 let held = self.held(eid, &state)?;
-                Ok(OpenCard {
-                    transport: Box::new(ResponseAssembler::new(Counting(held))),
-                    _reader: None,
-                })
+                Ok(Box::new(ResponseAssembler::new(Counting(held))))
             }
             CardSource::Reader { reader } => {
                 // The EID's turn makes the operation the card's only user in this service;
@@ -292,10 +289,10 @@ impl Cards {
                     }
                 };
                 let card = connect_reader(&reader)?;
-                Ok(OpenCard {
-                    transport: Box::new(ResponseAssembler::new(Counting(card))),
-                    _reader: Some(claim),
-                })
+                Ok(Box::new(ResponseAssembler::new(Counting(Claimed {
+                    card,
+                    _claim: claim,
+                }))))
             }
         }
     }
@@ -345,9 +342,27 @@ impl Drop for ReaderClaim {
     }
 }
 
-/// A card lent to one operation.
+/// A reader's card, the reader marked in use as long as it is open.
 #[derive(Debug)]
-pub struct OpenCard {
-    pub transport: Box<dyn Transport>,
-    _reader: Option<ReaderClaim>,
+struct Claimed {
+    card: PcscTransport,
+    _claim: ReaderClaim,
+}
+
+impl Transport for Claimed {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.card.transmit(command)
+    }
+
+    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
+        self.card.reset()
+    }
+
+    fn atr(&self) -> Vec<u8> {
+        self.card.atr()
+    }
+
+    fn reader_name(&self) -> String {
+        self.card.reader_name()
+    }
 }

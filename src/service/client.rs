@@ -297,7 +297,7 @@ mod tests {
 
     fn config() -> Arc<rustls::ClientConfig> {
         Arc::new(
-            rustls::ClientConfig::builder_with_provider(crate::tls::config::provider())
+            rustls::ClientConfig::builder_with_provider(crate::tls::provider())
                 .with_safe_default_protocol_versions()
                 .unwrap()
                 .with_root_certificates(rustls::RootCertStore::empty())

@@ -319,6 +319,14 @@ fn with_header(header: Value, fields: Value) -> Value {
     Value::Object(out)
 }
 
+/// Adds `processingStart` and `processingEnd` (RFC 3339, UTC) to an answer's header.
+pub fn stamp(answer: &mut Value, start: &str, end: &str) {
+    if let Some(Value::Object(h)) = answer.get_mut("header") {
+        h.insert("processingStart".into(), json!(start));
+        h.insert("processingEnd".into(), json!(end));
+    }
+}
+
 /// The status of an answer, if it has one.
 pub fn status_of(answer: &Value) -> Option<Status> {
     answer

@@ -243,6 +243,7 @@ impl SmDpService {
             let turn = me.turns.wait(&eid).await;
             let name = me.config.name.clone();
             let call = head.function_call_identifier.clone();
+            let processing_start = crate::trace::now_rfc3339();
             let result = if me.stopping.load(Ordering::SeqCst) {
                 if let Work::Download(order) = &work {
                     me.release(&order.iccid).await;
@@ -273,10 +274,11 @@ impl SmDpService {
                 }
             };
             drop(turn);
-            let answer = match result {
+            let mut answer = match result {
                 Ok(fields) => envelope::success(&name, &call, fields),
                 Err(e) => envelope::failure(&name, &call, &e),
             };
+            envelope::stamp(&mut answer, &processing_start, &crate::trace::now_rfc3339());
             me.ops.finish(&op, answer.clone());
             if let Some(url) = &head.reply_to {
                 super::reply_to(url, f.name, &answer, me.config.client.clone()).await;
@@ -353,7 +355,12 @@ impl SmDpService {
             let aid_text = step(&mut timer, "create-isdp", || {
                 let a = es3(
                     "CreateISDP",
-                    json!({"eid": eid, "iccid": order.iccid, "mnoId": header.function_requester_identifier}),
+                    json!({
+                        "eid": eid,
+                        "iccid": order.iccid,
+                        "mnoId": header.function_requester_identifier,
+                        "moreToDo": true,
+                    }),
                 )?;
                 let aid = a["isdPAid"].as_str().unwrap_or_default().to_owned();
                 Ok((aid.clone(), card_of(&a), format!("ISD-P {aid}")))

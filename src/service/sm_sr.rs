@@ -34,9 +34,10 @@ use crate::tls::Role;
 use crate::transport::count::Counts;
 use serde_json::{json, Value};
 use smsr_proto::gp::aid::Aid;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The functions, their interface, the role that may call them and their kind.
@@ -79,6 +80,23 @@ pub struct SmSr {
     cards: Arc<Cards>,
     ops: Operations,
     stopping: AtomicBool,
+    /// ES5 links kept open for the next operation on the card (`moreToDo`).
+    sessions: Mutex<HashMap<String, Session>>,
+}
+
+/// How long an ES5 link kept open for `moreToDo` waits for the next operation.
+const SESSION_IDLE: Duration = Duration::from_secs(60);
+
+/// An ES5 link kept open.
+struct Session {
+    link: Box<dyn Es5Link + Send>,
+    since: Instant,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Session(open {:?})", self.since.elapsed())
+    }
 }
 
 /// A card operation: what it does once it holds the card, with the registry and an ES5 link.
@@ -94,6 +112,7 @@ impl SmSr {
             cards,
             ops: Operations::default(),
             stopping: AtomicBool::new(false),
+            sessions: Mutex::default(),
         }))
     }
 
@@ -168,7 +187,10 @@ impl SmSr {
         };
         match prepared {
             Prepared::Answer(fields) => Response::new(200, envelope::success(&name, &call, fields)),
-            Prepared::Operation { eid, work } => self.start(f, request.header, eid, work),
+            Prepared::Operation { eid, work } => {
+                let keep = request.flag("moreToDo").unwrap_or(false);
+                self.start(f, request.header, eid, work, keep)
+            }
         }
     }
 
@@ -179,6 +201,7 @@ impl SmSr {
         header: RequestHeader,
         eid: String,
         work: CardWork,
+        keep: bool,
     ) -> Response {
         let id = match self.ops.begin(
             &header.function_requester_identifier,
@@ -195,7 +218,8 @@ impl SmSr {
             let turn = me.cards.queue(&eid).await;
             let name = me.config.name.clone();
             let call = head.function_call_identifier.clone();
-            let answer = if me.stopping.load(Ordering::SeqCst) {
+            let processing_start = crate::trace::now_rfc3339();
+            let mut answer = if me.stopping.load(Ordering::SeqCst) {
                 envelope::failure(
                     &name,
                     &call,
@@ -208,7 +232,7 @@ impl SmSr {
                 let worker = Arc::clone(&me);
                 let started = Instant::now();
                 let result =
-                    tokio::task::spawn_blocking(move || worker.run_on_card(&eid, work)).await;
+                    tokio::task::spawn_blocking(move || worker.run_on_card(&eid, work, keep)).await;
                 tracing::info!(
                     "{} {} done in {:.1} ms",
                     f.name,
@@ -227,6 +251,7 @@ impl SmSr {
                     ),
                 }
             };
+            envelope::stamp(&mut answer, &processing_start, &crate::trace::now_rfc3339());
             drop(turn);
             me.ops.finish(&op, answer.clone());
             if let (Some(url), Some(tls)) = (&head.reply_to, &me.config.client) {
@@ -236,20 +261,41 @@ impl SmSr {
         super::accepted(&header, &id, super::operations::OpState::Queued)
     }
 
-    /// Runs `work` on the card `eid` (blocking): registry, card and link opened here, the
-    /// card exchanges counted and added to the answer as `card`.
-    fn run_on_card(&self, eid: &str, work: CardWork) -> Result<Value, FunctionError> {
+    /// Runs `work` on the card `eid` (blocking): registry opened here, the ES5 link taken
+    /// from the session `moreToDo` kept open or opened now, and kept open after it when `keep`
+    /// (and the work succeeded); the card exchanges are counted and added to the answer as
+    /// `card`.
+    fn run_on_card(&self, eid: &str, work: CardWork, keep: bool) -> Result<Value, FunctionError> {
         let start = Instant::now();
         let before = Counts::snapshot();
         let mut registry = Registry::open(&self.config.db).map_err(|e| registry_error(&e))?;
-        let eis = registry.eis(eid).map_err(|e| registry_error(&e))?;
-        let card = self.cards.open(eid).map_err(|e| {
-            FunctionError::new(subject::EID, reason::UNAVAILABLE, e.to_string()).about(eid)
-        })?;
-        let mut link = link::open(card.transport, &eis, self.config.es5, &self.config.db)
-            .map_err(|e| es5_error(&e))?;
-        let mut fields = work(&mut registry, link.as_mut())?;
-        drop(link);
+        let kept = lock(&self.sessions)
+            .remove(eid)
+            .filter(|s| s.since.elapsed() < SESSION_IDLE);
+        let mut link = match kept {
+            Some(s) => s.link,
+            None => {
+                let eis = registry.eis(eid).map_err(|e| registry_error(&e))?;
+                let card = self.cards.open(eid).map_err(|e| {
+                    FunctionError::new(subject::EID, reason::UNAVAILABLE, e.to_string()).about(eid)
+                })?;
+                link::open_send(card, &eis, self.config.es5, &self.config.db)
+                    .map_err(|e| es5_error(&e))?
+            }
+        };
+        let result = work(&mut registry, link.as_mut());
+        if keep && result.is_ok() {
+            lock(&self.sessions).insert(
+                eid.to_owned(),
+                Session {
+                    link,
+                    since: Instant::now(),
+                },
+            );
+        } else {
+            drop(link);
+        }
+        let mut fields = result?;
         let counts = Counts::snapshot().since(before);
         if let Value::Object(m) = &mut fields {
             m.insert(
@@ -290,6 +336,8 @@ impl SmSr {
         match f.name {
             "GetEIS" => return answer(json!({"eis": binding::public_eis(&eis)})),
             "ProfileDownloadCompleted" => {
+                // The download is over: an ES5 session kept open for it closes.
+                lock(&self.sessions).remove(&eid);
                 let iccid = r.text("iccid")?;
                 let pol2 = r.body.get("pol2").map(binding::pol2_from).transpose()?;
                 let record = relay::download_completed(&mut registry, &eid, &iccid, pol2.as_ref())
@@ -397,6 +445,10 @@ impl SmSr {
         };
         Ok(Prepared::Operation { eid, work })
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What a checked request leads to.

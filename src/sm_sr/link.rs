@@ -71,7 +71,30 @@ pub fn open(
     kind: LinkKind,
     registry: &Path,
 ) -> Result<Box<dyn Es5Link>, Es5Error> {
-    let on_card = hexfmt::upper(&read_eid(card.as_mut())?.0);
+    check_eid(card.as_mut(), eis)?;
+    Ok(match kind {
+        LinkKind::Scp03 => Box::new(Scp03Link::new(card, eis)?),
+        LinkKind::Scp80 => Box::new(Scp80Link::new(card, eis, registry)?),
+    })
+}
+
+/// [`open`] for a card that can move between threads: the link can too, so a service can keep
+/// an ES5 session open from one operation to the next (SGP.02 `moreToDo`).
+pub fn open_send(
+    mut card: Box<dyn Transport + Send>,
+    eis: &Eis,
+    kind: LinkKind,
+    registry: &Path,
+) -> Result<Box<dyn Es5Link + Send>, Es5Error> {
+    check_eid(card.as_mut(), eis)?;
+    Ok(match kind {
+        LinkKind::Scp03 => Box::new(Scp03Link::new(card, eis)?),
+        LinkKind::Scp80 => Box::new(Scp80Link::new(card, eis, registry)?),
+    })
+}
+
+fn check_eid(card: &mut dyn Transport, eis: &Eis) -> Result<(), Es5Error> {
+    let on_card = hexfmt::upper(&read_eid(card)?.0);
     if on_card != eis.eid {
         return Err(Es5Error::Input(format!(
             "the card in {} has EID {on_card}, not {}: choose the reader with --reader, or \
@@ -80,8 +103,5 @@ pub fn open(
             eis.eid
         )));
     }
-    Ok(match kind {
-        LinkKind::Scp03 => Box::new(Scp03Link::new(card, eis)?),
-        LinkKind::Scp80 => Box::new(Scp80Link::new(card, eis, registry)?),
-    })
+    Ok(())
 }

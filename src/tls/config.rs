@@ -55,7 +55,7 @@ pub fn client_config(files: &TlsFiles) -> Result<Arc<ClientConfig>, TlsError> {
 /// deprecates it for its lack of post-quantum key exchange; the classical groups it offers
 /// (X25519, P-256, P-384) are what this test PKI needs.
 #[allow(deprecated)]
-pub(crate) fn provider() -> Arc<CryptoProvider> {
+pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
