@@ -129,8 +129,9 @@ pub enum Command {
     /// Show the card's ATR, its EID (ECASD GET DATA 5A) and which of ISD-R and ECASD answer.
     Info,
     /// Check pcscd, the readers, the virtual reader driver, the card and file permissions;
-    /// each check gets a verdict and, when it fails, a fix.
-    Doctor,
+    /// each check gets a verdict and, when it fails, a fix. With --sm-dp/--sm-sr, a component
+    /// table of the services too: status, TLS handshake and response time, cards reached.
+    Doctor(crate::commands::doctor::DoctorArgs),
     /// Send raw APDUs (hex) and print each response with its status word's meaning.
     ///
     /// Responses are whole: 61xx is resolved with GET RESPONSE and 6Cxx by resending with the

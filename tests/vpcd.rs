@@ -724,3 +724,73 @@ fn two_downloaded_profiles_switch_fallback_delete_through_pcscd() {
         assert_eq!(of(&audit, &p).map(|s| s.1), Some(true), "{audit}");
     }
 }
+
+/// The SM-SR service serves the virtual reader's card (PC/SC, no fleet) and the SM-DP service
+/// downloads a profile into it through ES3, ordered through ES2; the profile then
+/// authenticates through pcscd.
+#[test]
+fn services_download_into_the_virtual_readers_card() {
+    let Some(v) = vpcd("services_download_into_the_virtual_readers_card") else {
+        return;
+    };
+    let run = run_dir();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The card's PKI (its EUM signed the ECASD certificate), with the TLS half when the run
+    // directory's PKI predates it.
+    let pki = dir.path().join("pki");
+    std::fs::create_dir_all(&pki).expect("pki dir");
+    for entry in std::fs::read_dir(run.join("pki")).expect("run dir PKI") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), pki.join(entry.file_name())).expect("copy PKI file");
+    }
+    if !pki.join("tls-ca.crt.pem").exists() {
+        smsr::tls::init_pki(&pki, false).expect("TLS PKI");
+    }
+    let eid = v.expected_eid();
+    v.register_scp80();
+    let db = std::path::PathBuf::from(scp80_registry());
+    let (package, der) =
+        common::services::profile(dir.path(), "89882800000000000051", "001010000000051");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let s = common::services::Services::start_on(
+            dir.path(),
+            &pki,
+            None,
+            true,
+            smsr::sm_sr::link::LinkKind::Scp80,
+            &db,
+        )
+        .await;
+        // The SM-SR read the reader's card at start.
+        assert!(
+            s.sr.cards().list().iter().any(|c| c.eid == eid),
+            "{:?}",
+            s.sr.cards().list()
+        );
+        s.audit(&eid).await;
+        s.stock(&[&der]);
+        let a = s.download(&eid, "89882800000000000051", true).await;
+        assert_eq!(common::services::status(&a), "Executed-Success", "{a:#}");
+        let isdps = s.audit(&eid).await;
+        let mine = isdps
+            .iter()
+            .find(|(aid, _, _)| a["isdPAid"] == aid.as_str())
+            .expect("the new ISD-P");
+        assert_eq!(mine.2, "enabled", "{isdps:?}");
+        s.stop().await;
+    });
+    let out = v.json(&[
+        "profile",
+        "check",
+        "--eid",
+        &eid,
+        "--profile",
+        package.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(out["authenticated"], true, "{out}");
+}

@@ -66,6 +66,8 @@ impl Check {
 struct Output<'a> {
     ok: bool,
     checks: &'a [Check],
+    #[serde(skip_serializing_if = "<[Component]>::is_empty")]
+    components: &'a [Component],
 }
 
 /// The vpcd driver as configured for pcscd: its reader.conf file and TCP port.
@@ -464,13 +466,158 @@ fn files_checks(out: &mut Vec<Check>) {
     }
 }
 
-pub fn run(g: &GlobalArgs) -> Result<(), CliError> {
+/// `smsr doctor` options: the services to check too.
+#[derive(Debug, Default, clap::Args)]
+pub struct DoctorArgs {
+    /// Also check the SM-DP service at this URL (status, TLS handshake, response time).
+    #[arg(long = "sm-dp", value_name = "URL", env = "SMSR_SM_DP")]
+    pub sm_dp: Option<String>,
+    /// Also check the SM-SR service at this URL, and list the cards it reaches.
+    #[arg(long = "sm-sr", value_name = "URL", env = "SMSR_SM_SR")]
+    pub sm_sr: Option<String>,
+    /// The client certificate for the services (any role of the test PKI).
+    #[arg(long, value_name = "FILE", env = "SMSR_CERT")]
+    pub cert: Option<PathBuf>,
+    /// Its private key.
+    #[arg(long, value_name = "FILE", env = "SMSR_KEY")]
+    pub key: Option<PathBuf>,
+    /// The TLS CA (default: tls-ca.crt.pem beside --cert).
+    #[arg(long, value_name = "FILE", env = "SMSR_CA")]
+    pub ca: Option<PathBuf>,
+}
+
+/// One service as `doctor` found it.
+#[derive(Debug, Serialize)]
+pub struct Component {
+    pub service: &'static str,
+    pub url: String,
+    pub verdict: Verdict,
+    /// TCP connect and TLS handshake, ms.
+    pub tls_ms: Option<f64>,
+    /// The whole `GET /status`, ms.
+    pub response_ms: Option<f64>,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// The cards an SM-SR reaches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cards: Option<serde_json::Value>,
+}
+
+fn components(args: &DoctorArgs) -> Vec<Component> {
+    let targets: Vec<(&'static str, &String)> = [("sm-dp", &args.sm_dp), ("sm-sr", &args.sm_sr)]
+        .into_iter()
+        .filter_map(|(n, u)| u.as_ref().map(|u| (n, u)))
+        .collect();
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    let down = |service, url: &str, detail: String, fix: &str| Component {
+        service,
+        url: url.to_owned(),
+        verdict: Verdict::Fail,
+        tls_ms: None,
+        response_ms: None,
+        detail,
+        fix: Some(fix.to_owned()),
+        cards: None,
+    };
+    let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
+        return targets
+            .into_iter()
+            .map(|(s, u)| down(s, u, "no client certificate given".into(), "give --cert FILE --key FILE (e.g. pki/mno.tls.crt.pem and its key); the services refuse clients without one"))
+            .collect();
+    };
+    let files = crate::tls::TlsFiles::beside(cert, key, args.ca.as_deref());
+    let config = match crate::tls::client_config(&files) {
+        Ok(c) => c,
+        Err(e) => {
+            return targets
+                .into_iter()
+                .map(|(s, u)| {
+                    down(
+                        s,
+                        u,
+                        e.to_string(),
+                        "check the certificate, key and CA files",
+                    )
+                })
+                .collect()
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return targets
+                .into_iter()
+                .map(|(s, u)| down(s, u, e.to_string(), "try again"))
+                .collect()
+        }
+    };
+    targets
+        .into_iter()
+        .map(|(service, url)| {
+            let client = match crate::service::client::Client::new(url, config.clone()) {
+                Ok(c) => c,
+                Err(e) => return down(service, url, e.to_string(), "give https://HOST:PORT"),
+            };
+            match rt.block_on(client.request("/status", None)) {
+                Ok(a) if a.status == 200 && a.body["service"] == service => {
+                    let cards = a.body.get("cards").cloned();
+                    let n = cards.as_ref().and_then(|c| c.as_array()).map(Vec::len);
+                    Component {
+                        service,
+                        url: url.clone(),
+                        verdict: Verdict::Ok,
+                        tls_ms: Some(a.connect.as_secs_f64() * 1000.0),
+                        response_ms: Some(a.total.as_secs_f64() * 1000.0),
+                        detail: format!(
+                            "{} up, {} operation(s) in flight{}",
+                            a.body["name"].as_str().unwrap_or(service),
+                            a.body["operationsInFlight"],
+                            n.map(|n| format!(", {n} card(s) reached"))
+                                .unwrap_or_default()
+                        ),
+                        fix: None,
+                        cards,
+                    }
+                }
+                Ok(a) => down(
+                    service,
+                    url,
+                    format!(
+                        "GET /status answered HTTP {} ({})",
+                        a.status, a.body["service"]
+                    ),
+                    "is this URL the service named? (--sm-dp for the SM-DP, --sm-sr for the SM-SR)",
+                ),
+                Err(e) => down(
+                    service,
+                    url,
+                    e.to_string(),
+                    "start it (`smsr serve sm-dp|sm-sr`) or fix the URL",
+                ),
+            }
+        })
+        .collect()
+}
+
+pub fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<(), CliError> {
     let checks = checks(g);
-    let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+    let components = components(args);
+    let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count()
+        + components
+            .iter()
+            .filter(|c| c.verdict == Verdict::Fail)
+            .count();
     if g.json {
         print_json(&Output {
             ok: failed == 0,
             checks: &checks,
+            components: &components,
         });
     } else {
         for c in &checks {
@@ -483,6 +630,49 @@ pub fn run(g: &GlobalArgs) -> Result<(), CliError> {
             println!("{v}  {:<16} {}", c.name, c.detail);
             if let Some(fix) = &c.fix {
                 println!("      {:<16} fix: {fix}", "");
+            }
+        }
+        if !components.is_empty() {
+            println!();
+            println!(
+                "{:<6} {:<28} {:<6} {:>8} {:>11}  detail",
+                "service", "url", "status", "TLS ms", "response ms"
+            );
+            for c in &components {
+                let ms =
+                    |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<7} {:<28} {:<6} {:>8} {:>11}  {}",
+                    c.service,
+                    c.url,
+                    if c.verdict == Verdict::Ok {
+                        "up"
+                    } else {
+                        "DOWN"
+                    },
+                    ms(c.tls_ms),
+                    ms(c.response_ms),
+                    c.detail
+                );
+                if let Some(fix) = &c.fix {
+                    println!("        fix: {fix}");
+                }
+                for card in c
+                    .cards
+                    .as_ref()
+                    .and_then(|c| c.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    println!(
+                        "        card {} ({})",
+                        card["eid"].as_str().unwrap_or("?"),
+                        card.get("state")
+                            .or_else(|| card.get("reader"))
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("?")
+                    );
+                }
             }
         }
     }

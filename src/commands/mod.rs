@@ -88,7 +88,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Readers => readers::run(g),
         Command::Info => info::run(g),
-        Command::Doctor => doctor::run(g),
+        Command::Doctor(args) => doctor::run(g, args),
         Command::Apdu(args) => apdu::run(g, args),
         Command::Trace(TraceCommand::Show { file }) => trace::show(g, file),
         Command::Bench(args) => bench::run(g, args),

@@ -71,3 +71,4 @@ pub fn success_json(args: &[&str], out: &Output) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+pub mod services;
