@@ -112,16 +112,16 @@ pub fn failed(responder: &str, call: &str, e: &FunctionError) -> Response {
 
 /// The `202` of an operation.
 pub fn accepted(header: &RequestHeader, id: &str, state: OpState) -> Response {
-    Response::new(
-        202,
-        json!({
-            "header": {"functionCallIdentifier": header.function_call_identifier},
-            "operationId": id,
-            "state": state,
-            "acceptableValidityPeriod": header.validity_period,
-            "resultUrl": format!("/operations/{id}"),
-        }),
-    )
+    let mut body = json!({
+        "header": {"functionCallIdentifier": header.function_call_identifier},
+        "operationId": id,
+        "state": state,
+        "resultUrl": format!("/operations/{id}"),
+    });
+    if let Some(v) = header.validity_period {
+        body["acceptableValidityPeriod"] = json!(v);
+    }
+    Response::new(202, body)
 }
 
 /// `404` with the list of what is served.
