@@ -367,8 +367,9 @@ pub struct Created {
     pub state: String,
 }
 
-/// ES5.CreateISDP: allocates the first free ISD-P AID, records the intent, sends INSTALL [for
-/// install and make selectable] of the EIS's ISD-P module, and records the outcome.
+/// ES5.CreateISDP: allocates the first free ISD-P AID and records the intent in one registry
+/// transaction (two SM-SR processes never pick the same AID), sends INSTALL [for install and
+/// make selectable] of the EIS's ISD-P module, and records the outcome.
 pub fn create_isdp(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
@@ -377,24 +378,34 @@ pub fn create_isdp(
     memory: Option<u32>,
 ) -> Result<Created, Es5Error> {
     let eis = registry.eis(eid)?;
-    let aid_hex = registry.next_isdp_aid(eid, &[])?;
-    let aid = Aid::new(&hexfmt::parse(&aid_hex).map_err(|e| Es5Error::Input(e.to_string()))?)
-        .map_err(|e| Es5Error::Input(e.to_string()))?;
-    let mut install = Install::create_isd_p(aid, memory);
-    if let Install::ForInstall { data: i, .. } = &mut install {
-        let aid_of = |t: &str| {
-            hexfmt::parse(t)
-                .ok()
-                .and_then(|b| Aid::new(&b).ok())
-                .ok_or_else(|| Es5Error::Input(format!("EIS AID {t} is not an AID")))
-        };
-        i.load_file = Some(aid_of(&eis.isd_p_load_file_aid)?);
-        i.module = Some(aid_of(&eis.isd_p_module_aid)?);
-    }
-    let apdus = install
-        .to_apdus()
-        .map_err(|e| Es5Error::Input(e.to_string()))?;
-    registry.begin_create(eid, &aid_hex, iccid, memory.map(u64::from))?;
+    let eis_aid = |t: &str| {
+        hexfmt::parse(t)
+            .ok()
+            .and_then(|b| Aid::new(&b).ok())
+            .ok_or_else(|| Es5Error::Input(format!("EIS AID {t} is not an AID")))
+    };
+    let (load_file, module) = (
+        eis_aid(&eis.isd_p_load_file_aid)?,
+        eis_aid(&eis.isd_p_module_aid)?,
+    );
+    let aid_hex = registry.begin_create_next(eid, &[], iccid, memory.map(u64::from))?;
+    let apdus = aid_of(&aid_hex).and_then(|aid| {
+        let mut install = Install::create_isd_p(aid, memory);
+        if let Install::ForInstall { data: i, .. } = &mut install {
+            i.load_file = Some(load_file);
+            i.module = Some(module);
+        }
+        install
+            .to_apdus()
+            .map_err(|e| Es5Error::Input(e.to_string()))
+    });
+    let apdus = match apdus {
+        Ok(apdus) => apdus,
+        Err(e) => {
+            registry.abandon(eid, &aid_hex, &e.to_string())?;
+            return Err(e);
+        }
+    };
     // On a link failure the card may or may not have created it: the pending mark stays for
     // `smsr audit`.
     let responses = link.run(&apdus)?;
