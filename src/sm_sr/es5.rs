@@ -34,8 +34,11 @@ use smsr_proto::sgp02::{parse_confirmation_response, Es5Command, Notification, P
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 use thiserror::Error;
 
+mod iccid;
 pub mod refusal;
 pub mod scp80;
+
+pub use iccid::{check_iccid_free, iccid_holder};
 
 /// Why an ES5 function failed.
 #[derive(Debug, Error)]
@@ -62,6 +65,19 @@ pub enum Es5Error {
         status: u8,
         meaning: String,
         hint: &'static str,
+    },
+    /// CreateISDP for a profile whose ICCID the registry already has on the card, in an ISD-P
+    /// holding a profile (disabled or enabled, or with a download pending); nothing was sent.
+    /// SGP.02 reason code 3.3 "already in use".
+    #[error(
+        "ICCID {iccid} is already on eUICC {eid}, in ISD-P {aid}; nothing was sent to the card: \
+         delete that profile first (`smsr profile delete --eid {eid} --isdp {aid}`), or, if \
+         the card no longer has it, let `smsr audit --eid {eid}` update the registry"
+    )]
+    IccidInUse {
+        eid: String,
+        iccid: String,
+        aid: String,
     },
     /// POL2 at the SM-SR forbids the operation; nothing was sent.
     #[error(
@@ -367,9 +383,10 @@ pub struct Created {
     pub state: String,
 }
 
-/// ES5.CreateISDP: allocates the first free ISD-P AID and records the intent in one registry
-/// transaction (two SM-SR processes never pick the same AID), sends INSTALL [for install and
-/// make selectable] of the EIS's ISD-P module, and records the outcome.
+/// ES5.CreateISDP: refuses an ICCID already on the card ([`check_iccid_free`]), allocates the
+/// first free ISD-P AID and records the intent in one registry transaction (two SM-SR
+/// processes never pick the same AID), sends INSTALL [for install and make selectable] of the
+/// EIS's ISD-P module, and records the outcome.
 pub fn create_isdp(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
@@ -378,6 +395,9 @@ pub fn create_isdp(
     memory: Option<u32>,
 ) -> Result<Created, Es5Error> {
     let eis = registry.eis(eid)?;
+    if let Some(iccid) = iccid {
+        check_iccid_free(registry, eid, iccid)?;
+    }
     let eis_aid = |t: &str| {
         hexfmt::parse(t)
             .ok()
