@@ -6,7 +6,8 @@
 //! The state file itself cannot carry the lock: it is replaced by a rename on every write, and a
 //! lock on the old file would not cover the new one. The lock file stays in place when its
 //! holder ends (removing it would let a latecomer lock a file nobody else looks at); it holds
-//! the holder's process id, written after locking, for the message a second opener gets. The
+//! the holder's process id, written over the previous one just after locking, for the message
+//! a second opener gets. The
 //! lock is taken with `try_lock`: a second opener fails at once
 //! ([`EmulatorError::InUse`]) instead of waiting for a process that may serve the card for days.
 //! It is released when the [`StateLock`] is dropped: unlocked explicitly, then closed. Closing
@@ -99,17 +100,33 @@ impl StateLock {
     }
 }
 
-/// The process id the holder wrote, if it has written one yet.
+/// The process id the holder wrote. It writes it just after taking the lock: a file without
+/// one yet (a new file) is read again for a moment, for the message only (the lock itself is
+/// not waited for).
 fn read_pid(file: &mut File) -> Option<u32> {
-    let mut text = String::new();
-    file.read_to_string(&mut text).ok()?;
-    text.trim().parse().ok()
+    for _ in 0..PID_READS {
+        let mut text = String::new();
+        if file.rewind().is_ok() && file.read_to_string(&mut text).is_ok() {
+            if let Ok(pid) = text.trim().parse() {
+                return Some(pid);
+            }
+        }
+        std::thread::sleep(PID_READ_PAUSE);
+    }
+    None
 }
 
+/// How many times, and how often, a locked file without a pid yet is read again.
+const PID_READS: u32 = 50;
+const PID_READ_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Writes this process's id over the previous holder's in one write (padded to the longest
+/// pid, so a reader never finds the file empty or half old), then cuts anything after it.
 fn write_pid(file: &mut File) -> io::Result<()> {
-    file.set_len(0)?;
+    let line = format!("{:<10}\n", std::process::id());
     file.rewind()?;
-    writeln!(file, "{}", std::process::id())?;
+    file.write_all(line.as_bytes())?;
+    file.set_len(u64::try_from(line.len()).unwrap_or(u64::MAX))?;
     file.flush()
 }
 
@@ -132,10 +149,8 @@ mod tests {
         let state = dir.path().join("card.json");
         let first = StateLock::acquire(&state).unwrap();
         assert_eq!(first.path(), dir.path().join("card.json.lock"));
-        assert_eq!(
-            std::fs::read_to_string(first.path()).unwrap(),
-            format!("{}\n", std::process::id())
-        );
+        let pid_in = |path: &Path| std::fs::read_to_string(path).unwrap().trim().to_owned();
+        assert_eq!(pid_in(first.path()), std::process::id().to_string());
         let err = StateLock::acquire(&state).unwrap_err();
         assert!(
             matches!(&err, EmulatorError::InUse { path, pid: Some(p) }
@@ -148,10 +163,8 @@ mod tests {
         // A stale pid left by an earlier holder is replaced, not appended to.
         std::fs::write(lock_path(&state), "4294967295\nmore").unwrap();
         let held = StateLock::acquire(&state).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(held.path()).unwrap(),
-            format!("{}\n", std::process::id())
-        );
+        assert_eq!(pid_in(held.path()), std::process::id().to_string());
+        assert_eq!(std::fs::read_to_string(held.path()).unwrap().len(), 11);
     }
 
     #[test]
