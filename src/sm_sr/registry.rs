@@ -195,10 +195,9 @@ impl Registry {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                 .map_err(|e| open_err(e.to_string()))?;
         }
-        conn.execute_batch(
-            "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
-        )
-        .map_err(|e| open_err(e.to_string()))?;
+        write::wal(&conn).map_err(|e| open_err(e.to_string()))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+            .map_err(|e| open_err(e.to_string()))?;
         let mut registry = Self {
             conn,
             path: path.to_owned(),

@@ -18,6 +18,25 @@ use std::time::Duration;
 /// How long a connection waits for another one's lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Puts the file in WAL mode (readers and one writer at once), waiting up to [`BUSY_TIMEOUT`]
+/// for other connections: the change takes an exclusive lock, and SQLite answers "database is
+/// locked" at once, without its busy handler, when a new file is opened by several at a time.
+pub(super) fn wal(conn: &Connection) -> rusqlite::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let mode = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+        match mode {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other.map(drop),
+        }
+    }
+}
+
 /// A write transaction, the write lock taken at `BEGIN` (waiting up to [`BUSY_TIMEOUT`]).
 pub(super) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, RegistryError> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
