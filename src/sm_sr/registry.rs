@@ -14,7 +14,7 @@
 //! to date, the first version included.
 //!
 //! Several processes may write at once: connections wait for each other's locks and write
-//! transactions take the write lock first ([`write`]).
+//! transactions take the write lock first (`registry/write.rs`).
 
 use crate::sm_sr::eis::Eis;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -237,6 +237,7 @@ impl Registry {
     /// An in-memory registry (tests).
     pub fn in_memory() -> Result<Self, RegistryError> {
         let conn = Connection::open_in_memory()?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         let mut registry = Self {
             conn,
