@@ -32,7 +32,12 @@ SMSR_EMULATOR_ARGS=--no-socket-tuning scripts/virtual-reader.sh restart-emulator
 "$smsr" --reader "$reader" bench -n 40 --warmup 2
 
 echo "== emulator linked in (no pcscd)"
-"$smsr" --transport emulator --emulator-state "$SMSR_RUN_DIR/card.json" bench -n "$count"
+# Another card: the one in the reader is served by its emulator, which holds its state file.
+# This one also takes the in-process provisionings below (the reader's card has moved its SCP80
+# counter past a new registry's).
+target/debug/euicc-emulator init --state "$SMSR_RUN_DIR/card2.json" --pki "$SMSR_RUN_DIR/pki" \
+  --eis-out "$SMSR_RUN_DIR/eis2.json" >/dev/null
+"$smsr" --transport emulator --emulator-state "$SMSR_RUN_DIR/card2.json" bench -n "$count"
 
 shared=${SMSR_SHARED:-$root/../shared}
 profile="$shared/testdata/saip-ts48/TS48V5-SAIP2-3-NOBERTLV-UNIQUE.der"
@@ -53,9 +58,6 @@ echo "== provisioning through pcscd + vpcd (--es5 scp03)"
 
 echo "== provisioning with the emulator linked in (--es5 scp80)"
 scripts/virtual-reader.sh stop >/dev/null
-# A new card: the one in the reader has moved its SCP80 counter past a new registry's.
-target/debug/euicc-emulator init --state "$SMSR_RUN_DIR/card2.json" --pki "$SMSR_RUN_DIR/pki" \
-  --eis-out "$SMSR_RUN_DIR/eis2.json" >/dev/null
 target/debug/provision-bench --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
   --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json"
 echo "== provisioning with the emulator linked in (--es5 scp03)"

@@ -7,6 +7,9 @@
 #   scripts/virtual-reader.sh stop      stop what `start` started, nothing else
 #   scripts/virtual-reader.sh status    say what runs
 #   scripts/virtual-reader.sh restart-emulator | restart-pcscd    (used by the tests)
+#   scripts/virtual-reader.sh stop-emulator | start-emulator     the card out of the reader, e.g.
+#                                       to change its state file (`euicc-emulator profile-add`
+#                                       refuses a card the emulator serves), and back in
 #
 # Environment: SMSR_RUN_DIR (pid files, logs, card state, its PKI and EIS; default
 # target/virtual-reader),
@@ -122,8 +125,10 @@ case "${1:-}" in
     if alive "$run_dir/emulator.pid"; then echo "emulator: running, state $state"; else echo "emulator: not running"; fi
     ;;
   restart-emulator) stop_pid emulator; wait_no_card; start_emulator; wait_card ;;
+  stop-emulator) stop_pid emulator; wait_no_card ;;
+  start-emulator) build; start_emulator; wait_card ;;
   restart-pcscd)
     alive "$run_dir/pcscd.pid" || { log "pcscd was not started by this script: not restarting it"; exit 1; }
     stop_pid pcscd; start_pcscd; wait_card ;;
-  *) echo "usage: $0 start|stop|status|restart-emulator|restart-pcscd" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart-emulator|restart-pcscd|stop-emulator|start-emulator" >&2; exit 2 ;;
 esac

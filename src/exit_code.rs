@@ -8,7 +8,7 @@ pub const FAILURE: u8 = 1;
 /// The command line is wrong (clap's own code).
 pub const USAGE: u8 = 2;
 /// No card could be reached: pcscd not running, no reader, no card, card held by another
-/// program, emulator state missing.
+/// program, emulator state missing or its card served by another process.
 pub const NO_CARD: u8 = 3;
 /// The card was reached and then the link failed: card reset or removed, response lost.
 pub const COMMUNICATION: u8 = 4;

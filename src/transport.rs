@@ -215,6 +215,16 @@ pub enum TransportError {
         path.display()
     )]
     Emulator { path: PathBuf, detail: String },
+    /// Another process serves the emulator's card from this state file (`euicc-emulator run`,
+    /// another `smsr --transport emulator`): it holds the state file's lock. `pid` is that
+    /// process when it could be read from the lock file.
+    #[error(
+        "card in use: {} serves the card state {} (stop that process, or use another state \
+         file)",
+        pid.map_or_else(|| "another process".to_owned(), |p| format!("process {p}")),
+        path.display()
+    )]
+    EmulatorInUse { path: PathBuf, pid: Option<u32> },
     /// The trace file cannot be written.
     #[error(
         "trace file {}: {source}; choose a writable path for --trace (or SMSR_TRACE), or \
@@ -258,6 +268,7 @@ impl TransportError {
                 | Self::ReaderUnavailable { .. }
                 | Self::CardInUse { .. }
                 | Self::Emulator { .. }
+                | Self::EmulatorInUse { .. }
         )
     }
 }
@@ -300,6 +311,16 @@ mod tests {
         assert!(e.to_string().contains("--exclusive"));
         assert!(e.is_setup_problem());
         assert!(!TransportError::CardReset { reader: "R".into() }.is_setup_problem());
+        let e = TransportError::EmulatorInUse {
+            path: "card.json".into(),
+            pid: Some(7),
+        };
+        assert_eq!(
+            e.to_string(),
+            "card in use: process 7 serves the card state card.json (stop that process, or use \
+             another state file)"
+        );
+        assert!(e.is_setup_problem());
     }
 
     #[test]

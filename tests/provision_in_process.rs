@@ -672,6 +672,65 @@ fn two_downloaded_profiles_enable_disable_fallback_delete() {
     );
 }
 
+/// A profile's ICCID is on a card once: with the profile downloaded (enabled, or left
+/// disabled), `isdp create --iccid` and `provision` of that ICCID are refused before anything
+/// is sent (SGP.02 "already in use"), naming the ISD-P that holds it and the fixes; the
+/// registry and the card are unchanged. Once the profile is deleted, the ICCID is free again.
+#[test]
+fn an_iccid_already_on_the_card_is_refused_before_anything_is_sent() {
+    let s = Setup::new();
+    let (x, y) = ("89882800000000000011", "89882800000000000029");
+    let px = s.build(x, "001010000000011", "11223344556677889900AABBCCDDEEFF");
+    let py = s.build(y, "001010000000029", "000102030405060708090A0B0C0D0E0F");
+    let ax = s.provision_ok(&px)["isdp"].as_str().unwrap().to_owned();
+    let no_enable = [s.provision_args(&py).as_slice(), &["--no-enable"]].concat();
+    let ay = s.ok(&no_enable)["isdp"].as_str().unwrap().to_owned();
+    let st = |aid: &str, state: &str| (aid.to_owned(), state.to_owned(), false);
+    let before = s.agree();
+    assert_eq!(before, [st(&ax, "enabled"), st(&ay, "disabled")]);
+    let shown = s.ok(&["eis", "show", &s.eid]);
+    let card = std::fs::read(&s.state).unwrap();
+    let trace = s.dir.join("refused.jsonl");
+
+    let create = |iccid: &'static str| vec!["isdp", "create", "--eid", &s.eid, "--iccid", iccid];
+    let cases: [(Vec<&str>, &str, &str); 5] = [
+        (create(x), x, &ax),
+        (create(x), x, &ax),
+        ([create(x).as_slice(), &["--es5", "scp03"]].concat(), x, &ax),
+        (s.provision_args(&px).to_vec(), x, &ax),
+        (create(y), y, &ay),
+    ];
+    for (args, iccid, holder) in cases {
+        let out = s.smsr(&[&["--trace", path(&trace)], args.as_slice()].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        for part in [
+            format!(
+                "ICCID {iccid} is already on eUICC {}, in ISD-P {holder}",
+                s.eid
+            ),
+            "nothing was sent to the card".to_owned(),
+            format!("smsr profile delete --eid {} --isdp {holder}", s.eid),
+            format!("smsr audit --eid {}", s.eid),
+        ] {
+            assert!(err.contains(&part), "{args:?}: no {part:?} in {err}");
+        }
+    }
+    // Not one APDU, not one registry line, the card state file as it was.
+    assert!(!trace.exists() || std::fs::read(&trace).unwrap().is_empty());
+    assert_eq!(s.ok(&["eis", "show", &s.eid]), shown);
+    assert_eq!(std::fs::read(&s.state).unwrap(), card);
+    assert_eq!(s.agree(), before);
+
+    // The disabled profile deleted, its ICCID may come again (an ISD-P created for it).
+    s.ok(&["profile", "delete", "--eid", &s.eid, "--isdp", &ay]);
+    let created = s.ok(&create(y));
+    assert_eq!(created["iccid"], y, "{created}");
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+    assert_eq!(audit["isdps"].as_array().unwrap().len(), 2, "{audit}");
+}
+
 /// `--iccid … --imsi … --ki … --opc …` in place of a package file.
 fn inline(ki: &str) -> [&str; 8] {
     [

@@ -439,7 +439,9 @@ fn sm_sr_profile_life_cycle_through_pcscd() {
         a["aid"].as_str().expect("aid").to_owned(),
         b["aid"].as_str().expect("aid").to_owned(),
     );
-    // Profiles from the emulator's test installer (the card is restarted to load them).
+    // Profiles from the emulator's test installer, with the card out of the reader (the
+    // installer refuses a card the emulator serves), then back in.
+    v.script("stop-emulator");
     for (aid, iccid, fallback) in [
         (&a, "89882800000000000011", true),
         (&b, "89882800000000000029", false),
@@ -450,7 +452,7 @@ fn sm_sr_profile_life_cycle_through_pcscd() {
         }
         v.emulator(&args);
     }
-    v.script("restart-emulator");
+    v.script("start-emulator");
     sm(&["audit", "--eid", eid]);
     let state_of = |j: &serde_json::Value, aid: &str| {
         j["isdps"]

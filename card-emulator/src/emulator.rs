@@ -1,10 +1,11 @@
 //! [`Emulator`]: the card behind its transport adapter, with power control and persistence of
 //! the non-volatile state after every command that changed it (atomically; synced to disk too
-//! with [`Durability::Synced`]).
+//! with [`Durability::Synced`]). A card served from a state file is locked for the emulator's
+//! life ([`StateLock`]): no other process serves or changes it meanwhile.
 
 use crate::adapter::Adapter;
 use crate::card::Card;
-use crate::state::{CardState, Durability};
+use crate::state::{CardState, Durability, StateLock};
 use crate::{EmulatorError, ATR};
 use smsr_proto::StatusWord;
 use std::path::{Path, PathBuf};
@@ -23,26 +24,32 @@ pub struct Emulator {
     /// How the state file is written after a command that changed the state.
     durability: Durability,
     powered: bool,
+    /// The lock on the state file, held until the emulator is dropped; `None` in memory.
+    lock: Option<StateLock>,
 }
 
 impl Emulator {
     /// Loads a card from its state file (created by `euicc-emulator init` or
-    /// [`Emulator::create`]).
+    /// [`Emulator::create`]) and locks it until the emulator is dropped: a card another
+    /// emulator serves is an [`EmulatorError::InUse`], at once.
     pub fn open(path: &Path) -> Result<Self, EmulatorError> {
+        let lock = StateLock::acquire(path)?;
         let state = CardState::load(path)?;
-        Ok(Self::with_store(state, Some(path.to_path_buf())))
+        Ok(Self::with_store(state, Some(path.to_path_buf())).with_lock(lock))
     }
 
-    /// Creates a new state file for `state` and returns its card. An existing file is an error
-    /// unless `overwrite` is set.
+    /// Creates a new state file for `state` and returns its card, locked as by
+    /// [`Emulator::open`]. An existing file is an error unless `overwrite` is set (a card
+    /// another emulator serves is never replaced).
     pub fn create(path: &Path, state: CardState, overwrite: bool) -> Result<Self, EmulatorError> {
+        let lock = StateLock::acquire(path)?;
         if !overwrite && path.symlink_metadata().is_ok() {
             return Err(EmulatorError::StateExists {
                 path: path.to_path_buf(),
             });
         }
         state.save(path)?;
-        Ok(Self::with_store(state, Some(path.to_path_buf())))
+        Ok(Self::with_store(state, Some(path.to_path_buf())).with_lock(lock))
     }
 
     /// Opens the card in `path`, creating a new one (random EID, random ISD-R keys) if the file
@@ -66,7 +73,13 @@ impl Emulator {
             state_path,
             durability: Durability::default(),
             powered: true,
+            lock: None,
         }
+    }
+
+    fn with_lock(mut self, lock: StateLock) -> Self {
+        self.lock = Some(lock);
+        self
     }
 
     /// Writes the state file after each change with `durability` (default
@@ -183,6 +196,42 @@ mod tests {
         e.power_on();
         send(&mut e, SELECT_ECASD);
         assert_eq!(send(&mut e, "80CA005A00"), format!("5A10{EID}9000"));
+    }
+
+    #[test]
+    fn a_served_card_is_in_use_until_its_emulator_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        let first = Emulator::create(&path, state(), false).unwrap();
+        for second in [
+            Emulator::open(&path),
+            Emulator::open_or_create(&path),
+            Emulator::create(&path, CardState::new(None), true),
+        ] {
+            let err = second.unwrap_err();
+            assert!(
+                matches!(&err, EmulatorError::InUse { path: p, pid: Some(pid) }
+                    if p == &path && *pid == std::process::id()),
+                "{err}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!("card in use: process {}", std::process::id()))
+                    && text.contains("card.json")
+                    && text.contains("stop that process, or use another state file"),
+                "{text}"
+            );
+        }
+        // The refused overwrite left the served card alone.
+        assert_eq!(CardState::load(&path).unwrap(), state());
+        drop(first);
+        let mut e = Emulator::open(&path).unwrap();
+        send(&mut e, SELECT_ECASD);
+        assert_eq!(send(&mut e, "80CA005A00"), format!("5A10{EID}9000"));
+        drop(e);
+        // An in-memory card takes no lock, whatever else is open.
+        let _served = Emulator::open(&path).unwrap();
+        let _other = Emulator::in_memory(state());
     }
 
     #[test]

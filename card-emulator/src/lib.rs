@@ -43,7 +43,7 @@ pub mod usim;
 pub mod vpcd;
 
 pub use emulator::Emulator;
-pub use state::{CardState, Durability, StateError};
+pub use state::{CardState, Durability, StateError, StateLock};
 
 use std::path::PathBuf;
 
@@ -62,6 +62,15 @@ pub enum EmulatorError {
     /// The state file's content is not a card state this emulator reads.
     #[error("state file {path}: {source}")]
     State { path: PathBuf, source: StateError },
+    /// Another process serves the card of this state file (it holds `<state file>.lock`,
+    /// [`state::lock`]); `pid` is the holder's process id when it could be read.
+    #[error(
+        "card in use: {} serves the card state {} (stop that process, or use another state \
+         file)",
+        pid.map_or_else(|| "another process".to_owned(), |p| format!("process {p}")),
+        path.display()
+    )]
+    InUse { path: PathBuf, pid: Option<u32> },
     /// `init` would replace an existing card.
     #[error("state file {path} already exists (a card lives there; remove it or use --force)")]
     StateExists { path: PathBuf },

@@ -2,12 +2,17 @@
 //! reader.
 //!
 //! Exit codes: 0 success; 2 command line (including an invalid `--eid`, `--vpcd`, `--isdp`,
-//! `--iccid`, `--pol1` or an unreadable `--package`); 3 state file (missing, unreadable, corrupt, unsupported version,
-//! already exists, cannot be written, or the keystore file cannot be written); 4 no randomness
-//! from the OS for the card's keys; 5 the card refuses the profile or its package
-//! (`profile-add`); 6 the PKI directory of `init --pki` cannot be used.
+//! `--iccid`, `--pol1` or an unreadable `--package`); 3 state file (missing, unreadable,
+//! corrupt, unsupported version, already exists, cannot be written, card in use by another
+//! process, or the keystore file cannot be written); 4 no randomness from the OS for the card's
+//! keys; 5 the card refuses the profile or its package (`profile-add`); 6 the PKI directory of
+//! `init --pki` cannot be used.
 //!
 //! The card's keys leave the state file only through `keys`: `show` never prints them.
+//!
+//! `run` holds the state file's lock (`<state file>.lock`) for its whole life, reconnections to
+//! vpcd included; `init` and `profile-add` take it while they write, and fail at once when
+//! another process serves the card. `show` and `keys` only read and take no lock.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use euicc_emulator::eid::{eid_to_string, parse_eid};
@@ -308,7 +313,9 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
                 state.display(),
                 client.addr()
             );
-            // The process runs until it is killed; the state file is always whole on disk.
+            // The process runs until it is killed; the state file is always whole on disk. The
+            // emulator, and with it the state file's lock, lives as long as the process:
+            // reconnections to vpcd serve the same locked card.
             client.run(&mut emulator, &AtomicBool::new(false));
             Ok(())
         }
@@ -458,7 +465,8 @@ fn exit_code(e: &EmulatorError) -> u8 {
         | EmulatorError::InvalidArgument { .. } => 2,
         EmulatorError::Io { .. }
         | EmulatorError::State { .. }
-        | EmulatorError::StateExists { .. } => 3,
+        | EmulatorError::StateExists { .. }
+        | EmulatorError::InUse { .. } => 3,
         EmulatorError::KeyGeneration(_) => 4,
         EmulatorError::Profile(_) | EmulatorError::PackageRefused { .. } => 5,
         EmulatorError::Pki(_) => 6,
@@ -589,6 +597,12 @@ mod tests {
             path: PathBuf::from("f"),
         };
         assert_eq!(exit_code(&exists), 3);
+        let in_use = EmulatorError::InUse {
+            path: PathBuf::from("card.json"),
+            pid: Some(42),
+        };
+        assert_eq!(exit_code(&in_use), 3);
+        assert!(in_use.to_string().contains("process 42"), "{in_use}");
         let rng = EmulatorError::KeyGeneration(euicc_emulator::keyset::KeyGenerationError(
             "no entropy".into(),
         ));

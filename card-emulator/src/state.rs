@@ -54,9 +54,11 @@
 
 mod es8;
 mod file;
+pub mod lock;
 mod profiles;
 
 pub use es8::EckaReading;
+pub use lock::StateLock;
 pub use profiles::ProfileError;
 
 use crate::ecasd::EcasdKeys;

@@ -7,9 +7,11 @@
 //!   `EUICCResponse` tells how each PE went.
 //!
 //! The ISD-P is created if it does not exist and ends DISABLED (`1F`), as after a download.
+//! Both hold the state file's lock ([`StateLock`]) from load to save: a card an emulator serves
+//! is refused ([`EmulatorError::InUse`]) rather than changed behind its back.
 
 use crate::isd_p::{iccid_to_string, parse_iccid, ICCID_LEN};
-use crate::{CardState, EmulatorError};
+use crate::{CardState, EmulatorError, StateLock};
 use smsr_proto::gp::Aid;
 use smsr_proto::saip::response::EuiccResponse;
 use std::path::Path;
@@ -80,11 +82,13 @@ impl PackageProfile {
 
 /// Loads the card in `path`, installs the package and, when the card accepted it, writes the
 /// card back. A refused package leaves the file alone and is an
-/// [`EmulatorError::PackageRefused`].
+/// [`EmulatorError::PackageRefused`]; a card another process serves is an
+/// [`EmulatorError::InUse`].
 pub fn add_package(
     path: &Path,
     profile: &PackageProfile,
 ) -> Result<(CardState, EuiccResponse), EmulatorError> {
+    let _lock = StateLock::acquire(path)?;
     let mut card = CardState::load(path)?;
     let response = crate::usim::install_package(
         &mut card,
@@ -142,8 +146,10 @@ impl TestProfile {
     }
 }
 
-/// Loads the card in `path`, installs `profile` and writes the card back.
+/// Loads the card in `path`, installs `profile` and writes the card back (a card another
+/// process serves is an [`EmulatorError::InUse`]).
 pub fn add_profile(path: &Path, profile: &TestProfile) -> Result<CardState, EmulatorError> {
+    let _lock = StateLock::acquire(path)?;
     let mut card = CardState::load(path)?;
     card.install_test_profile(
         &profile.isd_p,

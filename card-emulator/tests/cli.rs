@@ -309,3 +309,87 @@ fn init_with_a_pki_plays_the_eum_and_writes_the_eis() {
     assert_eq!(out.status.code(), Some(6), "{out:?}");
     assert!(!other.exists());
 }
+
+/// `profile-add` with `--iccid` on the first ISD-P of `state`.
+fn profile_add(state: &Path, isdp: &str) -> Output {
+    run(&[
+        "profile-add",
+        "--state",
+        path(state),
+        "--isdp",
+        isdp,
+        "--iccid",
+        "8949449999999990023",
+    ])
+}
+
+/// stderr of a run refused because `pid` serves the card of `state`: exit code 3 and the
+/// message naming the process and the fix.
+fn assert_in_use(out: &Output, pid: u32, state: &Path) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!(
+            "card in use: process {pid} serves the card state {}",
+            state.display()
+        )) && err.contains("stop that process, or use another state file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_served_card_is_not_changed_by_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("card.json");
+    assert!(run(&["init", "--state", path(&state)]).status.success());
+    let before = std::fs::read(&state).unwrap();
+
+    // This process serves the card: profile-add and init --force are refused, show reads it.
+    let served = euicc_emulator::Emulator::open(&state).unwrap();
+    let out = profile_add(&state, "A0000005591010FFFFFFFF8900001000");
+    assert_in_use(&out, std::process::id(), &state);
+    let out = run(&["init", "--state", path(&state), "--force"]);
+    assert_in_use(&out, std::process::id(), &state);
+    assert!(run(&["show", "--state", path(&state)]).status.success());
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "the card is unchanged"
+    );
+    drop(served);
+    let out = profile_add(&state, "A0000005591010FFFFFFFF8900001000");
+    assert!(out.status.success(), "{out:?}");
+
+    // `run` holds the lock for its life, while it waits for vpcd too (here a closed port).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_euicc-emulator"))
+        .args(["run", "--state", path(&state), "--vpcd"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("EUICC_STATE")
+        .env_remove("EUICC_VPCD")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = dir.path().join("card.json.lock");
+    let holder = server.id().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&lock).unwrap_or_default().trim() != holder {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "euicc-emulator run never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = profile_add(&state, "A0000005591010FFFFFFFF8900001100");
+    assert_in_use(&out, server.id(), &state);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let out = profile_add(&state, "A0000005591010FFFFFFFF8900001100");
+    assert!(out.status.success(), "{out:?}");
+}

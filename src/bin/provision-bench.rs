@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Every run provisions the same package into a new ISD-P of the same card (at most 32 ISD-Ps
-//! fit on the emulator's card), so `--runs` stays small. `scripts/bench.sh` runs it through
+//! fit on the emulator's card), so `--runs` stays small. The SM-SR refuses an ICCID the card
+//! already holds, so each run's copy of the package gets its own ICCID first (`smsr profile
+//! personalize`, not timed; the package keeps its size). `scripts/bench.sh` runs it through
 //! pcscd+vpcd and in-process.
 
 use std::collections::BTreeMap;
@@ -111,7 +113,22 @@ fn run() -> Result<(), String> {
     let mut steps: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let (mut totals, mut apdus, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..a.runs {
+    for run in 0..a.runs {
+        let copy = dir.join(format!("run-{run}.der"));
+        let iccid = format!("898828999999999{run:05}");
+        smsr_json(
+            &a,
+            db,
+            &[
+                "profile",
+                "personalize",
+                &path(&a.profile),
+                "--out",
+                &path(&copy),
+                "--iccid",
+                &iccid,
+            ],
+        )?;
         let out = smsr_json(
             &a,
             db,
@@ -120,7 +137,7 @@ fn run() -> Result<(), String> {
                 "--eid",
                 &eid,
                 "--profile",
-                &path(&a.profile),
+                &path(&copy),
                 "--pki",
                 &path(&a.pki),
                 "--es5",

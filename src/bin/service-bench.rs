@@ -51,12 +51,12 @@ fn parse() -> Result<Args, String> {
     })
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
+/// The `p`-th percentile (nearest rank) of sorted values.
+fn percentile(sorted: &[f64], p: usize) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n => sorted[((p * (n - 1) + 50) / 100).min(n - 1)],
     }
-    let rank = (p / 100.0 * (sorted.len() - 1) as f64).round();
-    sorted[(rank as usize).min(sorted.len() - 1)]
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -67,10 +67,7 @@ async fn run(args: Args) -> Result<(), String> {
         .name;
     let client = Client::new(&args.url, config).map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(&args.orders).map_err(|e| e.to_string())?;
-    let orders: Vec<(&str, &str)> = text
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .collect();
+    let orders: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once(' ')).collect();
     let mut latencies = Vec::new();
     let mut steps: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut order_of_steps: Vec<String> = Vec::new();
@@ -101,7 +98,10 @@ async fn run(args: Args) -> Result<(), String> {
             if !order_of_steps.contains(&step) {
                 order_of_steps.push(step.clone());
             }
-            steps.entry(step).or_default().push(s["ms"].as_f64().unwrap_or(0.0));
+            steps
+                .entry(step)
+                .or_default()
+                .push(s["ms"].as_f64().unwrap_or(0.0));
         }
     }
     latencies.sort_by(f64::total_cmp);
@@ -110,14 +110,14 @@ async fn run(args: Args) -> Result<(), String> {
         if args.enable { " (enableProfile)" } else { "" },
         latencies.len(),
         latencies.first().copied().unwrap_or(f64::NAN),
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 90.0),
+        percentile(&latencies, 50),
+        percentile(&latencies, 90),
         latencies.last().copied().unwrap_or(f64::NAN),
     );
     for step in order_of_steps {
         let mut v = steps.remove(&step).unwrap_or_default();
         v.sort_by(f64::total_cmp);
-        println!("  {step:<20} median {:>7.1} ms", percentile(&v, 50.0));
+        println!("  {step:<20} median {:>7.1} ms", percentile(&v, 50));
     }
     Ok(())
 }
@@ -130,7 +130,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("service-bench: {e}");

@@ -329,6 +329,10 @@ pub fn isdp(g: &GlobalArgs, cmd: &IsdpCommand) -> Result<(), CliError> {
             memory,
             es5,
         } => {
+            // An ICCID already on the card is refused before the card is opened.
+            if let Some(iccid) = iccid {
+                es5::check_iccid_free(&registry, eid, iccid)?;
+            }
             let mut link = link_for(g, &registry, eid, es5)?;
             let created =
                 es5::create_isdp(&mut registry, link.as_mut(), eid, iccid.as_deref(), *memory)?;

@@ -117,6 +117,9 @@ pub fn es5_error(e: &Es5Error) -> FunctionError {
         Es5Error::Input(m) => {
             FunctionError::new(subject::FUNCTION_REQUESTER, reason::INVALID, m.clone())
         }
+        Es5Error::IccidInUse { iccid, .. } => {
+            FunctionError::new(subject::ICCID, reason::ALREADY_IN_USE, e.to_string()).about(iccid)
+        }
         Es5Error::Pol2 { .. } => {
             FunctionError::new(subject::ICCID, reason::NOT_ALLOWED, e.to_string())
         }

@@ -379,7 +379,7 @@ impl SmSr {
         let work: CardWork = match f.name {
             "CreateISDP" => {
                 let iccid = r.text("iccid")?;
-                in_use(&registry, &eid, &iccid)?;
+                es5::check_iccid_free(&registry, &eid, &iccid).map_err(|e| es5_error(&e))?;
                 let memory = r
                     .opt_number("requiredMemory")?
                     .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
@@ -481,33 +481,6 @@ fn by_iccid(
     registry
         .isdp_by_iccid(eid, &iccid)
         .map_err(|e| registry_error(&e))
-}
-
-/// Refuses an ICCID the card already holds (`8.2.1`/`3.3`); a half-done ISD-P of it (no
-/// profile downloaded) does not count.
-fn in_use(registry: &Registry, eid: &str, iccid: &str) -> Result<(), FunctionError> {
-    let held = registry
-        .isdps(eid)
-        .map_err(|e| registry_error(&e))?
-        .into_iter()
-        .find(|r| {
-            r.iccid.as_deref() == Some(iccid)
-                && (matches!(r.state.as_str(), "disabled" | "enabled")
-                    || r.pending.as_deref() == Some("download"))
-        });
-    match held {
-        Some(r) => Err(FunctionError::new(
-            subject::ICCID,
-            reason::ALREADY_IN_USE,
-            format!(
-                "ICCID {iccid} is on the eUICC {eid} already, in ISD-P {} ({}): delete that \
-                 profile first, or audit the card if it no longer holds it",
-                r.aid, r.state
-            ),
-        )
-        .about(iccid)),
-        None => Ok(()),
-    }
 }
 
 /// A profile switch (with the reset that applies it) or the Fallback Attribute, then the

@@ -149,6 +149,11 @@ where
     let eid = order.eid;
     let iccid = package_iccid(order.package);
     let eis = registry.eis(eid)?;
+    // A profile already on the card is refused before the card is reached (create-isdp would
+    // refuse it too, after the connection).
+    if let Some(iccid) = &iccid {
+        es5::check_iccid_free(registry, eid, iccid)?;
+    }
     let mut link = timer.run("connect", || {
         let link = connect(registry)?;
         Ok::<_, E>((link, format!("EID {eid} checked")))

@@ -34,8 +34,11 @@ use smsr_proto::sgp02::{parse_confirmation_response, Es5Command, Notification, P
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 use thiserror::Error;
 
+mod iccid;
 pub mod refusal;
 pub mod scp80;
+
+pub use iccid::{check_iccid_free, iccid_holder};
 
 /// Why an ES5 function failed.
 #[derive(Debug, Error)]
@@ -67,6 +70,19 @@ pub enum Es5Error {
     /// answer.
     #[error("the SM-SR did not relay the ES8 data to the card: {detail}")]
     Relay { detail: String },
+    /// CreateISDP for a profile whose ICCID the registry already has on the card, in an ISD-P
+    /// holding a profile (disabled or enabled, or with a download pending); nothing was sent.
+    /// SGP.02 reason code 3.3 "already in use".
+    #[error(
+        "ICCID {iccid} is already on eUICC {eid}, in ISD-P {aid}; nothing was sent to the card: \
+         delete that profile first (`smsr profile delete --eid {eid} --isdp {aid}`), or, if \
+         the card no longer has it, let `smsr audit --eid {eid}` update the registry"
+    )]
+    IccidInUse {
+        eid: String,
+        iccid: String,
+        aid: String,
+    },
     /// POL2 at the SM-SR forbids the operation; nothing was sent.
     #[error(
         "{what} refused by the SM-SR: POL2 of the profile in ISD-P {aid} says {rule}; nothing \
@@ -371,8 +387,10 @@ pub struct Created {
     pub state: String,
 }
 
-/// ES5.CreateISDP: allocates the first free ISD-P AID, records the intent, sends INSTALL [for
-/// install and make selectable] of the EIS's ISD-P module, and records the outcome.
+/// ES5.CreateISDP: refuses an ICCID already on the card ([`check_iccid_free`]), allocates the
+/// first free ISD-P AID and records the intent in one registry transaction (two SM-SR
+/// processes never pick the same AID), sends INSTALL [for install and make selectable] of the
+/// EIS's ISD-P module, and records the outcome.
 pub fn create_isdp(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
@@ -381,24 +399,37 @@ pub fn create_isdp(
     memory: Option<u32>,
 ) -> Result<Created, Es5Error> {
     let eis = registry.eis(eid)?;
-    let aid_hex = registry.next_isdp_aid(eid, &[])?;
-    let aid = Aid::new(&hexfmt::parse(&aid_hex).map_err(|e| Es5Error::Input(e.to_string()))?)
-        .map_err(|e| Es5Error::Input(e.to_string()))?;
-    let mut install = Install::create_isd_p(aid, memory);
-    if let Install::ForInstall { data: i, .. } = &mut install {
-        let aid_of = |t: &str| {
-            hexfmt::parse(t)
-                .ok()
-                .and_then(|b| Aid::new(&b).ok())
-                .ok_or_else(|| Es5Error::Input(format!("EIS AID {t} is not an AID")))
-        };
-        i.load_file = Some(aid_of(&eis.isd_p_load_file_aid)?);
-        i.module = Some(aid_of(&eis.isd_p_module_aid)?);
+    if let Some(iccid) = iccid {
+        check_iccid_free(registry, eid, iccid)?;
     }
-    let apdus = install
-        .to_apdus()
-        .map_err(|e| Es5Error::Input(e.to_string()))?;
-    registry.begin_create(eid, &aid_hex, iccid, memory.map(u64::from))?;
+    let eis_aid = |t: &str| {
+        hexfmt::parse(t)
+            .ok()
+            .and_then(|b| Aid::new(&b).ok())
+            .ok_or_else(|| Es5Error::Input(format!("EIS AID {t} is not an AID")))
+    };
+    let (load_file, module) = (
+        eis_aid(&eis.isd_p_load_file_aid)?,
+        eis_aid(&eis.isd_p_module_aid)?,
+    );
+    let aid_hex = registry.begin_create_next(eid, &[], iccid, memory.map(u64::from))?;
+    let apdus = aid_of(&aid_hex).and_then(|aid| {
+        let mut install = Install::create_isd_p(aid, memory);
+        if let Install::ForInstall { data: i, .. } = &mut install {
+            i.load_file = Some(load_file);
+            i.module = Some(module);
+        }
+        install
+            .to_apdus()
+            .map_err(|e| Es5Error::Input(e.to_string()))
+    });
+    let apdus = match apdus {
+        Ok(apdus) => apdus,
+        Err(e) => {
+            registry.abandon(eid, &aid_hex, &e.to_string())?;
+            return Err(e);
+        }
+    };
     // On a link failure the card may or may not have created it: the pending mark stays for
     // `smsr audit`.
     let responses = link.run(&apdus)?;

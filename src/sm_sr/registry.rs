@@ -12,12 +12,19 @@
 //!
 //! Schema versions are kept in `PRAGMA user_version`; [`MIGRATIONS`] brings any older file up
 //! to date, the first version included.
+//!
+//! Several processes may write at once: connections wait for each other's locks and write
+//! transactions take the write lock first (`registry/write.rs`).
 
 use crate::sm_sr::eis::Eis;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+
+mod write;
+
+pub use write::BUSY_TIMEOUT;
 
 /// Schema migrations, in order: entry `n` takes a file from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -180,16 +187,17 @@ impl Registry {
         }
         let existed = path.exists();
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| open_err(e.to_string()))?;
         #[cfg(unix)]
         if !existed {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                 .map_err(|e| open_err(e.to_string()))?;
         }
-        conn.execute_batch(
-            "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
-        )
-        .map_err(|e| open_err(e.to_string()))?;
+        write::wal(&conn).map_err(|e| open_err(e.to_string()))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+            .map_err(|e| open_err(e.to_string()))?;
         let mut registry = Self {
             conn,
             path: path.to_owned(),
@@ -203,6 +211,7 @@ impl Registry {
     /// schema is older than the table of cards).
     pub fn inspect(path: &Path) -> Result<RegistryHealth, RegistryError> {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         let schema: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
             .and_then(|verdict| {
@@ -228,6 +237,7 @@ impl Registry {
     /// An in-memory registry (tests).
     pub fn in_memory() -> Result<Self, RegistryError> {
         let conn = Connection::open_in_memory()?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         let mut registry = Self {
             conn,
@@ -256,7 +266,12 @@ impl Registry {
             });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
-            let tx = self.conn.transaction()?;
+            let tx = write::immediate(&mut self.conn)?;
+            // Another process may have taken the file past this step since it was read.
+            let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if usize::try_from(current).unwrap_or(usize::MAX) > i {
+                continue;
+            }
             tx.execute_batch(sql)?;
             tx.pragma_update(
                 None,
@@ -279,7 +294,7 @@ impl Registry {
     /// is replaced (its ISD-Ps and history kept; SCP80 counters raised to the EIS's when
     /// higher).
     pub fn register(&mut self, eis: &Eis, replace: bool) -> Result<(), RegistryError> {
-        let tx = self.conn.transaction()?;
+        let tx = write::immediate(&mut self.conn)?;
         let exists = eis_exists(&tx, &eis.eid)?;
         if exists && !replace {
             return Err(RegistryError::AlreadyRegistered(eis.eid.clone()));
@@ -413,7 +428,9 @@ impl Registry {
     }
 
     /// The first free ISD-P AID (SGP.02 Annex H layout `A0000005591010FFFFFFFF89 00 nnnn 00`,
-    /// from `nnnn` = `0010`), skipping the AIDs in the registry and in `on_card`.
+    /// from `nnnn` = `0010`), skipping the AIDs in the registry and in `on_card`. Another
+    /// process may take it before it is recorded: [`Registry::begin_create_next`] allocates
+    /// and records in one transaction.
     pub fn next_isdp_aid(&self, eid: &str, on_card: &[String]) -> Result<String, RegistryError> {
         let taken: Vec<String> = self
             .isdps(eid)?
@@ -421,10 +438,7 @@ impl Registry {
             .map(|r| r.aid.to_ascii_uppercase())
             .chain(on_card.iter().map(|a| a.to_ascii_uppercase()))
             .collect();
-        (0x0010u16..=0xFFFF)
-            .map(|n| format!("A0000005591010FFFFFFFF8900{n:04X}00"))
-            .find(|aid| !taken.contains(aid))
-            .ok_or_else(|| RegistryError::NoFreeAid(eid.to_owned()))
+        write::first_free_aid(eid, &taken)
     }
 
     /// Records the intent to create an ISD-P (state `creating`, pending `create`), before the
@@ -437,7 +451,7 @@ impl Registry {
         memory: Option<u64>,
     ) -> Result<(), RegistryError> {
         self.require(eid)?;
-        let tx = self.conn.transaction()?;
+        let tx = write::immediate(&mut self.conn)?;
         tx.execute(
             "INSERT INTO isdp (eid, aid, iccid, state, memory, pending, updated_at)
              VALUES (?1, ?2, ?3, 'creating', ?4, 'create', ?5)",
@@ -457,7 +471,7 @@ impl Registry {
     /// Marks an operation as sent to the card (`enable`, `disable`, `delete`, …).
     pub fn begin(&mut self, eid: &str, aid: &str, operation: &str) -> Result<(), RegistryError> {
         self.isdp(eid, aid)?;
-        let tx = self.conn.transaction()?;
+        let tx = write::immediate(&mut self.conn)?;
         tx.execute(
             "UPDATE isdp SET pending = ?3, updated_at = ?4 WHERE eid = ?1 AND aid = ?2",
             params![eid, aid, operation, now()],
@@ -476,7 +490,7 @@ impl Registry {
         state: Option<&str>,
         outcome: &str,
     ) -> Result<(), RegistryError> {
-        let tx = self.conn.transaction()?;
+        let tx = write::immediate(&mut self.conn)?;
         let operation: Option<Option<String>> = tx
             .query_row(
                 "SELECT pending FROM isdp WHERE eid = ?1 AND aid = ?2",
@@ -514,18 +528,32 @@ impl Registry {
     /// Clears a pending mark without a state change (the card refused the operation).
     pub fn abandon(&mut self, eid: &str, aid: &str, outcome: &str) -> Result<(), RegistryError> {
         let record = self.isdp(eid, aid)?;
-        if record.pending.as_deref() == Some("create") {
-            return self.settle(eid, aid, None, outcome);
+        // The pending mark is read again where it is cleared, in one transaction.
+        let tx = write::immediate(&mut self.conn)?;
+        let pending: Option<String> = tx
+            .query_row(
+                "SELECT pending FROM isdp WHERE eid = ?1 AND aid = ?2",
+                params![eid, &record.aid],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        if pending.as_deref() == Some("create") {
+            // A create the card never did: the ISD-P goes, as `settle` with no state.
+            tx.execute(
+                "DELETE FROM isdp WHERE eid = ?1 AND aid = ?2",
+                params![eid, &record.aid],
+            )?;
+        } else {
+            tx.execute(
+                "UPDATE isdp SET pending = NULL, updated_at = ?3 WHERE eid = ?1 AND aid = ?2",
+                params![eid, &record.aid, now()],
+            )?;
         }
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE isdp SET pending = NULL, updated_at = ?3 WHERE eid = ?1 AND aid = ?2",
-            params![eid, aid, now()],
-        )?;
         log(
             &tx,
             eid,
-            record.pending.as_deref().unwrap_or("update"),
+            pending.as_deref().unwrap_or("update"),
             outcome,
             aid,
         )?;
@@ -543,7 +571,7 @@ impl Registry {
         pol2: Option<&str>,
     ) -> Result<(), RegistryError> {
         self.isdp(eid, aid)?;
-        let tx = self.conn.transaction()?;
+        let tx = write::immediate(&mut self.conn)?;
         if let Some(i) = iccid {
             tx.execute(
                 "UPDATE isdp SET iccid = ?3 WHERE eid = ?1 AND aid = ?2",
@@ -605,7 +633,7 @@ impl Registry {
     ) -> Result<u64, RegistryError> {
         self.require(eid)?;
         let count = i64::try_from(count.max(1)).unwrap_or(i64::MAX);
-        let tx = self.conn.transaction()?;
+        let tx = write::immediate(&mut self.conn)?;
         tx.execute(
             "INSERT INTO scp80_counter (eid, kvn, counter) VALUES (?1, ?2, ?3)
              ON CONFLICT (eid, kvn) DO UPDATE SET counter = counter + ?3",
@@ -640,7 +668,7 @@ impl Registry {
 
     /// Notes an audit of the card.
     pub fn audited(&mut self, eid: &str, detail: &str) -> Result<(), RegistryError> {
-        let tx = self.conn.transaction()?;
+        let tx = write::immediate(&mut self.conn)?;
         tx.execute(
             "UPDATE eis SET last_audit = ?2 WHERE eid = ?1",
             params![eid, now()],

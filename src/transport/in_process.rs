@@ -3,7 +3,7 @@
 //! Le), so it goes under a [`super::channel::ResponseAssembler`] like any reader.
 
 use super::{Transport, TransportError};
-use euicc_emulator::{CardState, Durability, Emulator};
+use euicc_emulator::{CardState, Durability, Emulator, EmulatorError};
 use std::path::{Path, PathBuf};
 
 /// The emulator as a transport.
@@ -17,7 +17,9 @@ pub struct InProcess {
 impl InProcess {
     /// Opens the card in the state file `path` (from `euicc-emulator init`) and powers it on.
     /// Changes to the card's non-volatile state are written back to the file (atomically; see
-    /// [`InProcess::open_with`] to sync them to disk too).
+    /// [`InProcess::open_with`] to sync them to disk too). The card is locked until the
+    /// transport is dropped: one that another process serves is a
+    /// [`TransportError::EmulatorInUse`], at once.
     pub fn open(path: &Path) -> Result<Self, TransportError> {
         Self::open_with(path, Durability::Atomic)
     }
@@ -25,9 +27,12 @@ impl InProcess {
     /// [`InProcess::open`], the state file written with `durability` after each change.
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self, TransportError> {
         let emulator = Emulator::open(path)
-            .map_err(|e| TransportError::Emulator {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
+            .map_err(|e| match e {
+                EmulatorError::InUse { path, pid } => TransportError::EmulatorInUse { path, pid },
+                other => TransportError::Emulator {
+                    path: path.to_path_buf(),
+                    detail: other.to_string(),
+                },
             })?
             .with_durability(durability);
         Ok(Self::from_emulator(
@@ -100,6 +105,25 @@ mod tests {
         let err = InProcess::open(&dir.path().join("none.json")).unwrap_err();
         assert!(matches!(err, TransportError::Emulator { .. }));
         assert!(err.to_string().contains("euicc-emulator init"), "{err}");
+    }
+
+    #[test]
+    fn a_card_served_elsewhere_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        let first = InProcess::from_emulator(
+            Emulator::create(&path, CardState::new(None), false).unwrap(),
+            "first".into(),
+        );
+        let err = InProcess::open(&path).unwrap_err();
+        assert!(
+            matches!(&err, TransportError::EmulatorInUse { pid: Some(p), .. }
+                if *p == std::process::id()),
+            "{err}"
+        );
+        assert!(err.is_setup_problem());
+        drop(first);
+        InProcess::open(&path).unwrap();
     }
 
     #[test]

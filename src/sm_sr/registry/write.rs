@@ -1,0 +1,184 @@
+//! Several writers on one registry file: processes (`smsr` commands run side by side, the
+//! services) and threads, each with its own connection.
+//!
+//! - Every connection waits up to [`BUSY_TIMEOUT`] for a lock another one holds, instead of
+//!   failing at once with "database is locked".
+//! - Every write transaction is `BEGIN IMMEDIATE` ([`immediate`]): it takes the write lock
+//!   before its first read. A deferred transaction that reads and then writes fails with
+//!   `SQLITE_BUSY` whatever the timeout, when another connection committed after its read (in
+//!   WAL mode its snapshot is then stale, and SQLite does not wait for that).
+//! - A value read to decide a write is read in the same transaction as the write: the next
+//!   free ISD-P AID is allocated and its intent recorded at once
+//!   ([`Registry::begin_create_next`]), so two processes never hand out the same AID.
+
+use super::{log, now, Registry, RegistryError};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use std::time::Duration;
+
+/// How long a connection waits for another one's lock before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Puts the file in WAL mode (readers and one writer at once), waiting up to [`BUSY_TIMEOUT`]
+/// for other connections: the change takes an exclusive lock, and SQLite answers "database is
+/// locked" at once, without its busy handler, when a new file is opened by several at a time.
+pub(super) fn wal(conn: &Connection) -> rusqlite::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let mode = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+        match mode {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other.map(drop),
+        }
+    }
+}
+
+/// A write transaction, the write lock taken at `BEGIN` (waiting up to [`BUSY_TIMEOUT`]).
+pub(super) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, RegistryError> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// The first ISD-P AID (SGP.02 Annex H layout `A0000005591010FFFFFFFF89 00 nnnn 00`, from
+/// `nnnn` = `0010`) that is not in `taken` (upper-case hex).
+pub(super) fn first_free_aid(eid: &str, taken: &[String]) -> Result<String, RegistryError> {
+    let taken: std::collections::HashSet<&str> = taken.iter().map(String::as_str).collect();
+    (0x0010u16..=0xFFFF)
+        .map(|n| format!("A0000005591010FFFFFFFF8900{n:04X}00"))
+        .find(|aid| !taken.contains(aid.as_str()))
+        .ok_or_else(|| RegistryError::NoFreeAid(eid.to_owned()))
+}
+
+impl Registry {
+    /// [`Registry::next_isdp_aid`] and [`Registry::begin_create`] in one immediate
+    /// transaction: allocates the first free ISD-P AID (skipping the registry's and `on_card`)
+    /// and records the intent to create it; returns the AID. Another process allocating at the
+    /// same time waits, and then gets the next AID.
+    pub fn begin_create_next(
+        &mut self,
+        eid: &str,
+        on_card: &[String],
+        iccid: Option<&str>,
+        memory: Option<u64>,
+    ) -> Result<String, RegistryError> {
+        let tx = immediate(&mut self.conn)?;
+        if !super::eis_exists(&tx, eid)? {
+            return Err(RegistryError::UnknownEid(eid.to_owned()));
+        }
+        let mut taken: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT aid FROM isdp WHERE eid = ?1")?;
+            let rows = stmt.query_map(params![eid], |r| r.get::<_, String>(0))?;
+            rows.map(|a| a.map(|a| a.to_ascii_uppercase()))
+                .collect::<Result<_, _>>()?
+        };
+        taken.extend(on_card.iter().map(|a| a.to_ascii_uppercase()));
+        let aid = first_free_aid(eid, &taken)?;
+        tx.execute(
+            "INSERT INTO isdp (eid, aid, iccid, state, memory, pending, updated_at)
+             VALUES (?1, ?2, ?3, 'creating', ?4, 'create', ?5)",
+            params![
+                eid,
+                aid,
+                iccid,
+                memory.map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+                now()
+            ],
+        )?;
+        log(&tx, eid, "isdp create", "pending", &aid)?;
+        tx.commit()?;
+        Ok(aid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sm_sr::eis::Eis;
+
+    const EID: &str = "89001999000010000000000000000018";
+
+    fn registry() -> Registry {
+        let mut r = Registry::in_memory().unwrap();
+        let eis = Eis::from_json(&format!(
+            r#"{{"version":1,"eid":"{EID}","isd_r":{{"aid":"A0000005591010FFFFFFFF8900000100"}}}}"#
+        ))
+        .unwrap();
+        r.register(&eis, false).unwrap();
+        r
+    }
+
+    #[test]
+    fn begin_create_next_allocates_and_records_at_once() {
+        let mut r = registry();
+        let first = r
+            .begin_create_next(EID, &[], Some("8988"), Some(4096))
+            .unwrap();
+        assert_eq!(first, "A0000005591010FFFFFFFF8900001000");
+        let rec = r.isdp(EID, &first).unwrap();
+        assert_eq!(
+            (rec.state.as_str(), rec.pending.as_deref(), rec.memory),
+            ("creating", Some("create"), Some(4096))
+        );
+        assert_eq!(rec.iccid.as_deref(), Some("8988"));
+        // The next one skips the registry's and the card's.
+        let on_card = ["a0000005591010ffffffff8900001100".to_owned()];
+        let second = r.begin_create_next(EID, &on_card, None, None).unwrap();
+        assert_eq!(second, "A0000005591010FFFFFFFF8900001200");
+        assert_eq!(
+            r.next_isdp_aid(EID, &on_card).unwrap(),
+            "A0000005591010FFFFFFFF8900001300"
+        );
+        let history = r.history(EID).unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .filter(|h| h.operation == "isdp create" && h.outcome == "pending")
+                .count(),
+            2
+        );
+        assert!(matches!(
+            r.begin_create_next("89001999000010000000000000000026", &[], None, None),
+            Err(RegistryError::UnknownEid(_))
+        ));
+    }
+
+    #[test]
+    fn no_free_aid_is_an_error() {
+        let taken: Vec<String> = (0x0010u16..=0xFFFF)
+            .map(|n| format!("A0000005591010FFFFFFFF8900{n:04X}00"))
+            .collect();
+        assert!(matches!(
+            first_free_aid(EID, &taken),
+            Err(RegistryError::NoFreeAid(_))
+        ));
+        assert_eq!(
+            first_free_aid(EID, &taken[1..]).unwrap(),
+            "A0000005591010FFFFFFFF8900001000"
+        );
+    }
+
+    #[test]
+    fn a_second_writer_waits_for_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("smsr.db");
+        let mut first = Registry::open(&path).unwrap();
+        let tx = immediate(&mut first.conn).unwrap();
+        let waiter = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                let mut second = Registry::open(&path).unwrap();
+                let tx = immediate(&mut second.conn).unwrap();
+                tx.commit().unwrap();
+                started.elapsed()
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        tx.commit().unwrap();
+        let waited = waiter.join().unwrap();
+        assert!(waited >= Duration::from_millis(250), "{waited:?}");
+    }
+}
