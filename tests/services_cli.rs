@@ -216,9 +216,22 @@ fn services_as_processes_download_a_profile_ordered_by_the_mno() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["profiles"][0]["state"], "downloaded", "{v:#}");
 
-    // doctor's component table: both services up, the card the SM-SR reaches. (Its PC/SC
-    // checks may fail on a machine without pcscd: only the components are looked at.)
-    let mut args = vec!["--json", "doctor", "--sm-dp", &dp.url, "--sm-sr", &sr.url];
+    // doctor's component table: both services up, the card the SM-SR reaches. Its card
+    // checks look at the fleet's card (held by the SM-SR: in use), not at PC/SC readers, which
+    // this test leaves alone; only the components are looked at.
+    let card = dir.join("fleet/card-0.json");
+    let mut args = vec![
+        "--json",
+        "--transport",
+        "emulator",
+        "--emulator-state",
+        p(&card),
+        "doctor",
+        "--sm-dp",
+        &dp.url,
+        "--sm-sr",
+        &sr.url,
+    ];
     args.extend(identity(&pki, "mno", &mut buf));
     let out = smsr(&args);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -563,13 +563,27 @@ fn provision_through_pcscd_over_scp80() {
             );
         }
     }
-    // And once over SCP03: the scripts forwarded by the ISD-R in STORE DATA.
+    // And once over SCP03: the scripts forwarded by the ISD-R in STORE DATA. The biggest
+    // package, under an ICCID of its own (the card holds the first download of it already, and
+    // the SM-SR refuses an ICCID the card holds).
     let big = common::ts48()
         .and_then(|p| {
             p.into_iter()
                 .max_by_key(|p| p.metadata().map(|m| m.len()).unwrap_or(0))
         })
-        .unwrap_or(profile);
+        .map_or(profile, |p| {
+            let copy = dir.path().join("big.der");
+            sm(&[
+                "profile",
+                "personalize",
+                p.to_str().expect("utf-8 path"),
+                "--iccid",
+                "89882800000000000038",
+                "--out",
+                copy.to_str().expect("utf-8 path"),
+            ]);
+            copy
+        });
     let out = sm(&[
         "provision",
         "--eid",
