@@ -379,3 +379,57 @@ async fn eight_operations_on_one_card_run_one_after_another() {
     );
     Arc::into_inner(s).unwrap().stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_cut_by_a_crash_is_cleaned_up_and_done_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki(tmp.path());
+    let cards = fleet(tmp.path(), &pki, 1);
+    let (eid, eis) = &cards[0];
+    let fleet_dir = tmp.path().join("fleet");
+    let s = Services::start(tmp.path(), &pki, Some(fleet_dir.clone()), false).await;
+    s.register(eis).await;
+    let (_, der) = profile(tmp.path(), ICCID, IMSI);
+    s.stock(&[&der]);
+    // An order cut short: the SM-DP reserved the profile and had the ISD-P created, then
+    // stopped (here: both services stop).
+    smsr::sm_dp::stock::Stock::open(&s.dp_db)
+        .unwrap()
+        .reserve(ICCID, eid)
+        .unwrap();
+    let a = s
+        .call(
+            "sm-dp",
+            &s.sr_url,
+            "/es3/CreateISDP",
+            json!({"eid": eid, "iccid": ICCID}),
+        )
+        .await;
+    assert_eq!(status(&a), "Executed-Success", "{a:#}");
+    let half_done = a["isdPAid"].as_str().unwrap().to_owned();
+    s.stop().await;
+
+    // Started again, the SM-DP returns the profile to the stock; the order again cleans the
+    // half-done ISD-P and downloads the profile once.
+    let s = Services::start(tmp.path(), &pki, Some(fleet_dir), false).await;
+    let a = s.download(eid, ICCID, true).await;
+    assert_eq!(status(&a), "Executed-Success", "{a:#}");
+    let isdps = s.audit(eid).await;
+    assert_eq!(isdps.len(), 1, "{isdps:?}");
+    assert_eq!(
+        (isdps[0].1.as_deref(), isdps[0].2.as_str()),
+        (Some(ICCID), "enabled")
+    );
+    // The half-done ISD-P was deleted first (its AID, free again, is the new one's).
+    let history = smsr::sm_sr::registry::Registry::open(&s.sr_db)
+        .unwrap()
+        .history(eid)
+        .unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.operation == "delete" && h.detail.contains(&half_done)),
+        "{history:?}"
+    );
+    s.stop().await;
+}

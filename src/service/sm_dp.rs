@@ -74,7 +74,16 @@ pub struct SmDpService {
 impl SmDpService {
     /// The service with the SM-DP's ES8 identity `dp`, driving the SM-SR at `sm_sr`.
     pub fn new(config: SmDpConfig, dp: SmDp, sm_sr: &str) -> Result<Arc<Self>, FunctionError> {
-        Stock::open(&config.db).map_err(|e| FunctionError::execution(e.to_string()))?;
+        let mut stock =
+            Stock::open(&config.db).map_err(|e| FunctionError::execution(e.to_string()))?;
+        // Downloads this SM-DP was running when it stopped did not end: their profiles go
+        // back to the stock.
+        for iccid in stock
+            .release_interrupted()
+            .map_err(|e| FunctionError::execution(e.to_string()))?
+        {
+            tracing::warn!("profile {iccid}: its download did not end; available again");
+        }
         let sm_sr = Client::new(sm_sr, config.client.clone())
             .map_err(|e| FunctionError::execution(e.to_string()))?;
         Ok(Arc::new(Self {

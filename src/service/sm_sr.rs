@@ -379,15 +379,16 @@ impl SmSr {
         let work: CardWork = match f.name {
             "CreateISDP" => {
                 let iccid = r.text("iccid")?;
-                es5::check_iccid_free(&registry, &eid, &iccid).map_err(|e| es5_error(&e))?;
+                refuse_held(&registry, &eid, &iccid)?;
                 let memory = r
                     .opt_number("requiredMemory")?
                     .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
                 let e = eid.clone();
                 Box::new(move |registry, link| {
+                    let cleaned = clean_up(registry, link, &e, &iccid)?;
                     let c = es5::create_isdp(registry, link, &e, Some(&iccid), memory)
                         .map_err(|e| es5_error(&e))?;
-                    Ok(json!({"isdPAid": c.aid, "iccid": c.iccid}))
+                    Ok(json!({"isdPAid": c.aid, "iccid": c.iccid, "cleanedUp": cleaned}))
                 })
             }
             "SendData" => {
@@ -481,6 +482,51 @@ fn by_iccid(
     registry
         .isdp_by_iccid(eid, &iccid)
         .map_err(|e| registry_error(&e))
+}
+
+/// Refuses (`8.2.1`/`3.3`) an ICCID the registry has on the card in an ISD-P holding a
+/// profile with nothing pending; an ISD-P of it whose download may have been cut is settled on
+/// the card by [`clean_up`].
+fn refuse_held(registry: &Registry, eid: &str, iccid: &str) -> Result<(), FunctionError> {
+    let isdps = registry.isdps(eid).map_err(|e| registry_error(&e))?;
+    match es5::iccid_holder(&isdps, iccid) {
+        Some(r) if r.pending.is_none() => Err(es5_error(&Es5Error::IccidInUse {
+            eid: eid.to_owned(),
+            iccid: iccid.to_owned(),
+            aid: r.aid.clone(),
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// Before CreateISDP: an earlier attempt at this ICCID that a crash or a lost link cut short
+/// is settled from the card (an audit, when one of its operations is still pending), then
+/// refused if the profile is on the card after all (`3.3`), or its ISD-P, which holds no
+/// profile, deleted. Returns the ISD-Ps deleted.
+fn clean_up(
+    registry: &mut Registry,
+    link: &mut dyn Es5Link,
+    eid: &str,
+    iccid: &str,
+) -> Result<Vec<String>, FunctionError> {
+    let mine = |registry: &Registry| -> Result<Vec<IsdpRecord>, FunctionError> {
+        Ok(registry
+            .isdps(eid)
+            .map_err(|e| registry_error(&e))?
+            .into_iter()
+            .filter(|r| r.iccid.as_deref() == Some(iccid))
+            .collect())
+    };
+    if mine(registry)?.iter().any(|r| r.pending.is_some()) {
+        es5::audit(registry, link, eid).map_err(|e| es5_error(&e))?;
+    }
+    es5::check_iccid_free(registry, eid, iccid).map_err(|e| es5_error(&e))?;
+    let mut cleaned = Vec::new();
+    for r in mine(registry)? {
+        es5::delete_isdp(registry, link, eid, &r).map_err(|e| es5_error(&e))?;
+        cleaned.push(r.aid);
+    }
+    Ok(cleaned)
 }
 
 /// A profile switch (with the reset that applies it) or the Fallback Attribute, then the

@@ -202,6 +202,25 @@ impl Stock {
         Ok(())
     }
 
+    /// Profiles left reserved by a download that did not end (the SM-DP stopped during it):
+    /// available again, returned by ICCID. The SM-SR settles the card's side when the profile is
+    /// ordered again (a half-done ISD-P deleted; a profile already on the card refused).
+    pub fn release_interrupted(&mut self) -> Result<Vec<String>, StockError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let iccids = {
+            let mut st = tx.prepare(
+                "UPDATE stock SET state = 'available', eid = NULL, updated_at = ?1
+                 WHERE state = 'reserved' RETURNING iccid",
+            )?;
+            let rows = st.query_map(params![now()], |r| r.get(0))?;
+            rows.collect::<Result<Vec<String>, _>>()?
+        };
+        tx.commit()?;
+        Ok(iccids)
+    }
+
     /// The package of `iccid`, whatever its state.
     pub fn package(&self, iccid: &str) -> Result<Vec<u8>, StockError> {
         self.conn
@@ -246,6 +265,7 @@ mod tests {
         s.reserve("89882800000000000011", "E2").unwrap();
         s.downloaded("89882800000000000011").unwrap();
         s.release("89882800000000000011").unwrap();
+        assert!(s.release_interrupted().unwrap().is_empty());
         let items = s.list().unwrap();
         assert_eq!(
             (items[0].state.as_str(), items[0].eid.as_deref()),
