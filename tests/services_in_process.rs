@@ -433,3 +433,136 @@ async fn a_download_cut_by_a_crash_is_cleaned_up_and_done_once() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_life_cycle_through_es2_and_es4_with_policy_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki(tmp.path());
+    let cards = fleet(tmp.path(), &pki, 1);
+    let (eid, eis) = &cards[0];
+    let s = Services::start(tmp.path(), &pki, Some(tmp.path().join("fleet")), false).await;
+    s.register(eis).await;
+    let (a_iccid, b_iccid) = ("89882800000000000071", "89882800000000000072");
+    let a_der = profile(tmp.path(), a_iccid, "001010000000071").1;
+    let b_der = profile(tmp.path(), b_iccid, "001010000000072").1;
+    s.stock(&[&a_der, &b_der]);
+    let ok = |a: &serde_json::Value| assert_eq!(status(a), "Executed-Success", "{a:#}");
+    ok(&s.download(eid, a_iccid, true).await);
+    ok(&s.download(eid, b_iccid, false).await);
+    let target = |iccid: &str| json!({"eid": eid, "iccid": iccid});
+    // A holds the Fallback Attribute (ES4); B enabled through the SM-DP (ES2 → ES3).
+    ok(&s
+        .call(
+            "mno",
+            &s.sr_url,
+            "/es4/SetFallBackAttribute",
+            target(a_iccid),
+        )
+        .await);
+    ok(&s
+        .call("mno", &s.dp_url, "/es2/EnableProfile", target(b_iccid))
+        .await);
+    let state = |isdps: &[(String, Option<String>, String)], iccid: &str| {
+        isdps
+            .iter()
+            .find(|i| i.1.as_deref() == Some(iccid))
+            .map(|i| i.2.clone())
+            .unwrap()
+    };
+    let isdps = s.audit(eid).await;
+    assert_eq!(
+        (state(&isdps, a_iccid), state(&isdps, b_iccid)),
+        ("disabled".into(), "enabled".into())
+    );
+    // Disabling B (ES4) hands over to the fallback profile A.
+    ok(&s
+        .call("mno", &s.sr_url, "/es4/DisableProfile", target(b_iccid))
+        .await);
+    let isdps = s.audit(eid).await;
+    assert_eq!(
+        (state(&isdps, a_iccid), state(&isdps, b_iccid)),
+        ("enabled".into(), "disabled".into())
+    );
+    // POL2 through ES2 (relayed as ES3): B may not be deleted; the SM-SR refuses before the card.
+    let rule = json!([{"subject": "PROFILE", "action": "DELETE", "qualification": "Not-Allowed"}]);
+    let mut fields = target(b_iccid);
+    fields["pol2"] = rule;
+    let a = s
+        .call("mno", &s.dp_url, "/es2/UpdatePolicyRules", fields)
+        .await;
+    ok(&a);
+    assert_eq!(a["isdP"]["pol2"][0]["action"], "DELETE", "{a:#}");
+    let a = s
+        .call("mno", &s.sr_url, "/es4/DeleteProfile", target(b_iccid))
+        .await;
+    assert_eq!(
+        (status(&a), codes(&a)),
+        ("Failed", ("8.2.1".into(), "1.2".into())),
+        "{a:#}"
+    );
+    // Rules cleared (ES4), then deleted through ES2.
+    let mut fields = target(b_iccid);
+    fields["pol2"] = json!([]);
+    ok(&s
+        .call("mno", &s.sr_url, "/es4/UpdatePolicyRules", fields)
+        .await);
+    ok(&s
+        .call("mno", &s.dp_url, "/es2/DeleteProfile", target(b_iccid))
+        .await);
+    let isdps = s.audit(eid).await;
+    assert_eq!(isdps.len(), 1, "{isdps:?}");
+    assert_eq!(state(&isdps, a_iccid), "enabled");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_result_is_posted_to_reply_to() {
+    use smsr::service::http::{Handler, Response, Server};
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki(tmp.path());
+    let cards = fleet(tmp.path(), &pki, 1);
+    let (eid, eis) = &cards[0];
+    let s = Services::start(tmp.path(), &pki, Some(tmp.path().join("fleet")), false).await;
+    s.register(eis).await;
+    // The MNO's receiver: an HTTPS server with its certificate, recording what it is sent.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handler: Handler = Arc::new(move |req| {
+        let tx = tx.clone();
+        Box::pin(async move {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let _ = tx.send((req.path, req.peer.name, body));
+            Response::new(204, serde_json::Value::Null)
+        })
+    });
+    let files = smsr::tls::TlsFiles::in_dir(&pki, "mno");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver =
+        Server::spawn(listener, smsr::tls::server_config(&files).unwrap(), handler).unwrap();
+    let mut header = s.header("mno");
+    header.reply_to = Some(format!("https://{}/callbacks", receiver.local_addr()));
+    let first = s
+        .client("mno", &s.sr_url)
+        .call("/es4/AuditEIS", &header, json!({"eid": eid}), false)
+        .await
+        .unwrap();
+    let (path, from, body) = tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(path, "/callbacks/AuditEISResponse");
+    assert_eq!(from, "sm-sr");
+    assert_eq!(status(&body), "Executed-Success", "{body:#}");
+    assert_eq!(
+        body["header"]["functionCallIdentifier"],
+        header.function_call_identifier.as_str()
+    );
+    // The same document as the operation's result.
+    let polled = s
+        .client("mno", &s.sr_url)
+        .wait_operation(first["operationId"].as_str().unwrap(), 10)
+        .await
+        .unwrap();
+    assert_eq!(polled, body);
+    receiver.stop().await;
+    s.stop().await;
+}
