@@ -270,3 +270,95 @@ fn services_as_processes_download_a_profile_ordered_by_the_mno() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("is the service running"));
 }
+
+/// curl (OpenSSL's TLS, not ours) as the MNO and the EUM: the binding works from any HTTPS
+/// client with the certificates, and a client without one is refused in the handshake.
+#[test]
+fn curl_speaks_to_the_sm_sr_with_a_client_certificate() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        println!("skipped: curl is not on PATH");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let pki = pki(dir);
+    let cards = fleet(dir, &pki, 1);
+    let (eid, eis) = &cards[0];
+    let sr = Service::start(&[
+        "--db",
+        p(&dir.join("sr.db")),
+        "serve",
+        "sm-sr",
+        "--pki",
+        p(&pki),
+        "--fleet",
+        p(&dir.join("fleet")),
+        "--no-pcsc",
+    ]);
+    let curl = |name: Option<&str>, path: &str, body: &str| -> (bool, String) {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "--max-time", "30", "--cacert"])
+            .arg(pki.join("tls-ca.crt.pem"));
+        if let Some(n) = name {
+            c.arg("--cert")
+                .arg(pki.join(format!("{n}.tls.crt.pem")))
+                .arg("--key")
+                .arg(pki.join(format!("{n}.tls.key.pem")));
+        }
+        let out = c
+            .args(["-H", "Content-Type: application/json", "-d", body])
+            .arg(format!("{}{path}", sr.url))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let header = |who: &str, call: &str| {
+        format!(
+            r#""header":{{"functionRequesterIdentifier":"{who}","functionCallIdentifier":"{call}"}}"#
+        )
+    };
+    let eis_doc = std::fs::read_to_string(eis).unwrap();
+    let (ok, out) = curl(
+        Some("eum"),
+        "/es1/RegisterEIS",
+        &format!("{{{},\"eis\":{eis_doc}}}", header("eum", "c-1")),
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["header"]["functionExecutionStatus"]["status"], "Executed-Success",
+        "{v:#}"
+    );
+    let (ok, out) = curl(
+        Some("mno"),
+        "/es4/GetEIS",
+        &format!(r#"{{{},"eid":"{eid}"}}"#, header("mno", "c-2")),
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["eis"]["eid"], eid.as_str(), "{v:#}");
+    for key in ["\"kic\"", "\"kid\"", "\"enc\"", "\"mac\"", "\"dek\""] {
+        assert!(
+            !out.contains(key),
+            "GetEIS leaves the ISD-R keys out: {out}"
+        );
+    }
+    // No client certificate: the TLS layer refuses (curl reports the alert).
+    let (ok, out) = curl(
+        None,
+        "/es4/GetEIS",
+        &format!(r#"{{{},"eid":"{eid}"}}"#, header("mno", "c-3")),
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("alert") || out.contains("certificate"),
+        "{out}"
+    );
+}
