@@ -1,6 +1,12 @@
 //! The HTTPS client of the services and of `smsr mno`/`smsr eum`/`smsr doctor`: mutual TLS with
-//! a certificate of the test PKI, one connection per request (HTTP/1.1), JSON in and out, and
-//! the wait for a long function's operation (`202` → `GET /operations/{id}?waitSeconds=N`).
+//! a certificate of the test PKI, HTTP/1.1 connections kept open and reused (the SM-DP makes
+//! several ES3 calls per download; a TLS handshake each would cost more than the call), JSON in
+//! and out, and the wait for a long function's operation (`202` → `GET
+//! /operations/{id}?waitSeconds=N`).
+//!
+//! A kept connection the server closed meanwhile is noticed before anything is written on it
+//! (hyper gives the request back), and the request goes on a new connection; a request written
+//! on a connection that then fails is not sent again.
 
 use crate::service::envelope::RequestHeader;
 use http_body_util::{BodyExt, Full};
@@ -8,7 +14,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -59,7 +65,12 @@ impl ClientError {
     }
 }
 
-/// One service, as a client sees it.
+/// Idle connections kept per service.
+const IDLE_CONNECTIONS: usize = 32;
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// One service, as a client sees it. Clones share the kept connections.
 #[derive(Clone, Debug)]
 pub struct Client {
     url: String,
@@ -67,6 +78,7 @@ pub struct Client {
     port: u16,
     prefix: String,
     tls: Arc<rustls::ClientConfig>,
+    idle: Arc<Mutex<Vec<Sender>>>,
 }
 
 /// An answer, with how long its parts took.
@@ -74,7 +86,7 @@ pub struct Client {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
-    /// TCP connect and TLS handshake.
+    /// TCP connect and TLS handshake (zero on a kept connection).
     pub connect: Duration,
     /// The whole request.
     pub total: Duration,
@@ -111,6 +123,7 @@ impl Client {
             port,
             prefix: prefix.to_owned(),
             tls,
+            idle: Arc::default(),
         })
     }
 
@@ -119,9 +132,8 @@ impl Client {
         &self.url
     }
 
-    /// One request: `body` is sent as JSON (POST), or none (GET).
-    pub async fn request(&self, path: &str, body: Option<&Value>) -> Result<Answer, ClientError> {
-        let start = Instant::now();
+    /// Opens a new connection: TCP, TLS, HTTP/1.1.
+    async fn connect(&self) -> Result<Sender, ClientError> {
         let connect_err = |detail: String| ClientError::Connect {
             url: self.url.clone(),
             detail,
@@ -138,55 +150,110 @@ impl Client {
             url: self.url.clone(),
             detail: format!("server name {}: {e}", self.host),
         })?;
-        let tls_err = |detail: String| ClientError::Tls {
-            url: self.url.clone(),
-            detail,
-        };
         let tls = tokio::time::timeout(
             CONNECT_TIMEOUT,
             TlsConnector::from(self.tls.clone()).connect(name, tcp),
         )
         .await
-        .map_err(|_| tls_err("handshake timed out".into()))?
-        .map_err(|e| tls_err(e.to_string()))?;
-        let connect = start.elapsed();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .map_err(|_| self.tls_err("handshake timed out".into()))?
+        .map_err(|e| self.tls_err(e.to_string()))?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
-            .map_err(|e| tls_err(e.to_string()))?;
-        let driver = tokio::spawn(async move {
+            .map_err(|e| self.tls_err(e.to_string()))?;
+        // The connection runs until both sides are done with it.
+        tokio::spawn(async move {
             let _ = conn.await;
         });
+        Ok(sender)
+    }
+
+    fn tls_err(&self, detail: String) -> ClientError {
+        ClientError::Tls {
+            url: self.url.clone(),
+            detail,
+        }
+    }
+
+    /// A kept connection ready for a request, if there is one.
+    fn kept(&self) -> Option<Sender> {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while let Some(s) = idle.pop() {
+            if s.is_ready() && !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn keep(&self, sender: Sender) {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < IDLE_CONNECTIONS {
+            idle.push(sender);
+        }
+    }
+
+    /// One request: `body` is sent as JSON (POST), or none (GET).
+    pub async fn request(&self, path: &str, body: Option<&Value>) -> Result<Answer, ClientError> {
+        let start = Instant::now();
         let full_path = format!("{}{path}", self.prefix);
         let builder = hyper::Request::builder()
             .uri(&full_path)
             .header(hyper::header::HOST, format!("{}:{}", self.host, self.port))
             .header(hyper::header::ACCEPT, "application/json");
-        let request = match body {
-            Some(b) => builder
-                .method(hyper::Method::POST)
-                .header(hyper::header::CONTENT_TYPE, "application/json")
-                .body(Full::new(Bytes::from(
-                    serde_json::to_vec(b).unwrap_or_default(),
-                ))),
-            None => builder
-                .method(hyper::Method::GET)
-                .body(Full::new(Bytes::new())),
-        }
-        .map_err(|e| ClientError::Url(format!("{}{full_path}: {e}", self.url)))?;
-        // In TLS 1.3 a server that refuses the client's certificate says so after the
-        // handshake: the refusal shows here, as the request fails.
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| tls_err(describe_hyper(&e)))?;
+        let mut request = Some(
+            match body {
+                Some(b) => builder
+                    .method(hyper::Method::POST)
+                    .header(hyper::header::CONTENT_TYPE, "application/json")
+                    .body(Full::new(Bytes::from(
+                        serde_json::to_vec(b).unwrap_or_default(),
+                    ))),
+                None => builder
+                    .method(hyper::Method::GET)
+                    .body(Full::new(Bytes::new())),
+            }
+            .map_err(|e| ClientError::Url(format!("{}{full_path}: {e}", self.url)))?,
+        );
+        let mut connect = Duration::ZERO;
+        let (response, sender) = loop {
+            let Some(req) = request.take() else {
+                return Err(self.tls_err("the request could not be sent".into()));
+            };
+            let (mut sender, fresh) = match self.kept() {
+                Some(s) => (s, false),
+                None => {
+                    let t = Instant::now();
+                    let s = self.connect().await?;
+                    connect = t.elapsed();
+                    (s, true)
+                }
+            };
+            match sender.try_send_request(req).await {
+                Ok(r) => break (r, sender),
+                // A kept connection the server closed: the request was not written; it goes
+                // on a new connection.
+                Err(mut e) => match e.take_message() {
+                    Some(req) if !fresh => request = Some(req),
+                    // In TLS 1.3 a server that refuses the client's certificate says so after
+                    // the handshake: the refusal shows here, as the request fails.
+                    _ => return Err(self.tls_err(describe_hyper(e.error()))),
+                },
+            }
+        };
         let status = response.status().as_u16();
         let bytes = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| tls_err(describe_hyper(&e)))?
+            .map_err(|e| self.tls_err(describe_hyper(&e)))?
             .to_bytes();
-        driver.abort();
+        self.keep(sender);
         let body: Value = if bytes.is_empty() {
             Value::Null
         } else {
