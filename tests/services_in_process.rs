@@ -183,6 +183,20 @@ async fn refusals_of_the_binding() {
     // A profile not in stock: 8.2.1 / 3.9.
     let a = s.download(eid, ICCID, false).await;
     assert_eq!(codes(&a), ("8.2.1".into(), "3.9".into()), "{a:#}");
+    // A function whose validity period runs out before its card is free: Expired, 4.10,
+    // nothing done (a validity period of 0 s has always run out).
+    let mut h = s.header("mno");
+    h.validity_period = Some(0);
+    let a = s
+        .client("mno", &s.sr_url)
+        .call("/es4/AuditEIS", &h, json!({"eid": eid}), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (status(&a), codes(&a).1.as_str()),
+        ("Expired", "4.10"),
+        "{a:#}"
+    );
     // A mandatory field missing: 2.2.
     let a = s.call("mno", &s.sr_url, "/es4/AuditEIS", json!({})).await;
     assert_eq!(codes(&a).1, "2.2", "{a:#}");

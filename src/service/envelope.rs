@@ -310,6 +310,24 @@ pub fn failure(responder: &str, call: &str, error: &FunctionError) -> Value {
     )
 }
 
+/// The answer of a function whose validity period ran out before it could start: status
+/// `Expired`, reason `4.10`, nothing done.
+pub fn expired(responder: &str, call: &str, waited: std::time::Duration, validity: u64) -> Value {
+    let e = FunctionError::new(
+        subject::FUNCTION_PROVIDER,
+        reason::EXPIRED,
+        format!(
+            "the function waited {:.1} s for its card, past its validity period of {validity} s; \
+             nothing was done: call again, with a longer validityPeriod if the card is busy",
+            waited.as_secs_f64()
+        ),
+    );
+    with_header(
+        answer_header(responder, call, Status::Expired, Some(&e)),
+        Value::Object(Map::new()),
+    )
+}
+
 fn with_header(header: Value, fields: Value) -> Value {
     let mut out = Map::new();
     out.insert("header".into(), header);

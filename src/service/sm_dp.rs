@@ -248,12 +248,26 @@ impl SmDpService {
         let me = Arc::clone(&self);
         let op = id.clone();
         let head = header.clone();
+        let accepted = Instant::now();
         tokio::spawn(async move {
             let turn = me.turns.wait(&eid).await;
             let name = me.config.name.clone();
             let call = head.function_call_identifier.clone();
             let processing_start = crate::trace::now_rfc3339();
-            let result = if me.stopping.load(Ordering::SeqCst) {
+            let waited = accepted.elapsed();
+            let expired = head
+                .validity_period
+                .filter(|v| waited > Duration::from_secs(*v));
+            let result = if expired.is_some() {
+                if let Work::Download(order) = &work {
+                    me.release(&order.iccid).await;
+                }
+                Err(FunctionError::new(
+                    subject::FUNCTION_PROVIDER,
+                    reason::EXPIRED,
+                    "",
+                ))
+            } else if me.stopping.load(Ordering::SeqCst) {
                 if let Work::Download(order) = &work {
                     me.release(&order.iccid).await;
                 }
@@ -283,9 +297,10 @@ impl SmDpService {
                 }
             };
             drop(turn);
-            let mut answer = match result {
-                Ok(fields) => envelope::success(&name, &call, fields),
-                Err(e) => envelope::failure(&name, &call, &e),
+            let mut answer = match (result, expired) {
+                (_, Some(v)) => envelope::expired(&name, &call, waited, v),
+                (Ok(fields), None) => envelope::success(&name, &call, fields),
+                (Err(e), None) => envelope::failure(&name, &call, &e),
             };
             envelope::stamp(&mut answer, &processing_start, &crate::trace::now_rfc3339());
             me.ops.finish(&op, answer.clone());

@@ -214,12 +214,19 @@ impl SmSr {
         let me = Arc::clone(&self);
         let op = id.clone();
         let head = header.clone();
+        let accepted = Instant::now();
         tokio::spawn(async move {
             let turn = me.cards.queue(&eid).await;
             let name = me.config.name.clone();
             let call = head.function_call_identifier.clone();
             let processing_start = crate::trace::now_rfc3339();
-            let mut answer = if me.stopping.load(Ordering::SeqCst) {
+            let waited = accepted.elapsed();
+            let mut answer = if let Some(v) = head
+                .validity_period
+                .filter(|v| waited > Duration::from_secs(*v))
+            {
+                envelope::expired(&name, &call, waited, v)
+            } else if me.stopping.load(Ordering::SeqCst) {
                 envelope::failure(
                     &name,
                     &call,
