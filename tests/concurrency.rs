@@ -18,6 +18,7 @@ mod common;
 use common::path;
 use euicc_emulator::{eum, CardState, Emulator};
 use smsr::sm_sr::eis::Eis;
+use smsr::sm_sr::isdp::IsdpState;
 use smsr::sm_sr::registry::Registry;
 use smsr_proto::pki::Issuers;
 use std::collections::BTreeSet;
@@ -260,7 +261,8 @@ fn registry_writers_in_threads_wait_for_each_other() {
                     let first = r.reserve_counters(&shared, 1, count).unwrap();
                     ranges.push((first, first + count - 1));
                     let aid = r.begin_create_next(&shared, &[], None, None).unwrap();
-                    r.settle(&shared, &aid, Some("created"), "ok").unwrap();
+                    r.settle(&shared, &aid, Some(IsdpState::Created), "ok")
+                        .unwrap();
                     aids.push(aid);
                     r.next_counter(&own, 1).unwrap();
                 }
@@ -290,7 +292,7 @@ fn registry_writers_in_threads_wait_for_each_other() {
     assert_eq!(isdps.len(), aids.len());
     assert!(isdps
         .iter()
-        .all(|i| i.state == "created" && i.pending.is_none()));
+        .all(|i| i.state == IsdpState::Created && i.pending.is_none()));
     // Each writer's own card: registered once, its counter moved by its own writer only.
     assert_eq!(r.list().unwrap().len(), WRITERS + 1);
     for e in r.list().unwrap().iter().filter(|e| e.eid != shared) {

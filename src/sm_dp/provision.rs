@@ -10,6 +10,7 @@
 
 use super::es8::{self, Es8Error, ProfileCheck, SmDp};
 use crate::sm_sr::es5::{self, Es5Error, Es5Link, ProfileChange};
+use crate::sm_sr::isdp::IsdpState;
 use crate::sm_sr::registry::{Registry, RegistryError};
 use crate::transport::count::Counts;
 use serde::Serialize;
@@ -163,11 +164,7 @@ where
     let leftovers: Vec<_> = registry
         .isdps(eid)?
         .into_iter()
-        .filter(|r| {
-            r.iccid.is_some()
-                && r.iccid == iccid
-                && ["created", "personalized", "creating"].contains(&r.state.as_str())
-        })
+        .filter(|r| r.iccid.is_some() && r.iccid == iccid && r.state.is_half_provisioned())
         .collect();
     if !leftovers.is_empty() {
         timer.run("clean-up", || {
@@ -194,7 +191,7 @@ where
         registry.begin(eid, &created.aid, "establish-keys")?;
         match es8::establish_keys(link.as_mut(), &eis, dp, &aid) {
             Ok(k) => {
-                registry.settle(eid, &created.aid, Some("personalized"), "ok")?;
+                registry.settle(eid, &created.aid, Some(IsdpState::Personalized), "ok")?;
                 let d = format!("ISD-P key set {:02X}, receipt verified", k.keys.kvn());
                 Ok::<_, E>((k, d))
             }
@@ -202,7 +199,7 @@ where
                 // The card personalized the ISD-P, with keys the SM-DP does not know: the
                 // registry says so, and a retry deletes it as half-provisioned.
                 let note = format!("keys unknown to the SM-DP: {e}");
-                registry.settle(eid, &created.aid, Some("personalized"), &note)?;
+                registry.settle(eid, &created.aid, Some(IsdpState::Personalized), &note)?;
                 Err(E::from(e))
             }
             Err(e) => {
@@ -215,7 +212,7 @@ where
         registry.begin(eid, &created.aid, "download")?;
         match es8::download(link.as_mut(), &aid, &keys, order.der) {
             Ok(d) => {
-                registry.settle(eid, &created.aid, Some("disabled"), "ok")?;
+                registry.settle(eid, &created.aid, Some(IsdpState::Disabled), "ok")?;
                 let detail = format!(
                     "{} bytes in {} segment(s), {} PE(s) ok",
                     order.der.len(),

@@ -17,6 +17,7 @@ use crate::hexfmt;
 use crate::keys::{LevelChoice, ResolvedKeys};
 use crate::secure::{SecureChannel, SecureError, SessionOptions};
 use crate::sm_sr::eis::Eis;
+use crate::sm_sr::isdp::IsdpState;
 use crate::sm_sr::pol2::{AutoDelete, Pol2, Rule};
 use crate::sm_sr::registry::{IsdpRecord, Registry, RegistryError};
 use crate::transport::{Transport, TransportError};
@@ -26,7 +27,6 @@ use smsr_proto::gp::delete::Delete;
 use smsr_proto::gp::get_data::{tags, DataObject, ExtendedCardResources, GetData};
 use smsr_proto::gp::get_status::StatusScope;
 use smsr_proto::gp::install::Install;
-use smsr_proto::gp::life_cycle;
 use smsr_proto::gp::store_data::StoreData;
 use smsr_proto::scp03::StaticKeys;
 use smsr_proto::sgp02::codings::{GET_DATA_NOTIFICATION, NOTIFICATION_QUEUE_MAX};
@@ -271,19 +271,6 @@ impl<T: Transport> Es5Link for Scp03Link<T> {
     }
 }
 
-/// The life cycle of an ISD-P as the registry names it (SGP.02 §5: `07` created, `0F`
-/// personalized, `1F` disabled, `3F` enabled).
-pub fn state_name(life_cycle: u8) -> &'static str {
-    match life_cycle {
-        life_cycle::SELECTABLE => "created",
-        life_cycle::PERSONALIZED => "personalized",
-        life_cycle::ISD_P_DISABLED => "disabled",
-        life_cycle::ISD_P_ENABLED => "enabled",
-        life_cycle::INSTALLED => "installed",
-        _ => "unknown",
-    }
-}
-
 fn last_ok(what: &str, responses: &[ResponseApdu], expected: usize) -> Result<(), Es5Error> {
     match responses.last() {
         Some(r) if responses.len() == expected && (r.sw.is_success() || r.sw.is_warning()) => {
@@ -384,7 +371,7 @@ pub struct Created {
     pub eid: String,
     pub aid: String,
     pub iccid: Option<String>,
-    pub state: String,
+    pub state: IsdpState,
 }
 
 /// ES5.CreateISDP: refuses an ICCID already on the card ([`check_iccid_free`]), allocates the
@@ -437,12 +424,12 @@ pub fn create_isdp(
         registry.abandon(eid, &aid_hex, &e.to_string())?;
         return Err(e);
     }
-    registry.settle(eid, &aid_hex, Some("created"), "ok")?;
+    registry.settle(eid, &aid_hex, Some(IsdpState::Created), "ok")?;
     Ok(Created {
         eid: eid.to_owned(),
         aid: aid_hex,
         iccid: iccid.map(str::to_owned),
-        state: "created".into(),
+        state: IsdpState::Created,
     })
 }
 
@@ -553,7 +540,7 @@ fn sync_from_card(
         let card = on_card
             .iter()
             .find(|c| c.aid.eq_ignore_ascii_case(&rec.aid));
-        let card_state = card.map(|c| state_name(c.life_cycle).to_owned());
+        let card_state = card.map(|c| IsdpState::from_life_cycle(c.life_cycle));
         if let Some(f) = card.and_then(|c| c.fallback).filter(|f| *f != rec.fallback) {
             registry.set_profile(eid, &rec.aid, None, Some(f), None)?;
             changes.push(AuditChange {
@@ -563,7 +550,7 @@ fn sync_from_card(
                 action: "Fallback Attribute updated from the card".to_owned(),
             });
         }
-        if card_state.as_deref() == Some(rec.state.as_str()) && rec.pending.is_none() {
+        if card_state == Some(rec.state) && rec.pending.is_none() {
             continue;
         }
         let action = match (&card_state, &rec.pending) {
@@ -572,24 +559,25 @@ fn sync_from_card(
             (Some(_), None) => "state updated from the card".to_owned(),
             (None, None) => "not on the card, removed".to_owned(),
         };
-        registry.settle(eid, &rec.aid, card_state.as_deref(), "audit")?;
+        registry.settle(eid, &rec.aid, card_state, "audit")?;
         changes.push(AuditChange {
             aid: rec.aid.clone(),
-            registry: Some(rec.state.clone()),
-            card: card_state,
+            registry: Some(rec.state.to_string()),
+            card: card_state.map(|s| s.to_string()),
             action,
         });
     }
     for c in &on_card {
         if !known.iter().any(|r| r.aid.eq_ignore_ascii_case(&c.aid)) {
-            registry.settle(eid, &c.aid, Some(state_name(c.life_cycle)), "audit")?;
+            let state = IsdpState::from_life_cycle(c.life_cycle);
+            registry.settle(eid, &c.aid, Some(state), "audit")?;
             if c.fallback == Some(true) {
                 registry.set_profile(eid, &c.aid, None, Some(true), None)?;
             }
             changes.push(AuditChange {
                 aid: c.aid.clone(),
                 registry: None,
-                card: Some(state_name(c.life_cycle).to_owned()),
+                card: Some(state.to_string()),
                 action: "found on the card, added".to_owned(),
             });
         }
@@ -694,7 +682,7 @@ pub fn change_profile(
     // The card reported this ISD-P's state; the mark goes if the sync did not clear it.
     if registry.isdp(eid, &record.aid)?.pending.is_some() {
         let state = registry.isdp(eid, &record.aid)?.state;
-        registry.settle(eid, &record.aid, Some(&state), "ok")?;
+        registry.settle(eid, &record.aid, Some(state), "ok")?;
     }
     // POL2 auto-delete: profiles this change disabled go, the fallback profile excepted.
     let auto = AutoDelete::after_change(&before, &registry.isdps(eid)?).map_err(Es5Error::Input)?;
@@ -744,7 +732,7 @@ fn check_pol2(
                 return Err(refuse("EnableProfile", &record.aid, Rule::EnableNotAllowed));
             }
             for other in registry.isdps(eid)? {
-                if other.state == "enabled"
+                if other.state == IsdpState::Enabled
                     && other.aid != record.aid
                     && pol2(&other)?.has(Rule::DisableNotAllowed)
                 {

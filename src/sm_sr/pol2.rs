@@ -7,6 +7,7 @@
 //! SGP.02 names the rules ("disabling not allowed", "deletion not allowed", "profile deletion
 //! is mandatory when it is disabled"); the coding in the registry is this tool's.
 
+use crate::sm_sr::isdp::IsdpState;
 use crate::sm_sr::registry::IsdpRecord;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -92,11 +93,13 @@ impl AutoDelete {
     /// From the registry's ISD-Ps before and after the change.
     pub fn after_change(before: &[IsdpRecord], after: &[IsdpRecord]) -> Result<Self, String> {
         let mut out = Self::default();
-        for was in before.iter().filter(|r| r.state == "enabled") {
+        for was in before.iter().filter(|r| r.state == IsdpState::Enabled) {
             let Some(now) = after.iter().find(|r| r.aid == was.aid) else {
                 continue;
             };
-            if now.state != "disabled" || !Pol2::from_json(&now.pol2)?.has(Rule::AutoDelete) {
+            if now.state != IsdpState::Disabled
+                || !Pol2::from_json(&now.pol2)?.has(Rule::AutoDelete)
+            {
                 continue;
             }
             if now.fallback {
@@ -117,7 +120,7 @@ mod tests {
         IsdpRecord {
             aid: aid.into(),
             iccid: None,
-            state: state.into(),
+            state: state.parse().unwrap(),
             fallback,
             pol2: pol2.into(),
             memory: None,

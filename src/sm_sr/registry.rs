@@ -17,6 +17,7 @@
 //! transactions take the write lock first (`registry/write.rs`).
 
 use crate::sm_sr::eis::Eis;
+use crate::sm_sr::isdp::IsdpState;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -104,8 +105,13 @@ pub enum RegistryError {
     UnknownIsdp { eid: String, aid: String },
     #[error("EID {eid} has no profile with ICCID {iccid} in the registry")]
     UnknownIccid { eid: String, iccid: String },
-    #[error("the EIS stored for {eid} is unreadable: {detail}")]
-    Corrupt { eid: String, detail: String },
+    /// A stored value that does not read back (`what`: the EIS, an ISD-P's AID or state...).
+    #[error("the {what} stored for {eid} is unreadable: {detail}")]
+    Corrupt {
+        eid: String,
+        what: &'static str,
+        detail: String,
+    },
     #[error("all ISD-P AIDs of EID {0} are in use (…1000 to …FFFF00)")]
     NoFreeAid(String),
 }
@@ -115,9 +121,8 @@ pub enum RegistryError {
 pub struct IsdpRecord {
     pub aid: String,
     pub iccid: Option<String>,
-    /// `created`, `personalized`, `disabled`, `enabled` (SGP.02 life cycle), or `creating`
-    /// before the card confirmed the CreateISDP.
-    pub state: String,
+    /// The SGP.02 life cycle, or `creating` before the card confirmed the CreateISDP.
+    pub state: IsdpState,
     pub fallback: bool,
     /// POL2 rules (JSON array).
     pub pol2: String,
@@ -346,6 +351,7 @@ impl Registry {
         let document = document.ok_or_else(|| RegistryError::UnknownEid(eid.to_owned()))?;
         let mut eis = Eis::from_json(&document).map_err(|e| RegistryError::Corrupt {
             eid: eid.to_owned(),
+            what: "EIS",
             detail: e.to_string(),
         })?;
         // The counters live in their own table, the EIS copy is only their starting point.
@@ -389,20 +395,33 @@ impl Registry {
              FROM isdp WHERE eid = ?1 ORDER BY aid",
         )?;
         let rows = stmt.query_map(params![eid], |r| {
-            Ok(IsdpRecord {
-                aid: r.get(0)?,
-                iccid: r.get(1)?,
-                state: r.get(2)?,
-                fallback: r.get(3)?,
-                pol2: r.get(4)?,
-                memory: r
-                    .get::<_, Option<i64>>(5)?
-                    .map(|m| u64::try_from(m).unwrap_or(0)),
-                pending: r.get(6)?,
-                updated_at: r.get(7)?,
-            })
+            let state: String = r.get(2)?;
+            Ok((
+                IsdpRecord {
+                    aid: r.get(0)?,
+                    iccid: r.get(1)?,
+                    state: IsdpState::Unknown,
+                    fallback: r.get(3)?,
+                    pol2: r.get(4)?,
+                    memory: r
+                        .get::<_, Option<i64>>(5)?
+                        .map(|m| u64::try_from(m).unwrap_or(0)),
+                    pending: r.get(6)?,
+                    updated_at: r.get(7)?,
+                },
+                state,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.map(|row| {
+            let (mut record, state) = row?;
+            record.state = state.parse().map_err(|e| RegistryError::Corrupt {
+                eid: eid.to_owned(),
+                what: "ISD-P state",
+                detail: format!("ISD-P {}: {e}", record.aid),
+            })?;
+            Ok(record)
+        })
+        .collect()
     }
 
     /// One ISD-P by AID.
@@ -454,11 +473,12 @@ impl Registry {
         let tx = write::immediate(&mut self.conn)?;
         tx.execute(
             "INSERT INTO isdp (eid, aid, iccid, state, memory, pending, updated_at)
-             VALUES (?1, ?2, ?3, 'creating', ?4, 'create', ?5)",
+             VALUES (?1, ?2, ?3, ?4, ?5, 'create', ?6)",
             params![
                 eid,
                 aid,
                 iccid,
+                IsdpState::Creating.as_str(),
                 memory.map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
                 now()
             ],
@@ -487,7 +507,7 @@ impl Registry {
         &mut self,
         eid: &str,
         aid: &str,
-        state: Option<&str>,
+        state: Option<IsdpState>,
         outcome: &str,
     ) -> Result<(), RegistryError> {
         let tx = write::immediate(&mut self.conn)?;
@@ -504,12 +524,12 @@ impl Registry {
                 let n = tx.execute(
                     "UPDATE isdp SET state = ?3, pending = NULL, updated_at = ?4
                      WHERE eid = ?1 AND aid = ?2",
-                    params![eid, aid, s, now()],
+                    params![eid, aid, s.as_str(), now()],
                 )?;
                 if n == 0 {
                     tx.execute(
                         "INSERT INTO isdp (eid, aid, state, updated_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![eid, aid, s, now()],
+                        params![eid, aid, s.as_str(), now()],
                     )?;
                 }
             }
@@ -802,16 +822,16 @@ mod tests {
         r.begin_create(EID, &aid, Some("8988"), Some(4096)).unwrap();
         let rec = r.isdp(EID, &aid).unwrap();
         assert_eq!(
-            (rec.state.as_str(), rec.pending.as_deref()),
-            ("creating", Some("create"))
+            (rec.state, rec.pending.as_deref()),
+            (IsdpState::Creating, Some("create"))
         );
         let next = r
             .next_isdp_aid(EID, &["A0000005591010FFFFFFFF8900001100".into()])
             .unwrap();
         assert_eq!(next, "A0000005591010FFFFFFFF8900001200");
-        r.settle(EID, &aid, Some("created"), "ok").unwrap();
+        r.settle(EID, &aid, Some(IsdpState::Created), "ok").unwrap();
         let rec = r.isdp(EID, &aid).unwrap();
-        assert_eq!((rec.state.as_str(), rec.pending), ("created", None));
+        assert_eq!((rec.state, rec.pending), (IsdpState::Created, None));
 
         r.begin_create(EID, &next, None, None).unwrap();
         r.abandon(EID, &next, "refused 6A80").unwrap();
@@ -838,7 +858,7 @@ mod tests {
             "A0000005591010FFFFFFFF8900001000",
             "A0000005591010FFFFFFFF8900001100",
         ] {
-            r.settle(EID, aid, Some("disabled"), "ok").unwrap();
+            r.settle(EID, aid, Some(IsdpState::Disabled), "ok").unwrap();
         }
         r.set_profile(
             EID,
@@ -905,6 +925,35 @@ mod tests {
         let garbage = path.with_extension("bad");
         std::fs::write(&garbage, b"not a database at all, not even close....").unwrap();
         assert!(Registry::inspect(&garbage).is_err());
+    }
+
+    #[test]
+    fn a_state_the_registry_cannot_read_is_corrupt() {
+        let mut r = Registry::in_memory().unwrap();
+        r.register(&eis(), false).unwrap();
+        r.conn
+            .execute(
+                "INSERT INTO isdp (eid, aid, state, updated_at)
+                 VALUES (?1, 'A0000005591010FFFFFFFF8900001000', 'Enabled', '')",
+                params![EID],
+            )
+            .unwrap();
+        let err = r.isdps(EID).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                RegistryError::Corrupt {
+                    what: "ISD-P state",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(EID) && text.contains("\"Enabled\"") && text.contains("8900001000"),
+            "{text}"
+        );
     }
 
     #[test]

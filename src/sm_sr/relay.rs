@@ -17,6 +17,7 @@
 //! the profile DISABLED with its ICCID and POL2.
 
 use super::es5::{Es5Error, Es5Link};
+use super::isdp::IsdpState;
 use super::pol2::Pol2;
 use super::registry::{IsdpRecord, Registry};
 use crate::hexfmt;
@@ -93,7 +94,7 @@ fn to_isd_r(
     };
     let all_ok = responses.len() == apdus.len() && responses.iter().all(|r| r.sw.is_success());
     if parameters && all_ok {
-        registry.settle(eid, &target.aid, Some("personalized"), "ok")?;
+        registry.settle(eid, &target.aid, Some(IsdpState::Personalized), "ok")?;
     } else if !all_ok && (certificate || parameters) {
         let sw = responses.last().map(|r| r.sw.to_u16()).unwrap_or(0);
         registry.abandon(eid, &target.aid, &format!("card answered {sw:04X}"))?;
@@ -195,7 +196,7 @@ pub fn download_completed(
         .filter(|r| r.iccid.as_deref() == Some(iccid))
         .find(|r| {
             r.pending.as_deref() == Some("download")
-                || matches!(r.state.as_str(), "personalized" | "disabled")
+                || matches!(r.state, IsdpState::Personalized | IsdpState::Disabled)
         })
         .ok_or_else(|| {
             Es5Error::Input(format!(
@@ -203,8 +204,13 @@ pub fn download_completed(
                  and SendData carries the download before ProfileDownloadCompleted"
             ))
         })?;
-    if record.pending.is_some() || record.state != "disabled" {
-        registry.settle(eid, &record.aid, Some("disabled"), "download completed")?;
+    if record.pending.is_some() || record.state != IsdpState::Disabled {
+        registry.settle(
+            eid,
+            &record.aid,
+            Some(IsdpState::Disabled),
+            "download completed",
+        )?;
     }
     if let Some(p) = pol2 {
         registry.set_profile(eid, &record.aid, None, None, Some(&p.to_json()))?;

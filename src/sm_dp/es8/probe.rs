@@ -24,6 +24,7 @@ use super::{exchange_keys, Es8Error, KeyExchange, SmDp};
 use crate::hexfmt;
 use crate::sm_sr::eis::Eis;
 use crate::sm_sr::es5::{self, Es5Error, Es5Link};
+use crate::sm_sr::isdp::IsdpState;
 use crate::sm_sr::registry::Registry;
 use serde::Serialize;
 use smsr_proto::ecka::{BlockLength, EckaVariant, KeyCount, ReceiptInput, ReceiptKeyPosition};
@@ -218,7 +219,7 @@ pub fn establish(
         match outcome {
             KeyExchange::Established(keys) => {
                 registry
-                    .settle(eid, &aid, Some("personalized"), "ok")
+                    .settle(eid, &aid, Some(IsdpState::Personalized), "ok")
                     .map_err(Es5Error::from)?;
                 if probe {
                     attempt.receipt_matches = Some(VariantView::from(&keys.variant));

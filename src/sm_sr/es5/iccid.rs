@@ -17,8 +17,7 @@ pub fn iccid_holder<'a>(isdps: &'a [IsdpRecord], iccid: &str) -> Option<&'a Isdp
         r.iccid
             .as_deref()
             .is_some_and(|i| i.eq_ignore_ascii_case(iccid))
-            && (matches!(r.state.as_str(), "disabled" | "enabled")
-                || r.pending.as_deref() == Some("download"))
+            && (r.state.holds_profile() || r.pending.as_deref() == Some("download"))
     })
 }
 
@@ -46,7 +45,7 @@ mod tests {
         IsdpRecord {
             aid: format!("A0000005591010FFFFFFFF890000{n:02X}00"),
             iccid: iccid.map(str::to_owned),
-            state: state.into(),
+            state: state.parse().unwrap(),
             fallback: false,
             pol2: "[]".into(),
             memory: None,

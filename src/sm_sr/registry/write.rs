@@ -12,6 +12,7 @@
 //!   ([`Registry::begin_create_next`]), so two processes never hand out the same AID.
 
 use super::{log, now, Registry, RegistryError};
+use crate::sm_sr::isdp::IsdpState;
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::time::Duration;
 
@@ -78,11 +79,12 @@ impl Registry {
         let aid = first_free_aid(eid, &taken)?;
         tx.execute(
             "INSERT INTO isdp (eid, aid, iccid, state, memory, pending, updated_at)
-             VALUES (?1, ?2, ?3, 'creating', ?4, 'create', ?5)",
+             VALUES (?1, ?2, ?3, ?4, ?5, 'create', ?6)",
             params![
                 eid,
                 aid,
                 iccid,
+                IsdpState::Creating.as_str(),
                 memory.map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
                 now()
             ],
@@ -119,8 +121,8 @@ mod tests {
         assert_eq!(first, "A0000005591010FFFFFFFF8900001000");
         let rec = r.isdp(EID, &first).unwrap();
         assert_eq!(
-            (rec.state.as_str(), rec.pending.as_deref(), rec.memory),
-            ("creating", Some("create"), Some(4096))
+            (rec.state, rec.pending.as_deref(), rec.memory),
+            (IsdpState::Creating, Some("create"), Some(4096))
         );
         assert_eq!(rec.iccid.as_deref(), Some("8988"));
         // The next one skips the registry's and the card's.

@@ -169,7 +169,7 @@ fn states(registry: &Registry) -> Vec<(String, String, Option<String>)> {
         .isdps(EID)
         .unwrap()
         .into_iter()
-        .map(|r| (r.aid, r.state, r.pending))
+        .map(|r| (r.aid, r.state.to_string(), r.pending))
         .collect()
 }
 
