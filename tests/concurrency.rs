@@ -255,6 +255,7 @@ fn registry_writers_in_threads_wait_for_each_other() {
                 let own = eid_for(w);
                 r.register(&eis(&own, 0), false).unwrap();
                 r.register(&eis(&shared, START), true).unwrap();
+                let (own, shared) = (own.parse().unwrap(), shared.parse().unwrap());
                 let (mut ranges, mut aids) = (Vec::new(), Vec::new());
                 for i in 0..ROUNDS {
                     let count = 1 + (i + w as u64) % 4;
@@ -284,9 +285,10 @@ fn registry_writers_in_threads_wait_for_each_other() {
     }
     let r = Registry::open(&db).unwrap();
     let last = ranges.last().unwrap().1;
+    let shared = shared.parse().unwrap();
     assert_eq!(r.counter(&shared, 1).unwrap(), last);
     // Every AID once, all recorded, nothing pending.
-    let distinct: BTreeSet<&String> = aids.iter().collect();
+    let distinct: BTreeSet<&smsr_proto::gp::aid::Aid> = aids.iter().collect();
     assert_eq!(distinct.len(), aids.len());
     let isdps = r.isdps(&shared).unwrap();
     assert_eq!(isdps.len(), aids.len());

@@ -10,6 +10,7 @@
 use crate::sm_sr::isdp::IsdpState;
 use crate::sm_sr::registry::IsdpRecord;
 use serde::{Deserialize, Serialize};
+use smsr_proto::gp::aid::Aid;
 use std::fmt;
 
 /// One POL2 rule.
@@ -86,7 +87,7 @@ pub struct AutoDelete {
     /// The ISD-Ps to delete.
     pub delete: Vec<IsdpRecord>,
     /// The ISD-Ps kept although their POL2 says auto-delete: they hold the fallback profile.
-    pub kept: Vec<String>,
+    pub kept: Vec<Aid>,
 }
 
 impl AutoDelete {
@@ -116,9 +117,16 @@ impl AutoDelete {
 mod tests {
     use super::*;
 
-    fn rec(aid: &str, state: &str, fallback: bool, pol2: &str) -> IsdpRecord {
+    /// The ISD-P `A0000005591010FFFFFFFF8900nn00`.
+    fn aid(nn: &str) -> Aid {
+        format!("A0000005591010FFFFFFFF890000{nn}00")
+            .parse()
+            .unwrap()
+    }
+
+    fn rec(nn: &str, state: &str, fallback: bool, pol2: &str) -> IsdpRecord {
         IsdpRecord {
-            aid: aid.into(),
+            aid: aid(nn),
             iccid: None,
             state: state.parse().unwrap(),
             fallback,
@@ -155,7 +163,7 @@ mod tests {
         ];
         let a = AutoDelete::after_change(&before, &after).unwrap();
         assert!(a.delete.is_empty());
-        assert_eq!(a.kept, ["10"]);
+        assert_eq!(a.kept, [aid("10")]);
         // No rule, or still enabled, or gone: nothing.
         let none = AutoDelete::after_change(&before, &[rec("10", "enabled", true, auto)]);
         assert_eq!(none.unwrap(), AutoDelete::default());

@@ -83,7 +83,7 @@ mod tests {
 
     fn rec(aid: &str, state: &str, fallback: bool) -> IsdpRecord {
         IsdpRecord {
-            aid: aid.into(),
+            aid: aid.parse().unwrap(),
             iccid: None,
             state: state.parse().unwrap(),
             fallback,
