@@ -305,9 +305,110 @@ mod tests {
         assert!(cli.global.emulator_fsync);
     }
 
+    const EID: &str = "89001999000010000000000000000018";
+    const ISDP: &str = "A0000005591010FFFFFFFF8900001000";
+
+    #[test]
+    fn eids_and_isdp_aids_are_read_by_the_parser() {
+        let ok: &[&[&str]] = &[
+            &["isdp", "create", "--eid", EID],
+            &["eis", "show", EID],
+            &["eis", "show"],
+            &["profile", "enable", "--eid", EID, "--isdp", ISDP],
+            &[
+                "profile",
+                "delete",
+                "--eid",
+                EID,
+                "--isdp",
+                "a0000005591010ffffffff8900001000",
+            ],
+            &["profile", "pol2", "--eid", EID, "--iccid", "8988"],
+            &["audit", "--eid", EID],
+            &["notifications", "--eid", EID],
+            &[
+                "keys",
+                "establish",
+                "--eid",
+                EID,
+                "--pki",
+                "p",
+                "--isdp",
+                ISDP,
+            ],
+            &[
+                "provision",
+                "--eid",
+                EID,
+                "--pki",
+                "p",
+                "--profile",
+                "p.der",
+            ],
+        ];
+        for line in ok {
+            let args = ["smsr"].iter().chain(line.iter());
+            assert!(Cli::try_parse_from(args).is_ok(), "{line:?}");
+        }
+        let bad: &[(&[&str], &str)] = &[
+            (&["isdp", "create", "--eid", "E"], "--eid"),
+            (
+                &["audit", "--eid", "8900199900001000000000000000001"],
+                "--eid",
+            ),
+            (
+                &["notifications", "--eid", "8900199900001000000000000000001A"],
+                "--eid",
+            ),
+            (&["eis", "show", "89AB"], "[EID]"),
+            (
+                &["profile", "check", "--eid", "E", "--profile", "p.der"],
+                "--eid",
+            ),
+            (
+                &["profile", "enable", "--eid", EID, "--isdp", "A0"],
+                "--isdp",
+            ),
+            (
+                &["profile", "delete", "--eid", EID, "--isdp", "ISD-P"],
+                "--isdp",
+            ),
+            (
+                &[
+                    "keys",
+                    "establish",
+                    "--eid",
+                    EID,
+                    "--pki",
+                    "p",
+                    "--isdp",
+                    "A0000",
+                ],
+                "--isdp",
+            ),
+        ];
+        for (line, option) in bad {
+            let args = ["smsr"].iter().chain(line.iter());
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{line:?}"
+            );
+            let text = err.to_string();
+            assert!(text.contains(option), "{line:?}: {text}");
+            let expected = if *option == "--isdp" {
+                "is not an AID (5 to 16 bytes in hex)"
+            } else {
+                "is not an EID: 32 decimal digits expected"
+            };
+            assert!(text.contains(expected), "{line:?}: {text}");
+        }
+    }
+
     #[test]
     fn provision_takes_a_file_or_the_inline_values_not_both() {
-        let base = ["smsr", "provision", "--eid", "E", "--pki", "pki"];
+        let base = ["smsr", "provision", "--eid", EID, "--pki", "pki"];
         let inline = [
             "--iccid",
             "89882800000000000011",
@@ -343,7 +444,7 @@ mod tests {
         // `profile check` takes the same choice.
         let check = |extra: &[&str]| {
             Cli::try_parse_from(
-                ["smsr", "profile", "check", "--eid", "E"]
+                ["smsr", "profile", "check", "--eid", EID]
                     .iter()
                     .chain(extra),
             )

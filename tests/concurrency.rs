@@ -18,6 +18,7 @@ mod common;
 use common::path;
 use euicc_emulator::{eum, CardState, Emulator};
 use smsr::sm_sr::eis::Eis;
+use smsr::sm_sr::isdp::IsdpState;
 use smsr::sm_sr::registry::Registry;
 use smsr_proto::pki::Issuers;
 use std::collections::BTreeSet;
@@ -254,13 +255,15 @@ fn registry_writers_in_threads_wait_for_each_other() {
                 let own = eid_for(w);
                 r.register(&eis(&own, 0), false).unwrap();
                 r.register(&eis(&shared, START), true).unwrap();
+                let (own, shared) = (own.parse().unwrap(), shared.parse().unwrap());
                 let (mut ranges, mut aids) = (Vec::new(), Vec::new());
                 for i in 0..ROUNDS {
                     let count = 1 + (i + w as u64) % 4;
                     let first = r.reserve_counters(&shared, 1, count).unwrap();
                     ranges.push((first, first + count - 1));
                     let aid = r.begin_create_next(&shared, &[], None, None).unwrap();
-                    r.settle(&shared, &aid, Some("created"), "ok").unwrap();
+                    r.settle(&shared, &aid, Some(IsdpState::Created), "ok")
+                        .unwrap();
                     aids.push(aid);
                     r.next_counter(&own, 1).unwrap();
                 }
@@ -282,15 +285,16 @@ fn registry_writers_in_threads_wait_for_each_other() {
     }
     let r = Registry::open(&db).unwrap();
     let last = ranges.last().unwrap().1;
+    let shared = shared.parse().unwrap();
     assert_eq!(r.counter(&shared, 1).unwrap(), last);
     // Every AID once, all recorded, nothing pending.
-    let distinct: BTreeSet<&String> = aids.iter().collect();
+    let distinct: BTreeSet<&smsr_proto::gp::aid::Aid> = aids.iter().collect();
     assert_eq!(distinct.len(), aids.len());
     let isdps = r.isdps(&shared).unwrap();
     assert_eq!(isdps.len(), aids.len());
     assert!(isdps
         .iter()
-        .all(|i| i.state == "created" && i.pending.is_none()));
+        .all(|i| i.state == IsdpState::Created && i.pending.is_none()));
     // Each writer's own card: registered once, its counter moved by its own writer only.
     assert_eq!(r.list().unwrap().len(), WRITERS + 1);
     for e in r.list().unwrap().iter().filter(|e| e.eid != shared) {

@@ -151,8 +151,11 @@ fn audit_reconciles_a_crash_between_card_and_registry() {
         // Crash after the card answered, before the registry committed: the intent is
         // recorded and the card holds the ISD-P.
         let answered = "A0000005591010FFFFFFFF8900001100";
-        registry.begin_create(EID, answered, None, None).unwrap();
-        let eis = registry.eis(EID).unwrap();
+        let eid = EID.parse().unwrap();
+        registry
+            .begin_create(&eid, &answered.parse().unwrap(), None, None)
+            .unwrap();
+        let eis = registry.eis(&eid).unwrap();
         let transport = smsr::transport::in_process::InProcess::open(&s.state).unwrap();
         let mut link = smsr::sm_sr::es5::Scp03Link::new(transport, &eis).unwrap();
         let aid = smsr_proto::gp::aid::Aid::new(&hex::decode(answered).unwrap()).unwrap();
@@ -163,7 +166,12 @@ fn audit_reconciles_a_crash_between_card_and_registry() {
         assert!(responses.last().unwrap().sw.is_success());
         // Crash before the command was sent: the intent alone.
         registry
-            .begin_create(EID, "A0000005591010FFFFFFFF8900001200", None, None)
+            .begin_create(
+                &eid,
+                &"A0000005591010FFFFFFFF8900001200".parse().unwrap(),
+                None,
+                None,
+            )
             .unwrap();
     }
     let audit = ok(&s, &["audit", "--eid", EID]);

@@ -180,6 +180,15 @@ async fn refusals_of_the_binding() {
         .call("mno", &s.dp_url, "/es2/GetEIS", json!({"eid": unknown}))
         .await;
     assert_eq!(codes(&a), ("8.1.1".into(), "3.9".into()), "{a:#}");
+    // An EID that is not 32 decimal digits: 8.1.1 / 2.1 at the SM-SR.
+    let a = s
+        .call("mno", &s.sr_url, "/es4/AuditEIS", json!({"eid": "8904"}))
+        .await;
+    assert_eq!(
+        (status(&a), codes(&a)),
+        ("Failed", ("8.1.1".into(), "2.1".into())),
+        "{a:#}"
+    );
     // A profile not in stock: 8.2.1 / 3.9.
     let a = s.download(eid, ICCID, false).await;
     assert_eq!(codes(&a), ("8.2.1".into(), "3.9".into()), "{a:#}");
@@ -335,10 +344,10 @@ async fn twenty_cards_provisioned_at_once() {
             .map(|e| (hex::encode_upper(e.aid.as_bytes()), e.life_cycle))
             .collect();
         let known: Vec<(String, u8)> = registry
-            .isdps(eid)
+            .isdps(&eid.parse().unwrap())
             .unwrap()
             .into_iter()
-            .map(|r| (r.aid, smsr_proto::gp::life_cycle::ISD_P_ENABLED))
+            .map(|r| (r.aid.to_string(), smsr_proto::gp::life_cycle::ISD_P_ENABLED))
             .collect();
         assert_eq!(known, on_card, "{eid}");
     }

@@ -9,7 +9,10 @@ use super::{print_json, CliError};
 use crate::cli::GlobalArgs;
 use crate::sm_dp::es8::probe::{self, Report, Target};
 use crate::sm_dp::es8::SmDp;
+use crate::sm_sr::eis::{parse_aid, parse_eid};
 use clap::{Args, Subcommand};
+use smsr_proto::gp::aid::Aid;
+use smsr_proto::gp::get_data::Eid;
 use std::path::PathBuf;
 
 /// `smsr keys ...`.
@@ -42,8 +45,8 @@ Examples:
 #[derive(Debug, Args)]
 pub struct EstablishArgs {
     /// The card (its EIS must be registered: `smsr eis register`).
-    #[arg(long)]
-    pub eid: String,
+    #[arg(long, value_parser = parse_eid)]
+    pub eid: Eid,
     /// The SM-DP's PKI directory (`smsr pki init`): CERT.DP.ECDSA, its key, and the CI.
     #[arg(long, value_name = "DIR", env = "SMSR_PKI")]
     pub pki: PathBuf,
@@ -51,10 +54,11 @@ pub struct EstablishArgs {
     #[arg(
         long,
         value_name = "AID",
+        value_parser = parse_aid,
         required_unless_present = "create",
         conflicts_with = "create"
     )]
-    pub isdp: Option<String>,
+    pub isdp: Option<Aid>,
     /// Create a fresh ISD-P first (ES5.CreateISDP).
     #[arg(long)]
     pub create: bool,
@@ -80,7 +84,7 @@ fn establish(g: &GlobalArgs, a: &EstablishArgs) -> Result<(), CliError> {
     let target = match &a.isdp {
         Some(aid) => {
             // Known to the registry before anything is sent.
-            let record = registry.isdp(&a.eid, &aid.to_uppercase())?;
+            let record = registry.isdp(&a.eid, aid)?;
             Target::Existing(record.aid)
         }
         None => Target::Create,

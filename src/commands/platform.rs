@@ -3,12 +3,14 @@
 
 use super::{info, open_card, print_json, CliError};
 use crate::cli::{Es5Choice, GlobalArgs};
-use crate::sm_sr::eis::Eis;
+use crate::sm_sr::eis::{parse_aid, parse_eid, Eis};
 use crate::sm_sr::es5::{self, Es5Error, ProfileChange};
 use crate::sm_sr::link::{self, LinkKind};
 use crate::sm_sr::registry::{self, Registry, RegistryError};
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use smsr_proto::gp::aid::Aid;
+use smsr_proto::gp::get_data::Eid;
 use std::path::PathBuf;
 
 /// How ES5 reaches the ISD-R.
@@ -35,7 +37,8 @@ pub enum EisCommand {
     /// Show a registered card: EIS (keys redacted), ISD-Ps and profiles, history.
     Show {
         /// The EID (default: the EID of the card in the reader).
-        eid: Option<String>,
+        #[arg(value_parser = parse_eid)]
+        eid: Option<Eid>,
     },
     /// List the registered cards.
     List,
@@ -47,8 +50,8 @@ pub enum IsdpCommand {
     /// ES5.CreateISDP: create an ISD-P on the card (INSTALL of the ISD-P module with the first
     /// free AID), recorded in the registry.
     Create {
-        #[arg(long)]
-        eid: String,
+        #[arg(long, value_parser = parse_eid)]
+        eid: Eid,
         /// The ICCID of the profile this ISD-P is for.
         #[arg(long)]
         iccid: Option<String>,
@@ -68,8 +71,8 @@ pub struct ProfileRef {
     #[arg(long)]
     pub iccid: Option<String>,
     /// The ISD-P's AID.
-    #[arg(long)]
-    pub isdp: Option<String>,
+    #[arg(long, value_parser = parse_aid)]
+    pub isdp: Option<Aid>,
 }
 
 /// `smsr profile ...` (SM-SR side).
@@ -107,8 +110,8 @@ pub enum ProfileCommand {
 /// `smsr profile set-fallback|delete`.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    #[arg(long)]
-    pub eid: String,
+    #[arg(long, value_parser = parse_eid)]
+    pub eid: Eid,
     #[command(flatten)]
     pub profile: ProfileRef,
     #[command(flatten)]
@@ -118,8 +121,8 @@ pub struct TargetArgs {
 /// `smsr profile enable|disable`.
 #[derive(Debug, Args)]
 pub struct SwitchArgs {
-    #[arg(long)]
-    pub eid: String,
+    #[arg(long, value_parser = parse_eid)]
+    pub eid: Eid,
     #[command(flatten)]
     pub profile: ProfileRef,
     /// Reset the card after the command, then read the ISD-Ps back.
@@ -132,8 +135,8 @@ pub struct SwitchArgs {
 /// `smsr profile pol2`.
 #[derive(Debug, Args)]
 pub struct Pol2Args {
-    #[arg(long)]
-    pub eid: String,
+    #[arg(long, value_parser = parse_eid)]
+    pub eid: Eid,
     #[command(flatten)]
     pub profile: ProfileRef,
     /// A rule (repeat for several): enable-not-allowed, disable-not-allowed,
@@ -148,8 +151,8 @@ pub struct Pol2Args {
 /// `smsr notifications`.
 #[derive(Debug, Args)]
 pub struct NotificationsArgs {
-    #[arg(long)]
-    pub eid: String,
+    #[arg(long, value_parser = parse_eid)]
+    pub eid: Eid,
     #[command(flatten)]
     pub es5: Es5Args,
 }
@@ -157,8 +160,8 @@ pub struct NotificationsArgs {
 /// `smsr audit`.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    #[arg(long)]
-    pub eid: String,
+    #[arg(long, value_parser = parse_eid)]
+    pub eid: Eid,
     #[command(flatten)]
     pub es5: Es5Args,
 }
@@ -202,7 +205,7 @@ impl From<Es5Error> for CliError {
 pub(crate) fn link_for(
     g: &GlobalArgs,
     registry: &Registry,
-    eid: &str,
+    eid: &Eid,
     es5: &Es5Args,
 ) -> Result<Box<dyn es5::Es5Link>, CliError> {
     let eis = registry.eis(eid)?;
@@ -243,10 +246,10 @@ pub fn eis(g: &GlobalArgs, cmd: &EisCommand) -> Result<(), CliError> {
         }
         EisCommand::Show { eid } => {
             let eid = match eid {
-                Some(e) => e.clone(),
+                Some(e) => *e,
                 None => {
                     let mut card = open_card(g)?;
-                    crate::hexfmt::upper(&info::read_eid(card.as_mut())?.0)
+                    info::read_eid(card.as_mut())?
                 }
             };
             let shown = Shown {
@@ -349,7 +352,7 @@ pub fn isdp(g: &GlobalArgs, cmd: &IsdpCommand) -> Result<(), CliError> {
 /// The registry record of the profile a command names.
 fn profile_record(
     registry: &Registry,
-    eid: &str,
+    eid: &Eid,
     profile: &ProfileRef,
 ) -> Result<registry::IsdpRecord, CliError> {
     Ok(match (&profile.iccid, &profile.isdp) {
@@ -444,12 +447,13 @@ pub fn notifications(g: &GlobalArgs, args: &NotificationsArgs) -> Result<(), Cli
                 "notification {:04X} type {} ISD-P {} confirmed{}{}",
                 n.sequence,
                 n.kind,
-                n.isd_p.as_deref().unwrap_or("-"),
+                n.isd_p.as_ref().map_or("-".to_owned(), Aid::to_string),
                 if n.repeated { " (seen before)" } else { "" },
                 if n.deleted.is_empty() {
                     String::new()
                 } else {
-                    format!("; the card deleted {}", n.deleted.join(", "))
+                    let deleted: Vec<String> = n.deleted.iter().map(Aid::to_string).collect();
+                    format!("; the card deleted {}", deleted.join(", "))
                 }
             );
         }

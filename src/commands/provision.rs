@@ -7,19 +7,20 @@ use super::platform::{link_for, open_registry, Es5Args};
 use super::saip::ProfileSource;
 use super::{open_card, print_json, CliError};
 use crate::cli::GlobalArgs;
-use crate::hexfmt;
 use crate::sm_dp::es8::{self, Es8Error, SmDp};
 use crate::sm_dp::provision::{self, Order, Step, Timer};
+use crate::sm_sr::eis::parse_eid;
 use crate::sm_sr::es5;
 use clap::Args;
+use smsr_proto::gp::get_data::Eid;
 use std::path::PathBuf;
 
 /// `smsr provision`.
 #[derive(Debug, Args)]
 pub struct ProvisionArgs {
     /// The card (its EIS must be registered: `smsr eis register`).
-    #[arg(long)]
-    pub eid: String,
+    #[arg(long, value_parser = parse_eid)]
+    pub eid: Eid,
     /// The profile: a package file, or the values `smsr profile build` takes.
     #[command(flatten)]
     pub source: ProfileSource,
@@ -63,7 +64,7 @@ pub fn run(g: &GlobalArgs, args: &ProvisionArgs) -> Result<(), CliError> {
         }
     }
     let order = Order {
-        eid: &args.eid,
+        eid: args.eid,
         der: &der,
         package: &package,
         enable: !args.no_enable,
@@ -126,8 +127,8 @@ pub fn print_steps(steps: &[Step], total_ms: f64, apdus: u64, bytes: u64) {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The card (the card in the reader must report it).
-    #[arg(long)]
-    pub eid: String,
+    #[arg(long, value_parser = parse_eid)]
+    pub eid: Eid,
     /// The profile the SM-DP downloaded (with its K/OPc): the package file, or the values it
     /// was built from.
     #[command(flatten)]
@@ -141,8 +142,8 @@ pub fn check(
 ) -> Result<(), CliError> {
     let (_, package) = args.source.load()?;
     let mut card = open_card(g)?;
-    let on_card = hexfmt::upper(&super::info::read_eid(card.as_mut())?.0);
-    if on_card != args.eid.to_uppercase() {
+    let on_card = super::info::read_eid(card.as_mut())?;
+    if on_card != args.eid {
         return Err(CliError::Input(format!(
             "the card in {} has EID {on_card}, not {}: choose the reader with --reader",
             card.reader_name(),

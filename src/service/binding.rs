@@ -1,13 +1,23 @@
 //! The JSON forms of our binding that both services share: ISD-P records, POL2 rules, the EIS
 //! as it leaves the SM-SR, and the mapping of role errors to SGP.02 status codes.
 
-use super::envelope::{reason, subject, FunctionError};
+use super::envelope::{reason, subject, FunctionError, FunctionRequest};
 use crate::sm_dp::es8::Es8Error;
-use crate::sm_sr::eis::Eis;
+use crate::sm_sr::eis::{parse_eid, Eis};
 use crate::sm_sr::es5::Es5Error;
 use crate::sm_sr::pol2::{Pol2, Rule};
 use crate::sm_sr::registry::{IsdpRecord, RegistryError};
 use serde_json::{json, Value};
+use smsr_proto::gp::get_data::Eid;
+
+/// A request's `eid`: 32 decimal digits; anything else is `Failed` with subject EID (8.1.1),
+/// reason invalid (2.1).
+pub fn eid_from(r: &FunctionRequest) -> Result<Eid, FunctionError> {
+    let text = r.text("eid")?;
+    parse_eid(&text).map_err(|e| {
+        FunctionError::new(subject::EID, reason::INVALID, format!("eid: {e}")).about(text)
+    })
+}
 
 /// An ISD-P as the services show it.
 pub fn isdp(r: &IsdpRecord) -> Value {
@@ -86,7 +96,7 @@ pub fn public_eis(eis: &Eis) -> Value {
 /// A registry error as a function's status.
 pub fn registry_error(e: &RegistryError) -> FunctionError {
     match e {
-        RegistryError::UnknownEid(eid) => FunctionError::unknown_eid(eid),
+        RegistryError::UnknownEid(eid) => FunctionError::unknown_eid(&eid.to_string()),
         RegistryError::AlreadyRegistered(eid) => {
             FunctionError::new(subject::EID, reason::ALREADY_IN_USE, e.to_string()).about(eid)
         }
@@ -94,7 +104,8 @@ pub fn registry_error(e: &RegistryError) -> FunctionError {
             FunctionError::new(subject::ICCID, reason::UNKNOWN, e.to_string()).about(iccid)
         }
         RegistryError::UnknownIsdp { aid, .. } => {
-            FunctionError::new(subject::ISD_P, reason::UNKNOWN, e.to_string()).about(aid)
+            FunctionError::new(subject::ISD_P, reason::UNKNOWN, e.to_string())
+                .about(aid.to_string())
         }
         _ => FunctionError::execution(e.to_string()),
     }
@@ -154,6 +165,34 @@ pub fn es8_error(e: &Es8Error) -> FunctionError {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_eid_of_a_request_is_read_once() {
+        let request = |eid: Value| {
+            let mut body = json!({
+                "header": {"functionRequesterIdentifier": "mno", "functionCallIdentifier": "c"},
+            });
+            body["eid"] = eid;
+            FunctionRequest::parse(body.to_string().as_bytes()).unwrap()
+        };
+        let eid = eid_from(&request(json!("89001999000010000000000000000018"))).unwrap();
+        assert_eq!(eid.to_string(), "89001999000010000000000000000018");
+        for bad in ["8904", "8900199900001000000000000000001A", "E"] {
+            let e = eid_from(&request(json!(bad))).unwrap_err();
+            assert_eq!(
+                (e.subject.as_str(), e.reason.as_str()),
+                (subject::EID, reason::INVALID),
+                "{e}"
+            );
+            assert_eq!(e.subject_identifier.as_deref(), Some(bad));
+            assert!(e.message.contains("32 decimal digits"), "{e}");
+        }
+        // Missing or not a string: as every mandatory text field.
+        let e = eid_from(&request(Value::Null)).unwrap_err();
+        assert_eq!(e.reason, reason::INVALID);
+        let e = eid_from(&request(json!(8904))).unwrap_err();
+        assert_eq!(e.reason, reason::INVALID);
+    }
 
     #[test]
     fn pol2_rules_go_both_ways() {

@@ -34,6 +34,7 @@ use crate::tls::Role;
 use crate::transport::count::Counts;
 use serde_json::{json, Value};
 use smsr_proto::gp::aid::Aid;
+use smsr_proto::gp::get_data::Eid;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,7 +82,7 @@ pub struct SmSr {
     ops: Operations,
     stopping: AtomicBool,
     /// ES5 links kept open for the next operation on the card (`moreToDo`).
-    sessions: Mutex<HashMap<String, Session>>,
+    sessions: Mutex<HashMap<Eid, Session>>,
 }
 
 /// How long an ES5 link kept open for `moreToDo` waits for the next operation.
@@ -199,7 +200,7 @@ impl SmSr {
         self: Arc<Self>,
         f: &'static Function,
         header: RequestHeader,
-        eid: String,
+        eid: Eid,
         work: CardWork,
         keep: bool,
     ) -> Response {
@@ -216,7 +217,7 @@ impl SmSr {
         let head = header.clone();
         let accepted = Instant::now();
         tokio::spawn(async move {
-            let turn = me.cards.queue(&eid).await;
+            let turn = me.cards.queue(&eid.to_string()).await;
             let name = me.config.name.clone();
             let call = head.function_call_identifier.clone();
             let processing_start = crate::trace::now_rfc3339();
@@ -272,7 +273,7 @@ impl SmSr {
     /// from the session `moreToDo` kept open or opened now, and kept open after it when `keep`
     /// (and the work succeeded); the card exchanges are counted and added to the answer as
     /// `card`.
-    fn run_on_card(&self, eid: &str, work: CardWork, keep: bool) -> Result<Value, FunctionError> {
+    fn run_on_card(&self, eid: &Eid, work: CardWork, keep: bool) -> Result<Value, FunctionError> {
         let start = Instant::now();
         let before = Counts::snapshot();
         let mut registry = Registry::open(&self.config.db).map_err(|e| registry_error(&e))?;
@@ -283,8 +284,9 @@ impl SmSr {
             Some(s) => s.link,
             None => {
                 let eis = registry.eis(eid).map_err(|e| registry_error(&e))?;
-                let card = self.cards.open(eid).map_err(|e| {
-                    FunctionError::new(subject::EID, reason::UNAVAILABLE, e.to_string()).about(eid)
+                let card = self.cards.open(&eid.to_string()).map_err(|e| {
+                    FunctionError::new(subject::EID, reason::UNAVAILABLE, e.to_string())
+                        .about(eid.to_string())
                 })?;
                 link::open_send(card, &eis, self.config.es5, &self.config.db)
                     .map_err(|e| es5_error(&e))?
@@ -293,7 +295,7 @@ impl SmSr {
         let result = work(&mut registry, link.as_mut());
         if keep && result.is_ok() {
             lock(&self.sessions).insert(
-                eid.to_owned(),
+                *eid,
                 Session {
                     link,
                     since: Instant::now(),
@@ -337,7 +339,7 @@ impl SmSr {
                 .map_err(|e| registry_error(&e))?;
             return Ok(Prepared::Answer(json!({"eid": eis.eid})));
         }
-        let eid = r.text("eid")?.to_uppercase();
+        let eid = binding::eid_from(r)?;
         let eis = registry.eis(&eid).map_err(|e| registry_error(&e))?;
         let answer = |fields| Ok(Prepared::Answer(fields));
         match f.name {
@@ -372,7 +374,7 @@ impl SmSr {
             }
             _ => {}
         }
-        if !self.cards.reaches(&eid) {
+        if !self.cards.reaches(&eid.to_string()) {
             return Err(FunctionError::new(
                 subject::EID,
                 reason::UNAVAILABLE,
@@ -381,7 +383,7 @@ impl SmSr {
                      directory, readers: GET /status lists the cards)"
                 ),
             )
-            .about(&eid));
+            .about(eid.to_string()));
         }
         let work: CardWork = match f.name {
             "CreateISDP" => {
@@ -390,7 +392,7 @@ impl SmSr {
                 let memory = r
                     .opt_number("requiredMemory")?
                     .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
-                let e = eid.clone();
+                let e = eid;
                 Box::new(move |registry, link| {
                     let cleaned = clean_up(registry, link, &e, &iccid)?;
                     let c = es5::create_isdp(registry, link, &e, Some(&iccid), memory)
@@ -407,7 +409,7 @@ impl SmSr {
                         format!("data: {e}"),
                     )
                 })?;
-                let e = eid.clone();
+                let e = eid;
                 Box::new(move |registry, link| {
                     let answer = relay::send_data(registry, link, &e, &sd_aid, &data)
                         .map_err(|e| es5_error(&e))?;
@@ -421,19 +423,19 @@ impl SmSr {
                     "DisableProfile" => ProfileChange::Disable,
                     _ => ProfileChange::SetFallback,
                 };
-                let e = eid.clone();
+                let e = eid;
                 Box::new(move |registry, link| change_profile(registry, link, &e, &record, change))
             }
             "DeleteISDP" | "DeleteProfile" => {
                 let record = by_iccid(&registry, &eid, r)?;
-                let e = eid.clone();
+                let e = eid;
                 Box::new(move |registry, link| {
                     es5::delete_isdp(registry, link, &e, &record).map_err(|e| es5_error(&e))?;
                     Ok(json!({"isdPAid": record.aid, "iccid": record.iccid}))
                 })
             }
             "AuditEIS" => {
-                let e = eid.clone();
+                let e = eid;
                 Box::new(move |registry, link| {
                     let audit = es5::audit(registry, link, &e).map_err(|e| es5_error(&e))?;
                     let eis = registry.eis(&e).map_err(|e| registry_error(&e))?;
@@ -462,7 +464,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// What a checked request leads to.
 enum Prepared {
     Answer(Value),
-    Operation { eid: String, work: CardWork },
+    Operation { eid: Eid, work: CardWork },
 }
 
 fn aid_field(r: &FunctionRequest, field: &str) -> Result<Aid, FunctionError> {
@@ -482,7 +484,7 @@ fn aid_field(r: &FunctionRequest, field: &str) -> Result<Aid, FunctionError> {
 /// The ISD-P holding the request's `iccid` on `eid`.
 fn by_iccid(
     registry: &Registry,
-    eid: &str,
+    eid: &Eid,
     r: &FunctionRequest,
 ) -> Result<IsdpRecord, FunctionError> {
     let iccid = r.text("iccid")?;
@@ -541,7 +543,7 @@ fn clean_up(
 fn change_profile(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
     record: &IsdpRecord,
     change: ProfileChange,
 ) -> Result<Value, FunctionError> {

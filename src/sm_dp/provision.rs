@@ -10,10 +10,12 @@
 
 use super::es8::{self, Es8Error, ProfileCheck, SmDp};
 use crate::sm_sr::es5::{self, Es5Error, Es5Link, ProfileChange};
+use crate::sm_sr::isdp::IsdpState;
 use crate::sm_sr::registry::{Registry, RegistryError};
 use crate::transport::count::Counts;
 use serde::Serialize;
 use smsr_proto::gp::aid::Aid;
+use smsr_proto::gp::get_data::Eid;
 use smsr_proto::saip::identity::iccid_from_header;
 use smsr_proto::saip::Package;
 use std::time::Instant;
@@ -37,8 +39,8 @@ pub struct Step {
 /// What a provisioning did.
 #[derive(Debug, Serialize)]
 pub struct Provisioned {
-    pub eid: String,
-    pub isdp: Option<String>,
+    pub eid: Eid,
+    pub isdp: Option<Aid>,
     pub iccid: Option<String>,
     pub steps: Vec<Step>,
     pub total_ms: f64,
@@ -117,7 +119,7 @@ impl Timer {
 /// What to provision and how.
 #[derive(Debug)]
 pub struct Order<'a> {
-    pub eid: &'a str,
+    pub eid: Eid,
     /// The package as the SM-DP sends it.
     pub der: &'a [u8],
     pub package: &'a Package,
@@ -146,7 +148,7 @@ where
     E: From<Es8Error> + From<Es5Error> + From<RegistryError>,
 {
     let start = Instant::now();
-    let eid = order.eid;
+    let eid = &order.eid;
     let iccid = package_iccid(order.package);
     let eis = registry.eis(eid)?;
     // A profile already on the card is refused before the card is reached (create-isdp would
@@ -163,11 +165,7 @@ where
     let leftovers: Vec<_> = registry
         .isdps(eid)?
         .into_iter()
-        .filter(|r| {
-            r.iccid.is_some()
-                && r.iccid == iccid
-                && ["created", "personalized", "creating"].contains(&r.state.as_str())
-        })
+        .filter(|r| r.iccid.is_some() && r.iccid == iccid && r.state.is_half_provisioned())
         .collect();
     if !leftovers.is_empty() {
         timer.run("clean-up", || {
@@ -186,15 +184,12 @@ where
         let d = format!("ISD-P {}", c.aid);
         Ok::<_, E>((c, d))
     })?;
-    let aid = crate::hexfmt::parse(&created.aid)
-        .ok()
-        .and_then(|b| Aid::new(&b).ok())
-        .ok_or_else(|| Es8Error::Input(format!("{} is not an AID", created.aid)))?;
+    let aid = created.aid;
     let keys = timer.run("establish-keys", || {
-        registry.begin(eid, &created.aid, "establish-keys")?;
+        registry.begin(eid, &aid, "establish-keys")?;
         match es8::establish_keys(link.as_mut(), &eis, dp, &aid) {
             Ok(k) => {
-                registry.settle(eid, &created.aid, Some("personalized"), "ok")?;
+                registry.settle(eid, &aid, Some(IsdpState::Personalized), "ok")?;
                 let d = format!("ISD-P key set {:02X}, receipt verified", k.keys.kvn());
                 Ok::<_, E>((k, d))
             }
@@ -202,20 +197,20 @@ where
                 // The card personalized the ISD-P, with keys the SM-DP does not know: the
                 // registry says so, and a retry deletes it as half-provisioned.
                 let note = format!("keys unknown to the SM-DP: {e}");
-                registry.settle(eid, &created.aid, Some("personalized"), &note)?;
+                registry.settle(eid, &aid, Some(IsdpState::Personalized), &note)?;
                 Err(E::from(e))
             }
             Err(e) => {
-                registry.abandon(eid, &created.aid, &e.to_string())?;
+                registry.abandon(eid, &aid, &e.to_string())?;
                 Err(E::from(e))
             }
         }
     })?;
     timer.run("download", || {
-        registry.begin(eid, &created.aid, "download")?;
+        registry.begin(eid, &aid, "download")?;
         match es8::download(link.as_mut(), &aid, &keys, order.der) {
             Ok(d) => {
-                registry.settle(eid, &created.aid, Some("disabled"), "ok")?;
+                registry.settle(eid, &aid, Some(IsdpState::Disabled), "ok")?;
                 let detail = format!(
                     "{} bytes in {} segment(s), {} PE(s) ok",
                     order.der.len(),
@@ -225,7 +220,7 @@ where
                 Ok::<_, E>(((), detail))
             }
             Err(e) => {
-                registry.abandon(eid, &created.aid, &e.to_string())?;
+                registry.abandon(eid, &aid, &e.to_string())?;
                 Err(E::from(e))
             }
         }
@@ -233,7 +228,7 @@ where
     let mut checked = None;
     if order.enable {
         timer.run("enable", || {
-            let record = registry.isdp(eid, &created.aid)?;
+            let record = registry.isdp(eid, &aid)?;
             es5::change_profile(
                 registry,
                 link.as_mut(),
@@ -268,8 +263,8 @@ where
     timer.finish(total_ms);
     let steps = std::mem::take(&mut timer.steps);
     Ok(Provisioned {
-        eid: eid.to_owned(),
-        isdp: Some(created.aid),
+        eid: *eid,
+        isdp: Some(aid),
         iccid,
         apdus: steps.iter().map(|s| s.apdus).sum(),
         bytes: steps.iter().map(|s| s.bytes).sum(),

@@ -44,6 +44,7 @@
 use crate::hexfmt;
 use serde::{Deserialize, Serialize};
 use smsr_proto::gp::aid::{Aid, ECASD, ISD_P_LOAD_FILE, ISD_P_MODULE, ISD_R};
+use smsr_proto::gp::get_data::Eid;
 use std::fmt;
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -208,18 +209,23 @@ fn field(field: impl Into<String>, detail: impl Into<String>) -> EisError {
     }
 }
 
-/// The EID as 16 bytes from its 32 decimal digits.
-pub fn parse_eid(text: &str) -> Result<[u8; 16], String> {
+/// The EID from its 32 decimal digits (SGP.02; spaces around them are ignored). The check
+/// digits are not verified: an SM-SR serves the EIDs its EUMs give it. Every EID a user, an
+/// EIS or a service request gives goes through here.
+pub fn parse_eid(text: &str) -> Result<Eid, String> {
     let digits = text.trim();
     if digits.len() != 32 || !digits.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!(
             "{text:?} is not an EID: 32 decimal digits expected"
         ));
     }
-    let bytes = hexfmt::parse(digits).map_err(|e| e.to_string())?;
-    bytes
-        .try_into()
-        .map_err(|_| format!("{text:?} is not an EID"))
+    Eid::from_hex(digits).map_err(|e| format!("{text:?} is not an EID: {e}"))
+}
+
+/// An AID from its hex digits (either case; spaces ignored), 5 to 16 bytes.
+pub fn parse_aid(text: &str) -> Result<Aid, String> {
+    text.parse()
+        .map_err(|e| format!("{text:?} is not an AID (5 to 16 bytes in hex): {e}"))
 }
 
 fn check_aid(name: &str, text: &str) -> Result<Aid, EisError> {
@@ -298,7 +304,17 @@ impl Eis {
 
     /// The EID's 16 bytes (checked by [`Eis::check`]).
     pub fn eid_bytes(&self) -> [u8; 16] {
-        parse_eid(&self.eid).unwrap_or_default()
+        self.eid().0
+    }
+
+    /// The EID (checked by [`Eis::check`]; all zeros in an EIS that was not).
+    pub fn eid(&self) -> Eid {
+        parse_eid(&self.eid).unwrap_or(Eid([0; 16]))
+    }
+
+    /// The ISD-R's AID (checked by [`Eis::check`]; the SGP.02 ISD-R in an EIS that was not).
+    pub fn isd_r_aid(&self) -> Aid {
+        parse_aid(&self.isd_r.aid).unwrap_or_else(|_| Aid::isd_r())
     }
 
     /// The ISD-R's TAR: as given, else bytes 13–15 of its AID (ETSI TS 101 220 §6, as SGP.02
@@ -396,6 +412,65 @@ mod tests {
             assert!(err.contains(named), "{named}: {err}");
         }
         assert!(Eis::from_json("[]").is_err());
+    }
+
+    #[test]
+    fn eids_are_32_decimal_digits() {
+        let eid = parse_eid("89001999000010000000000000000018").unwrap();
+        assert_eq!(eid.to_string(), "89001999000010000000000000000018");
+        assert_eq!(eid.0[..2], [0x89, 0x00]);
+        // Spaces around are ignored; the check digits are not verified.
+        assert_eq!(
+            parse_eid(" 89001999000010000000000000000018\n").unwrap(),
+            eid
+        );
+        assert!(parse_eid("89049032000000000000000000001234").is_ok());
+        for bad in [
+            "",
+            "E",
+            "8900199900001000000000000000001",
+            "890019990000100000000000000000180",
+            "8900199900001000000000000000001A",
+            "89001999 00001000000000000000018",
+            "８9001999000010000000000000000018",
+        ] {
+            let err = parse_eid(bad).unwrap_err();
+            assert_eq!(
+                err,
+                format!("{bad:?} is not an EID: 32 decimal digits expected")
+            );
+        }
+        let eis = Eis::from_json(&sample()).unwrap();
+        assert_eq!(eis.eid(), eid);
+        assert_eq!(eis.eid_bytes(), eid.0);
+        assert_eq!(eis.isd_r_aid(), Aid::isd_r());
+    }
+
+    #[test]
+    fn aids_are_5_to_16_bytes_in_hex() {
+        let first = Aid::isd_p(0x0010).unwrap();
+        for good in [
+            "A0000005591010FFFFFFFF8900001000",
+            "a0000005591010ffffffff8900001000",
+            "A0000005 591010FF FFFFFF89 00001000",
+        ] {
+            assert_eq!(parse_aid(good).unwrap(), first, "{good}");
+        }
+        assert_eq!(parse_aid("A000000151").unwrap().len(), 5);
+        for bad in [
+            "",
+            "A0",
+            "A00000015",
+            "A0000001",
+            &"00".repeat(17),
+            "ZZ00000151",
+        ] {
+            let err = parse_aid(bad).unwrap_err();
+            assert!(
+                err.starts_with(&format!("{bad:?} is not an AID (5 to 16 bytes in hex)")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

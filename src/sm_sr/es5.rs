@@ -17,16 +17,16 @@ use crate::hexfmt;
 use crate::keys::{LevelChoice, ResolvedKeys};
 use crate::secure::{SecureChannel, SecureError, SessionOptions};
 use crate::sm_sr::eis::Eis;
+use crate::sm_sr::isdp::IsdpState;
 use crate::sm_sr::pol2::{AutoDelete, Pol2, Rule};
 use crate::sm_sr::registry::{IsdpRecord, Registry, RegistryError};
 use crate::transport::{Transport, TransportError};
 use serde::Serialize;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::delete::Delete;
-use smsr_proto::gp::get_data::{tags, DataObject, ExtendedCardResources, GetData};
+use smsr_proto::gp::get_data::{tags, DataObject, Eid, ExtendedCardResources, GetData};
 use smsr_proto::gp::get_status::StatusScope;
 use smsr_proto::gp::install::Install;
-use smsr_proto::gp::life_cycle;
 use smsr_proto::gp::store_data::StoreData;
 use smsr_proto::scp03::StaticKeys;
 use smsr_proto::sgp02::codings::{GET_DATA_NOTIFICATION, NOTIFICATION_QUEUE_MAX};
@@ -78,11 +78,7 @@ pub enum Es5Error {
          delete that profile first (`smsr profile delete --eid {eid} --isdp {aid}`), or, if \
          the card no longer has it, let `smsr audit --eid {eid}` update the registry"
     )]
-    IccidInUse {
-        eid: String,
-        iccid: String,
-        aid: String,
-    },
+    IccidInUse { eid: Eid, iccid: String, aid: Aid },
     /// POL2 at the SM-SR forbids the operation; nothing was sent.
     #[error(
         "{what} refused by the SM-SR: POL2 of the profile in ISD-P {aid} says {rule}; nothing \
@@ -90,7 +86,7 @@ pub enum Es5Error {
     )]
     Pol2 {
         what: &'static str,
-        aid: String,
+        aid: Aid,
         rule: Rule,
     },
 }
@@ -159,14 +155,10 @@ impl<T: Transport> Scp03Link<T> {
         let bytes = |s: &crate::sm_sr::eis::SecretHex| s.bytes().map_err(Es5Error::Input);
         let keys = StaticKeys::new(k.kvn, &bytes(&k.enc)?, &bytes(&k.mac)?, &bytes(&k.dek)?)
             .map_err(|e| Es5Error::Input(format!("EIS ISD-R SCP03 keys: {e}")))?;
-        let aid = hexfmt::parse(&eis.isd_r.aid)
-            .ok()
-            .and_then(|b| Aid::new(&b).ok())
-            .unwrap_or_else(Aid::isd_r);
         Ok(Self {
             state: LinkState::Closed(Some(transport)),
             keys: ResolvedKeys::from_static(&keys),
-            isd_r: aid,
+            isd_r: eis.isd_r_aid(),
         })
     }
 
@@ -271,19 +263,6 @@ impl<T: Transport> Es5Link for Scp03Link<T> {
     }
 }
 
-/// The life cycle of an ISD-P as the registry names it (SGP.02 §5: `07` created, `0F`
-/// personalized, `1F` disabled, `3F` enabled).
-pub fn state_name(life_cycle: u8) -> &'static str {
-    match life_cycle {
-        life_cycle::SELECTABLE => "created",
-        life_cycle::PERSONALIZED => "personalized",
-        life_cycle::ISD_P_DISABLED => "disabled",
-        life_cycle::ISD_P_ENABLED => "enabled",
-        life_cycle::INSTALLED => "installed",
-        _ => "unknown",
-    }
-}
-
 fn last_ok(what: &str, responses: &[ResponseApdu], expected: usize) -> Result<(), Es5Error> {
     match responses.last() {
         Some(r) if responses.len() == expected && (r.sw.is_success() || r.sw.is_warning()) => {
@@ -334,8 +313,8 @@ fn hint(sw: StatusWord) -> String {
 /// An ISD-P as the card reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CardIsdp {
-    /// AID (hex).
-    pub aid: String,
+    /// AID (serialized in hex).
+    pub aid: Aid,
     /// GP life cycle (`07`, `0F`, `1F`, `3F`).
     pub life_cycle: u8,
     /// The Fallback Attribute, when the card lists the profile attributes (`53`).
@@ -370,7 +349,7 @@ pub fn card_isdps(link: &mut dyn Es5Link) -> Result<Vec<CardIsdp>, Es5Error> {
                 ))
             })?;
             Ok(CardIsdp {
-                aid: hexfmt::upper(e.aid.as_bytes()),
+                aid: e.aid,
                 life_cycle: e.life_cycle,
                 fallback: attributes.map(|a| a.fallback),
             })
@@ -381,10 +360,10 @@ pub fn card_isdps(link: &mut dyn Es5Link) -> Result<Vec<CardIsdp>, Es5Error> {
 /// The outcome of CreateISDP.
 #[derive(Debug, Serialize)]
 pub struct Created {
-    pub eid: String,
-    pub aid: String,
+    pub eid: Eid,
+    pub aid: Aid,
     pub iccid: Option<String>,
-    pub state: String,
+    pub state: IsdpState,
 }
 
 /// ES5.CreateISDP: refuses an ICCID already on the card ([`check_iccid_free`]), allocates the
@@ -394,7 +373,7 @@ pub struct Created {
 pub fn create_isdp(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
     iccid: Option<&str>,
     memory: Option<u32>,
 ) -> Result<Created, Es5Error> {
@@ -412,21 +391,17 @@ pub fn create_isdp(
         eis_aid(&eis.isd_p_load_file_aid)?,
         eis_aid(&eis.isd_p_module_aid)?,
     );
-    let aid_hex = registry.begin_create_next(eid, &[], iccid, memory.map(u64::from))?;
-    let apdus = aid_of(&aid_hex).and_then(|aid| {
-        let mut install = Install::create_isd_p(aid, memory);
-        if let Install::ForInstall { data: i, .. } = &mut install {
-            i.load_file = Some(load_file);
-            i.module = Some(module);
-        }
-        install
-            .to_apdus()
-            .map_err(|e| Es5Error::Input(e.to_string()))
-    });
-    let apdus = match apdus {
+    let aid = registry.begin_create_next(eid, &[], iccid, memory.map(u64::from))?;
+    let mut install = Install::create_isd_p(aid.clone(), memory);
+    if let Install::ForInstall { data: i, .. } = &mut install {
+        i.load_file = Some(load_file);
+        i.module = Some(module);
+    }
+    let apdus = match install.to_apdus() {
         Ok(apdus) => apdus,
         Err(e) => {
-            registry.abandon(eid, &aid_hex, &e.to_string())?;
+            let e = Es5Error::Input(e.to_string());
+            registry.abandon(eid, &aid, &e.to_string())?;
             return Err(e);
         }
     };
@@ -434,15 +409,15 @@ pub fn create_isdp(
     // `smsr audit`.
     let responses = link.run(&apdus)?;
     if let Err(e) = last_ok("CreateISDP (INSTALL of the ISD-P)", &responses, apdus.len()) {
-        registry.abandon(eid, &aid_hex, &e.to_string())?;
+        registry.abandon(eid, &aid, &e.to_string())?;
         return Err(e);
     }
-    registry.settle(eid, &aid_hex, Some("created"), "ok")?;
+    registry.settle(eid, &aid, Some(IsdpState::Created), "ok")?;
     Ok(Created {
-        eid: eid.to_owned(),
-        aid: aid_hex,
+        eid: *eid,
+        aid,
         iccid: iccid.map(str::to_owned),
-        state: "created".into(),
+        state: IsdpState::Created,
     })
 }
 
@@ -450,12 +425,10 @@ pub fn create_isdp(
 pub fn delete_isdp(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
     record: &IsdpRecord,
 ) -> Result<(), Es5Error> {
-    let aid = Aid::new(&hexfmt::parse(&record.aid).map_err(|e| Es5Error::Input(e.to_string()))?)
-        .map_err(|e| Es5Error::Input(e.to_string()))?;
-    let apdus = Delete::object_and_related(aid)
+    let apdus = Delete::object_and_related(record.aid.clone())
         .to_apdus()
         .map_err(|e| Es5Error::Input(e.to_string()))?;
     check_pol2(registry, eid, record, None)?;
@@ -478,8 +451,10 @@ pub fn delete_isdp(
 /// One difference between the registry and the card found by an audit.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct AuditChange {
-    pub aid: String,
+    pub aid: Aid,
+    /// The registry's state (or Fallback Attribute) before.
     pub registry: Option<String>,
+    /// The card's.
     pub card: Option<String>,
     pub action: String,
 }
@@ -487,7 +462,7 @@ pub struct AuditChange {
 /// The outcome of an audit.
 #[derive(Debug, Serialize)]
 pub struct Audit {
-    pub eid: String,
+    pub eid: Eid,
     pub isdps: Vec<IsdpRecord>,
     /// The card's free memory (`FF21`), when it gives it.
     pub resources: Option<Resources>,
@@ -499,13 +474,13 @@ pub struct Audit {
 pub fn audit(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
 ) -> Result<Audit, Es5Error> {
     let changes = sync_from_card(registry, link, eid)?;
     let resources = card_resources(link)?;
     registry.audited(eid, &format!("{} change(s)", changes.len()))?;
     Ok(Audit {
-        eid: eid.to_owned(),
+        eid: *eid,
         isdps: registry.isdps(eid)?,
         resources,
         changes,
@@ -544,16 +519,14 @@ pub struct Resources {
 fn sync_from_card(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
 ) -> Result<Vec<AuditChange>, Es5Error> {
     let on_card = card_isdps(link)?;
     let known = registry.isdps(eid)?;
     let mut changes = Vec::new();
     for rec in &known {
-        let card = on_card
-            .iter()
-            .find(|c| c.aid.eq_ignore_ascii_case(&rec.aid));
-        let card_state = card.map(|c| state_name(c.life_cycle).to_owned());
+        let card = on_card.iter().find(|c| c.aid == rec.aid);
+        let card_state = card.map(|c| IsdpState::from_life_cycle(c.life_cycle));
         if let Some(f) = card.and_then(|c| c.fallback).filter(|f| *f != rec.fallback) {
             registry.set_profile(eid, &rec.aid, None, Some(f), None)?;
             changes.push(AuditChange {
@@ -563,7 +536,7 @@ fn sync_from_card(
                 action: "Fallback Attribute updated from the card".to_owned(),
             });
         }
-        if card_state.as_deref() == Some(rec.state.as_str()) && rec.pending.is_none() {
+        if card_state == Some(rec.state) && rec.pending.is_none() {
             continue;
         }
         let action = match (&card_state, &rec.pending) {
@@ -572,24 +545,25 @@ fn sync_from_card(
             (Some(_), None) => "state updated from the card".to_owned(),
             (None, None) => "not on the card, removed".to_owned(),
         };
-        registry.settle(eid, &rec.aid, card_state.as_deref(), "audit")?;
+        registry.settle(eid, &rec.aid, card_state, "audit")?;
         changes.push(AuditChange {
             aid: rec.aid.clone(),
-            registry: Some(rec.state.clone()),
-            card: card_state,
+            registry: Some(rec.state.to_string()),
+            card: card_state.map(|s| s.to_string()),
             action,
         });
     }
     for c in &on_card {
-        if !known.iter().any(|r| r.aid.eq_ignore_ascii_case(&c.aid)) {
-            registry.settle(eid, &c.aid, Some(state_name(c.life_cycle)), "audit")?;
+        if !known.iter().any(|r| r.aid == c.aid) {
+            let state = IsdpState::from_life_cycle(c.life_cycle);
+            registry.settle(eid, &c.aid, Some(state), "audit")?;
             if c.fallback == Some(true) {
                 registry.set_profile(eid, &c.aid, None, Some(true), None)?;
             }
             changes.push(AuditChange {
                 aid: c.aid.clone(),
                 registry: None,
-                card: Some(state_name(c.life_cycle).to_owned()),
+                card: Some(state.to_string()),
                 action: "found on the card, added".to_owned(),
             });
         }
@@ -638,25 +612,18 @@ impl ProfileChange {
 /// The outcome of a profile change.
 #[derive(Debug, Serialize)]
 pub struct Changed {
-    pub eid: String,
-    pub aid: String,
+    pub eid: Eid,
+    pub aid: Aid,
     pub operation: &'static str,
     /// Whether the card was reset afterwards.
     pub reset: bool,
     /// ISD-Ps the SM-SR deleted after the change (POL2 auto-delete).
-    pub auto_deleted: Vec<String>,
+    pub auto_deleted: Vec<Aid>,
     /// ISD-Ps this change disabled whose POL2 says auto-delete, kept because they hold the
     /// fallback profile ([`AutoDelete`]).
-    pub auto_delete_kept: Vec<String>,
+    pub auto_delete_kept: Vec<Aid>,
     /// The ISD-Ps after the change, as the card reported them.
     pub isdps: Vec<IsdpRecord>,
-}
-
-fn aid_of(text: &str) -> Result<Aid, Es5Error> {
-    hexfmt::parse(text)
-        .ok()
-        .and_then(|b| Aid::new(&b).ok())
-        .ok_or_else(|| Es5Error::Input(format!("{text} is not an AID")))
 }
 
 /// ES5.EnableProfile, DisableProfile or SetFallbackAttribute on the ISD-P of `record`: the
@@ -666,13 +633,13 @@ fn aid_of(text: &str) -> Result<Aid, Es5Error> {
 pub fn change_profile(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
     record: &IsdpRecord,
     change: ProfileChange,
     reset: bool,
 ) -> Result<Changed, Es5Error> {
     let apdu = change
-        .command(aid_of(&record.aid)?)
+        .command(record.aid.clone())
         .to_apdu()
         .map_err(|e| Es5Error::Input(e.to_string()))?;
     check_pol2(registry, eid, record, Some(change))?;
@@ -694,7 +661,7 @@ pub fn change_profile(
     // The card reported this ISD-P's state; the mark goes if the sync did not clear it.
     if registry.isdp(eid, &record.aid)?.pending.is_some() {
         let state = registry.isdp(eid, &record.aid)?.state;
-        registry.settle(eid, &record.aid, Some(&state), "ok")?;
+        registry.settle(eid, &record.aid, Some(state), "ok")?;
     }
     // POL2 auto-delete: profiles this change disabled go, the fallback profile excepted.
     let auto = AutoDelete::after_change(&before, &registry.isdps(eid)?).map_err(Es5Error::Input)?;
@@ -704,7 +671,7 @@ pub fn change_profile(
         auto_deleted.push(now.aid.clone());
     }
     Ok(Changed {
-        eid: eid.to_owned(),
+        eid: *eid,
         aid: record.aid.clone(),
         operation: change.name(),
         reset,
@@ -719,14 +686,14 @@ pub fn change_profile(
 /// "disable not allowed" (enabling another disables it).
 fn check_pol2(
     registry: &Registry,
-    eid: &str,
+    eid: &Eid,
     record: &IsdpRecord,
     change: Option<ProfileChange>,
 ) -> Result<(), Es5Error> {
     let pol2 = |r: &IsdpRecord| Pol2::from_json(&r.pol2).map_err(Es5Error::Input);
-    let refuse = |what, aid: &str, rule| Es5Error::Pol2 {
+    let refuse = |what, aid: &Aid, rule| Es5Error::Pol2 {
         what,
-        aid: aid.to_owned(),
+        aid: aid.clone(),
         rule,
     };
     let rules = pol2(record)?;
@@ -744,7 +711,7 @@ fn check_pol2(
                 return Err(refuse("EnableProfile", &record.aid, Rule::EnableNotAllowed));
             }
             for other in registry.isdps(eid)? {
-                if other.state == "enabled"
+                if other.state == IsdpState::Enabled
                     && other.aid != record.aid
                     && pol2(&other)?.has(Rule::DisableNotAllowed)
                 {
@@ -767,11 +734,11 @@ pub struct HandledNotification {
     pub sequence: u16,
     /// The notification type (`01` declaration, `02` profile change, `05` after fallback…).
     pub kind: String,
-    pub isd_p: Option<String>,
+    pub isd_p: Option<Aid>,
     /// Whether the registry already had it (a repeat of an unconfirmed one).
     pub repeated: bool,
     /// ISD-Ps the card deleted on confirmation (POL1 "delete when disabled").
-    pub deleted: Vec<String>,
+    pub deleted: Vec<Aid>,
 }
 
 /// Reads the card's pending `E1` notifications one by one, records each in the registry and
@@ -780,7 +747,7 @@ pub struct HandledNotification {
 pub fn handle_notifications(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
 ) -> Result<Vec<HandledNotification>, Es5Error> {
     let read = GetData::new(GET_DATA_NOTIFICATION)
         .to_apdu()
@@ -800,15 +767,14 @@ pub fn handle_notifications(
         let n = Notification::parse(&r.data).map_err(|e| {
             Es5Error::BadResponse(format!("notification {}: {e}", hexfmt::upper(&r.data)))
         })?;
-        if hexfmt::upper(&n.eid) != eid.to_uppercase() {
+        if Eid(n.eid) != *eid {
             return Err(Es5Error::BadResponse(format!(
                 "the notification names EID {}, not {eid}",
                 hexfmt::upper(&n.eid)
             )));
         }
-        let isd_p = n.isd_p.as_ref().map(|a| hexfmt::upper(a.as_bytes()));
         let fresh =
-            registry.record_notification(eid, n.sequence, n.kind.to_byte(), isd_p.as_deref())?;
+            registry.record_notification(eid, n.sequence, n.kind.to_byte(), n.isd_p.as_ref())?;
         let confirm = Es5Command::NotificationConfirmation(n.sequence)
             .to_apdu()
             .map_err(|e| Es5Error::Input(e.to_string()))?;
@@ -825,10 +791,6 @@ pub fn handle_notifications(
             parse_confirmation_response(&data)
                 .map_err(|e| Es5Error::BadResponse(format!("confirmation response: {e}")))?
         };
-        let deleted: Vec<String> = deleted
-            .iter()
-            .map(|a| hexfmt::upper(a.as_bytes()))
-            .collect();
         for aid in &deleted {
             if registry.isdp(eid, aid).is_ok() {
                 registry.settle(eid, aid, None, "deleted by the card (POL1)")?;
@@ -838,7 +800,7 @@ pub fn handle_notifications(
         out.push(HandledNotification {
             sequence: n.sequence,
             kind: format!("{:02X}", n.kind.to_byte()),
-            isd_p,
+            isd_p: n.isd_p,
             repeated: !fresh,
             deleted,
         });

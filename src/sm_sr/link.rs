@@ -94,8 +94,8 @@ pub fn open_send(
 }
 
 fn check_eid(card: &mut dyn Transport, eis: &Eis) -> Result<(), Es5Error> {
-    let on_card = hexfmt::upper(&read_eid(card)?.0);
-    if on_card != eis.eid {
+    let on_card = read_eid(card)?;
+    if on_card != eis.eid() {
         return Err(Es5Error::Input(format!(
             "the card in {} has EID {on_card}, not {}: choose the reader with --reader, or \
              give --eid {on_card}",

@@ -7,8 +7,10 @@
 //! SGP.02 names the rules ("disabling not allowed", "deletion not allowed", "profile deletion
 //! is mandatory when it is disabled"); the coding in the registry is this tool's.
 
+use crate::sm_sr::isdp::IsdpState;
 use crate::sm_sr::registry::IsdpRecord;
 use serde::{Deserialize, Serialize};
+use smsr_proto::gp::aid::Aid;
 use std::fmt;
 
 /// One POL2 rule.
@@ -85,18 +87,20 @@ pub struct AutoDelete {
     /// The ISD-Ps to delete.
     pub delete: Vec<IsdpRecord>,
     /// The ISD-Ps kept although their POL2 says auto-delete: they hold the fallback profile.
-    pub kept: Vec<String>,
+    pub kept: Vec<Aid>,
 }
 
 impl AutoDelete {
     /// From the registry's ISD-Ps before and after the change.
     pub fn after_change(before: &[IsdpRecord], after: &[IsdpRecord]) -> Result<Self, String> {
         let mut out = Self::default();
-        for was in before.iter().filter(|r| r.state == "enabled") {
+        for was in before.iter().filter(|r| r.state == IsdpState::Enabled) {
             let Some(now) = after.iter().find(|r| r.aid == was.aid) else {
                 continue;
             };
-            if now.state != "disabled" || !Pol2::from_json(&now.pol2)?.has(Rule::AutoDelete) {
+            if now.state != IsdpState::Disabled
+                || !Pol2::from_json(&now.pol2)?.has(Rule::AutoDelete)
+            {
                 continue;
             }
             if now.fallback {
@@ -113,11 +117,18 @@ impl AutoDelete {
 mod tests {
     use super::*;
 
-    fn rec(aid: &str, state: &str, fallback: bool, pol2: &str) -> IsdpRecord {
+    /// The ISD-P `A0000005591010FFFFFFFF8900nn00`.
+    fn aid(nn: &str) -> Aid {
+        format!("A0000005591010FFFFFFFF890000{nn}00")
+            .parse()
+            .unwrap()
+    }
+
+    fn rec(nn: &str, state: &str, fallback: bool, pol2: &str) -> IsdpRecord {
         IsdpRecord {
-            aid: aid.into(),
+            aid: aid(nn),
             iccid: None,
-            state: state.into(),
+            state: state.parse().unwrap(),
             fallback,
             pol2: pol2.into(),
             memory: None,
@@ -152,7 +163,7 @@ mod tests {
         ];
         let a = AutoDelete::after_change(&before, &after).unwrap();
         assert!(a.delete.is_empty());
-        assert_eq!(a.kept, ["10"]);
+        assert_eq!(a.kept, [aid("10")]);
         // No rule, or still enabled, or gone: nothing.
         let none = AutoDelete::after_change(&before, &[rec("10", "enabled", true, auto)]);
         assert_eq!(none.unwrap(), AutoDelete::default());

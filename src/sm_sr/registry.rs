@@ -16,12 +16,16 @@
 //! Several processes may write at once: connections wait for each other's locks and write
 //! transactions take the write lock first (`registry/write.rs`).
 
-use crate::sm_sr::eis::Eis;
+use crate::sm_sr::eis::{parse_eid, Eis};
+use crate::sm_sr::isdp::IsdpState;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+use smsr_proto::gp::aid::Aid;
+use smsr_proto::gp::get_data::Eid;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+mod columns;
 mod write;
 
 pub use write::BUSY_TIMEOUT;
@@ -94,30 +98,35 @@ pub enum RegistryError {
     #[error("SM-SR registry: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("no eUICC with EID {0} is registered: register its EIS with `smsr eis register FILE`")]
-    UnknownEid(String),
+    UnknownEid(Eid),
     #[error(
         "an eUICC with EID {0} is registered already: `smsr eis register --replace FILE` \
          replaces its EIS (keys and counters included)"
     )]
     AlreadyRegistered(String),
     #[error("EID {eid} has no ISD-P {aid} in the registry (`smsr eis show {eid}` lists them)")]
-    UnknownIsdp { eid: String, aid: String },
+    UnknownIsdp { eid: Eid, aid: Aid },
     #[error("EID {eid} has no profile with ICCID {iccid} in the registry")]
-    UnknownIccid { eid: String, iccid: String },
-    #[error("the EIS stored for {eid} is unreadable: {detail}")]
-    Corrupt { eid: String, detail: String },
+    UnknownIccid { eid: Eid, iccid: String },
+    /// A stored value that does not read back (`what`: the EIS, an ISD-P's AID or state...).
+    #[error("the {what} stored for {eid} is unreadable: {detail}")]
+    Corrupt {
+        eid: String,
+        what: &'static str,
+        detail: String,
+    },
     #[error("all ISD-P AIDs of EID {0} are in use (…1000 to …FFFF00)")]
-    NoFreeAid(String),
+    NoFreeAid(Eid),
 }
 
 /// An ISD-P as the registry knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct IsdpRecord {
-    pub aid: String,
+    /// Serialized as its upper-case hex digits.
+    pub aid: Aid,
     pub iccid: Option<String>,
-    /// `created`, `personalized`, `disabled`, `enabled` (SGP.02 life cycle), or `creating`
-    /// before the card confirmed the CreateISDP.
-    pub state: String,
+    /// The SGP.02 life cycle, or `creating` before the card confirmed the CreateISDP.
+    pub state: IsdpState,
     pub fallback: bool,
     /// POL2 rules (JSON array).
     pub pol2: String,
@@ -139,7 +148,7 @@ pub struct HistoryEntry {
 /// A registered card, for listings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EisSummary {
-    pub eid: String,
+    pub eid: Eid,
     pub registered_at: String,
     pub last_audit: Option<String>,
     pub isdps: u64,
@@ -294,33 +303,35 @@ impl Registry {
     /// is replaced (its ISD-Ps and history kept; SCP80 counters raised to the EIS's when
     /// higher).
     pub fn register(&mut self, eis: &Eis, replace: bool) -> Result<(), RegistryError> {
+        // The 32 digits as every lookup writes them (an EIS from `Eis::from_json` has them).
+        let eid = parse_eid(&eis.eid).map_or_else(|_| eis.eid.clone(), |e| e.to_string());
         let tx = write::immediate(&mut self.conn)?;
-        let exists = eis_exists(&tx, &eis.eid)?;
+        let exists = eis_exists(&tx, &eid)?;
         if exists && !replace {
-            return Err(RegistryError::AlreadyRegistered(eis.eid.clone()));
+            return Err(RegistryError::AlreadyRegistered(eid));
         }
         let document = eis.to_json();
         if exists {
             tx.execute(
                 "UPDATE eis SET document = ?2 WHERE eid = ?1",
-                params![eis.eid, document],
+                params![eid, document],
             )?;
         } else {
             tx.execute(
                 "INSERT INTO eis (eid, document, registered_at) VALUES (?1, ?2, ?3)",
-                params![eis.eid, document, now()],
+                params![eid, document, now()],
             )?;
         }
         for k in &eis.isd_r.scp80 {
             tx.execute(
                 "INSERT INTO scp80_counter (eid, kvn, counter) VALUES (?1, ?2, ?3)
                  ON CONFLICT (eid, kvn) DO UPDATE SET counter = MAX(counter, excluded.counter)",
-                params![eis.eid, k.kvn, i64::try_from(k.counter).unwrap_or(i64::MAX)],
+                params![eid, k.kvn, i64::try_from(k.counter).unwrap_or(i64::MAX)],
             )?;
         }
         log(
             &tx,
-            &eis.eid,
+            &eid,
             if exists {
                 "eis replace"
             } else {
@@ -334,18 +345,19 @@ impl Registry {
     }
 
     /// The EIS of a card.
-    pub fn eis(&self, eid: &str) -> Result<Eis, RegistryError> {
+    pub fn eis(&self, eid: &Eid) -> Result<Eis, RegistryError> {
         let document: Option<String> = self
             .conn
             .query_row(
                 "SELECT document FROM eis WHERE eid = ?1",
-                params![eid],
+                params![eid.to_string()],
                 |r| r.get(0),
             )
             .optional()?;
-        let document = document.ok_or_else(|| RegistryError::UnknownEid(eid.to_owned()))?;
+        let document = document.ok_or(RegistryError::UnknownEid(*eid))?;
         let mut eis = Eis::from_json(&document).map_err(|e| RegistryError::Corrupt {
-            eid: eid.to_owned(),
+            eid: eid.to_string(),
+            what: "EIS",
             detail: e.to_string(),
         })?;
         // The counters live in their own table, the EIS copy is only their starting point.
@@ -363,66 +375,62 @@ impl Registry {
              FROM eis e ORDER BY e.eid",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok(EisSummary {
-                eid: r.get(0)?,
-                registered_at: r.get(1)?,
-                last_audit: r.get(2)?,
-                isdps: r.get::<_, i64>(3).map(|n| u64::try_from(n).unwrap_or(0))?,
-            })
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, i64>(3)?,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.map(|row| {
+            let (eid, registered_at, last_audit, isdps) = row?;
+            Ok(EisSummary {
+                eid: columns::eid(eid)?,
+                registered_at,
+                last_audit,
+                isdps: u64::try_from(isdps).unwrap_or(0),
+            })
+        })
+        .collect()
     }
 
-    fn require(&self, eid: &str) -> Result<(), RegistryError> {
-        if eis_exists(&self.conn, eid)? {
+    fn require(&self, eid: &Eid) -> Result<(), RegistryError> {
+        if eis_exists(&self.conn, &eid.to_string())? {
             Ok(())
         } else {
-            Err(RegistryError::UnknownEid(eid.to_owned()))
+            Err(RegistryError::UnknownEid(*eid))
         }
     }
 
     /// The ISD-Ps of a card, by AID.
-    pub fn isdps(&self, eid: &str) -> Result<Vec<IsdpRecord>, RegistryError> {
+    pub fn isdps(&self, eid: &Eid) -> Result<Vec<IsdpRecord>, RegistryError> {
         self.require(eid)?;
-        let mut stmt = self.conn.prepare(
-            "SELECT aid, iccid, state, fallback, pol2, memory, pending, updated_at
-             FROM isdp WHERE eid = ?1 ORDER BY aid",
-        )?;
-        let rows = stmt.query_map(params![eid], |r| {
-            Ok(IsdpRecord {
-                aid: r.get(0)?,
-                iccid: r.get(1)?,
-                state: r.get(2)?,
-                fallback: r.get(3)?,
-                pol2: r.get(4)?,
-                memory: r
-                    .get::<_, Option<i64>>(5)?
-                    .map(|m| u64::try_from(m).unwrap_or(0)),
-                pending: r.get(6)?,
-                updated_at: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {} FROM isdp WHERE eid = ?1 ORDER BY aid",
+            columns::IsdpRow::COLUMNS
+        ))?;
+        let rows = stmt.query_map(params![eid.to_string()], columns::IsdpRow::read)?;
+        rows.map(|row| row?.record(eid)).collect()
     }
 
     /// One ISD-P by AID.
-    pub fn isdp(&self, eid: &str, aid: &str) -> Result<IsdpRecord, RegistryError> {
+    pub fn isdp(&self, eid: &Eid, aid: &Aid) -> Result<IsdpRecord, RegistryError> {
         self.isdps(eid)?
             .into_iter()
-            .find(|r| r.aid.eq_ignore_ascii_case(aid))
+            .find(|r| r.aid == *aid)
             .ok_or_else(|| RegistryError::UnknownIsdp {
-                eid: eid.to_owned(),
-                aid: aid.to_owned(),
+                eid: *eid,
+                aid: aid.clone(),
             })
     }
 
     /// The ISD-P holding a profile.
-    pub fn isdp_by_iccid(&self, eid: &str, iccid: &str) -> Result<IsdpRecord, RegistryError> {
+    pub fn isdp_by_iccid(&self, eid: &Eid, iccid: &str) -> Result<IsdpRecord, RegistryError> {
         self.isdps(eid)?
             .into_iter()
             .find(|r| r.iccid.as_deref() == Some(iccid))
             .ok_or_else(|| RegistryError::UnknownIccid {
-                eid: eid.to_owned(),
+                eid: *eid,
                 iccid: iccid.to_owned(),
             })
     }
@@ -431,13 +439,9 @@ impl Registry {
     /// from `nnnn` = `0010`), skipping the AIDs in the registry and in `on_card`. Another
     /// process may take it before it is recorded: [`Registry::begin_create_next`] allocates
     /// and records in one transaction.
-    pub fn next_isdp_aid(&self, eid: &str, on_card: &[String]) -> Result<String, RegistryError> {
-        let taken: Vec<String> = self
-            .isdps(eid)?
-            .into_iter()
-            .map(|r| r.aid.to_ascii_uppercase())
-            .chain(on_card.iter().map(|a| a.to_ascii_uppercase()))
-            .collect();
+    pub fn next_isdp_aid(&self, eid: &Eid, on_card: &[Aid]) -> Result<Aid, RegistryError> {
+        let mut taken: Vec<Aid> = self.isdps(eid)?.into_iter().map(|r| r.aid).collect();
+        taken.extend_from_slice(on_card);
         write::first_free_aid(eid, &taken)
     }
 
@@ -445,38 +449,41 @@ impl Registry {
     /// INSTALL is sent.
     pub fn begin_create(
         &mut self,
-        eid: &str,
-        aid: &str,
+        eid: &Eid,
+        aid: &Aid,
         iccid: Option<&str>,
         memory: Option<u64>,
     ) -> Result<(), RegistryError> {
         self.require(eid)?;
+        let (eid, aid) = (eid.to_string(), aid.to_string());
         let tx = write::immediate(&mut self.conn)?;
         tx.execute(
             "INSERT INTO isdp (eid, aid, iccid, state, memory, pending, updated_at)
-             VALUES (?1, ?2, ?3, 'creating', ?4, 'create', ?5)",
+             VALUES (?1, ?2, ?3, ?4, ?5, 'create', ?6)",
             params![
                 eid,
                 aid,
                 iccid,
+                IsdpState::Creating.as_str(),
                 memory.map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
                 now()
             ],
         )?;
-        log(&tx, eid, "isdp create", "pending", aid)?;
+        log(&tx, &eid, "isdp create", "pending", &aid)?;
         tx.commit()?;
         Ok(())
     }
 
     /// Marks an operation as sent to the card (`enable`, `disable`, `delete`, …).
-    pub fn begin(&mut self, eid: &str, aid: &str, operation: &str) -> Result<(), RegistryError> {
+    pub fn begin(&mut self, eid: &Eid, aid: &Aid, operation: &str) -> Result<(), RegistryError> {
         self.isdp(eid, aid)?;
+        let (eid, aid) = (eid.to_string(), aid.to_string());
         let tx = write::immediate(&mut self.conn)?;
         tx.execute(
             "UPDATE isdp SET pending = ?3, updated_at = ?4 WHERE eid = ?1 AND aid = ?2",
             params![eid, aid, operation, now()],
         )?;
-        log(&tx, eid, operation, "pending", aid)?;
+        log(&tx, &eid, operation, "pending", &aid)?;
         tx.commit()?;
         Ok(())
     }
@@ -485,11 +492,12 @@ impl Registry {
     /// removes the ISD-P (deleted, or a create the card never did).
     pub fn settle(
         &mut self,
-        eid: &str,
-        aid: &str,
-        state: Option<&str>,
+        eid: &Eid,
+        aid: &Aid,
+        state: Option<IsdpState>,
         outcome: &str,
     ) -> Result<(), RegistryError> {
+        let (eid, aid) = (eid.to_string(), aid.to_string());
         let tx = write::immediate(&mut self.conn)?;
         let operation: Option<Option<String>> = tx
             .query_row(
@@ -504,12 +512,12 @@ impl Registry {
                 let n = tx.execute(
                     "UPDATE isdp SET state = ?3, pending = NULL, updated_at = ?4
                      WHERE eid = ?1 AND aid = ?2",
-                    params![eid, aid, s, now()],
+                    params![eid, aid, s.as_str(), now()],
                 )?;
                 if n == 0 {
                     tx.execute(
                         "INSERT INTO isdp (eid, aid, state, updated_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![eid, aid, s, now()],
+                        params![eid, aid, s.as_str(), now()],
                     )?;
                 }
             }
@@ -520,20 +528,21 @@ impl Registry {
                 )?;
             }
         }
-        log(&tx, eid, &operation, outcome, aid)?;
+        log(&tx, &eid, &operation, outcome, &aid)?;
         tx.commit()?;
         Ok(())
     }
 
     /// Clears a pending mark without a state change (the card refused the operation).
-    pub fn abandon(&mut self, eid: &str, aid: &str, outcome: &str) -> Result<(), RegistryError> {
-        let record = self.isdp(eid, aid)?;
+    pub fn abandon(&mut self, eid: &Eid, aid: &Aid, outcome: &str) -> Result<(), RegistryError> {
+        self.isdp(eid, aid)?;
+        let (eid, aid) = (eid.to_string(), aid.to_string());
         // The pending mark is read again where it is cleared, in one transaction.
         let tx = write::immediate(&mut self.conn)?;
         let pending: Option<String> = tx
             .query_row(
                 "SELECT pending FROM isdp WHERE eid = ?1 AND aid = ?2",
-                params![eid, &record.aid],
+                params![eid, aid],
                 |r| r.get(0),
             )
             .optional()?
@@ -542,20 +551,20 @@ impl Registry {
             // A create the card never did: the ISD-P goes, as `settle` with no state.
             tx.execute(
                 "DELETE FROM isdp WHERE eid = ?1 AND aid = ?2",
-                params![eid, &record.aid],
+                params![eid, aid],
             )?;
         } else {
             tx.execute(
                 "UPDATE isdp SET pending = NULL, updated_at = ?3 WHERE eid = ?1 AND aid = ?2",
-                params![eid, &record.aid, now()],
+                params![eid, aid, now()],
             )?;
         }
         log(
             &tx,
-            eid,
+            &eid,
             pending.as_deref().unwrap_or("update"),
             outcome,
-            aid,
+            &aid,
         )?;
         tx.commit()?;
         Ok(())
@@ -564,13 +573,14 @@ impl Registry {
     /// Sets the profile attributes of an ISD-P.
     pub fn set_profile(
         &mut self,
-        eid: &str,
-        aid: &str,
+        eid: &Eid,
+        aid: &Aid,
         iccid: Option<&str>,
         fallback: Option<bool>,
         pol2: Option<&str>,
     ) -> Result<(), RegistryError> {
         self.isdp(eid, aid)?;
+        let (eid, aid) = (eid.to_string(), aid.to_string());
         let tx = write::immediate(&mut self.conn)?;
         if let Some(i) = iccid {
             tx.execute(
@@ -603,12 +613,12 @@ impl Registry {
 
     /// The highest SCP80 counter value taken for a key set (used, or reserved by a link that
     /// has not given it back).
-    pub fn counter(&self, eid: &str, kvn: u8) -> Result<u64, RegistryError> {
+    pub fn counter(&self, eid: &Eid, kvn: u8) -> Result<u64, RegistryError> {
         let c: Option<i64> = self
             .conn
             .query_row(
                 "SELECT counter FROM scp80_counter WHERE eid = ?1 AND kvn = ?2",
-                params![eid, kvn],
+                params![eid.to_string(), kvn],
                 |r| r.get(0),
             )
             .optional()?;
@@ -617,7 +627,7 @@ impl Registry {
 
     /// Takes the next SCP80 counter value of a key set and commits it before returning, so no
     /// value is ever used twice, whatever happens after.
-    pub fn next_counter(&mut self, eid: &str, kvn: u8) -> Result<u64, RegistryError> {
+    pub fn next_counter(&mut self, eid: &Eid, kvn: u8) -> Result<u64, RegistryError> {
         self.reserve_counters(eid, kvn, 1)
     }
 
@@ -627,11 +637,12 @@ impl Registry {
     /// skipped, which the card accepts (SPI "counter higher than the card's").
     pub fn reserve_counters(
         &mut self,
-        eid: &str,
+        eid: &Eid,
         kvn: u8,
         count: u64,
     ) -> Result<u64, RegistryError> {
         self.require(eid)?;
+        let eid = eid.to_string();
         let count = i64::try_from(count.max(1)).unwrap_or(i64::MAX);
         let tx = write::immediate(&mut self.conn)?;
         tx.execute(
@@ -653,7 +664,7 @@ impl Registry {
     /// whether they were given back.
     pub fn release_counters(
         &mut self,
-        eid: &str,
+        eid: &Eid,
         kvn: u8,
         last_used: u64,
         reserved_to: u64,
@@ -661,19 +672,20 @@ impl Registry {
         let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let n = self.conn.execute(
             "UPDATE scp80_counter SET counter = ?3 WHERE eid = ?1 AND kvn = ?2 AND counter = ?4",
-            params![eid, kvn, as_i64(last_used), as_i64(reserved_to)],
+            params![eid.to_string(), kvn, as_i64(last_used), as_i64(reserved_to)],
         )?;
         Ok(n == 1)
     }
 
     /// Notes an audit of the card.
-    pub fn audited(&mut self, eid: &str, detail: &str) -> Result<(), RegistryError> {
+    pub fn audited(&mut self, eid: &Eid, detail: &str) -> Result<(), RegistryError> {
+        let eid = eid.to_string();
         let tx = write::immediate(&mut self.conn)?;
         tx.execute(
             "UPDATE eis SET last_audit = ?2 WHERE eid = ?1",
             params![eid, now()],
         )?;
-        log(&tx, eid, "audit", "ok", detail)?;
+        log(&tx, &eid, "audit", "ok", detail)?;
         tx.commit()?;
         Ok(())
     }
@@ -681,20 +693,20 @@ impl Registry {
     /// Appends to the history.
     pub fn log(
         &mut self,
-        eid: &str,
+        eid: &Eid,
         operation: &str,
         outcome: &str,
         detail: &str,
     ) -> Result<(), RegistryError> {
-        log(&self.conn, eid, operation, outcome, detail)
+        log(&self.conn, &eid.to_string(), operation, outcome, detail)
     }
 
     /// The history of a card, oldest first.
-    pub fn history(&self, eid: &str) -> Result<Vec<HistoryEntry>, RegistryError> {
+    pub fn history(&self, eid: &Eid) -> Result<Vec<HistoryEntry>, RegistryError> {
         let mut stmt = self.conn.prepare(
             "SELECT at, operation, outcome, detail FROM history WHERE eid = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map(params![eid], |r| {
+        let rows = stmt.query_map(params![eid.to_string()], |r| {
             Ok(HistoryEntry {
                 at: r.get(0)?,
                 operation: r.get(1)?,
@@ -708,24 +720,24 @@ impl Registry {
     /// Records a notification received from the card; `false` when it was known already.
     pub fn record_notification(
         &mut self,
-        eid: &str,
+        eid: &Eid,
         seq: u16,
         kind: u8,
-        aid: Option<&str>,
+        aid: Option<&Aid>,
     ) -> Result<bool, RegistryError> {
         let n = self.conn.execute(
             "INSERT OR IGNORE INTO notification (eid, seq, kind, aid, received_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![eid, seq, kind, aid, now()],
+            params![eid.to_string(), seq, kind, aid.map(Aid::to_string), now()],
         )?;
         Ok(n == 1)
     }
 
     /// Marks a notification confirmed to the card.
-    pub fn confirm_notification(&mut self, eid: &str, seq: u16) -> Result<(), RegistryError> {
+    pub fn confirm_notification(&mut self, eid: &Eid, seq: u16) -> Result<(), RegistryError> {
         self.conn.execute(
             "UPDATE notification SET confirmed_at = ?3 WHERE eid = ?1 AND seq = ?2",
-            params![eid, seq, now()],
+            params![eid.to_string(), seq, now()],
         )?;
         Ok(())
     }
@@ -758,6 +770,14 @@ mod tests {
 
     const EID: &str = "89001999000010000000000000000018";
 
+    fn eid() -> Eid {
+        EID.parse().unwrap()
+    }
+
+    fn aid(text: &str) -> Aid {
+        text.parse().unwrap()
+    }
+
     fn eis() -> Eis {
         Eis::from_json(&format!(
             r#"{{"version":1,"eid":"{EID}","isd_r":{{"aid":"A0000005591010FFFFFFFF8900000100",
@@ -774,9 +794,11 @@ mod tests {
         let err = r.register(&eis(), false).unwrap_err();
         assert!(err.to_string().contains("--replace"), "{err}");
         r.register(&eis(), true).unwrap();
-        assert_eq!(r.eis(EID).unwrap().eid, EID);
+        assert_eq!(r.eis(&eid()).unwrap().eid, EID);
         assert_eq!(r.list().unwrap().len(), 1);
-        let err = r.eis("89001999000010000000000000000026").unwrap_err();
+        let err = r
+            .eis(&"89001999000010000000000000000026".parse().unwrap())
+            .unwrap_err();
         assert!(err.to_string().contains("smsr eis register"), "{err}");
     }
 
@@ -784,44 +806,46 @@ mod tests {
     fn counters_only_go_up_and_commit_first() {
         let mut r = Registry::in_memory().unwrap();
         r.register(&eis(), false).unwrap();
-        assert_eq!(r.counter(EID, 1).unwrap(), 7);
-        assert_eq!(r.next_counter(EID, 1).unwrap(), 8);
-        assert_eq!(r.next_counter(EID, 1).unwrap(), 9);
+        assert_eq!(r.counter(&eid(), 1).unwrap(), 7);
+        assert_eq!(r.next_counter(&eid(), 1).unwrap(), 8);
+        assert_eq!(r.next_counter(&eid(), 1).unwrap(), 9);
         // Re-registering an EIS with an older counter does not lower it.
         r.register(&eis(), true).unwrap();
-        assert_eq!(r.counter(EID, 1).unwrap(), 9);
-        assert_eq!(r.eis(EID).unwrap().isd_r.scp80[0].counter, 9);
+        assert_eq!(r.counter(&eid(), 1).unwrap(), 9);
+        assert_eq!(r.eis(&eid()).unwrap().isd_r.scp80[0].counter, 9);
     }
 
     #[test]
     fn isdp_create_intent_then_settle_or_abandon() {
         let mut r = Registry::in_memory().unwrap();
         r.register(&eis(), false).unwrap();
-        let aid = r.next_isdp_aid(EID, &[]).unwrap();
-        assert_eq!(aid, "A0000005591010FFFFFFFF8900001000");
-        r.begin_create(EID, &aid, Some("8988"), Some(4096)).unwrap();
-        let rec = r.isdp(EID, &aid).unwrap();
+        let first = r.next_isdp_aid(&eid(), &[]).unwrap();
+        assert_eq!(first.to_string(), "A0000005591010FFFFFFFF8900001000");
+        r.begin_create(&eid(), &first, Some("8988"), Some(4096))
+            .unwrap();
+        let rec = r.isdp(&eid(), &first).unwrap();
         assert_eq!(
-            (rec.state.as_str(), rec.pending.as_deref()),
-            ("creating", Some("create"))
+            (rec.state, rec.pending.as_deref()),
+            (IsdpState::Creating, Some("create"))
         );
         let next = r
-            .next_isdp_aid(EID, &["A0000005591010FFFFFFFF8900001100".into()])
+            .next_isdp_aid(&eid(), &[aid("A0000005591010FFFFFFFF8900001100")])
             .unwrap();
-        assert_eq!(next, "A0000005591010FFFFFFFF8900001200");
-        r.settle(EID, &aid, Some("created"), "ok").unwrap();
-        let rec = r.isdp(EID, &aid).unwrap();
-        assert_eq!((rec.state.as_str(), rec.pending), ("created", None));
+        assert_eq!(next, aid("A0000005591010FFFFFFFF8900001200"));
+        r.settle(&eid(), &first, Some(IsdpState::Created), "ok")
+            .unwrap();
+        let rec = r.isdp(&eid(), &first).unwrap();
+        assert_eq!((rec.state, rec.pending), (IsdpState::Created, None));
 
-        r.begin_create(EID, &next, None, None).unwrap();
-        r.abandon(EID, &next, "refused 6A80").unwrap();
-        assert!(r.isdp(EID, &next).is_err());
+        r.begin_create(&eid(), &next, None, None).unwrap();
+        r.abandon(&eid(), &next, "refused 6A80").unwrap();
+        assert!(r.isdp(&eid(), &next).is_err());
 
-        r.begin(EID, &aid, "delete").unwrap();
-        r.settle(EID, &aid, None, "ok").unwrap();
-        assert!(r.isdps(EID).unwrap().is_empty());
+        r.begin(&eid(), &first, "delete").unwrap();
+        r.settle(&eid(), &first, None, "ok").unwrap();
+        assert!(r.isdps(&eid()).unwrap().is_empty());
         let ops: Vec<String> = r
-            .history(EID)
+            .history(&eid())
             .unwrap()
             .into_iter()
             .map(|h| format!("{} {}", h.operation, h.outcome))
@@ -834,37 +858,38 @@ mod tests {
     fn fallback_is_unique_per_card() {
         let mut r = Registry::in_memory().unwrap();
         r.register(&eis(), false).unwrap();
-        for aid in [
+        for a in [
             "A0000005591010FFFFFFFF8900001000",
             "A0000005591010FFFFFFFF8900001100",
         ] {
-            r.settle(EID, aid, Some("disabled"), "ok").unwrap();
+            r.settle(&eid(), &aid(a), Some(IsdpState::Disabled), "ok")
+                .unwrap();
         }
         r.set_profile(
-            EID,
-            "A0000005591010FFFFFFFF8900001000",
+            &eid(),
+            &aid("A0000005591010FFFFFFFF8900001000"),
             Some("1"),
             Some(true),
             None,
         )
         .unwrap();
         r.set_profile(
-            EID,
-            "A0000005591010FFFFFFFF8900001100",
+            &eid(),
+            &aid("A0000005591010FFFFFFFF8900001100"),
             Some("2"),
             Some(true),
             None,
         )
         .unwrap();
-        let fallbacks: Vec<String> = r
-            .isdps(EID)
+        let fallbacks: Vec<Aid> = r
+            .isdps(&eid())
             .unwrap()
             .into_iter()
             .filter(|i| i.fallback)
             .map(|i| i.aid)
             .collect();
-        assert_eq!(fallbacks, ["A0000005591010FFFFFFFF8900001100"]);
-        assert_eq!(r.isdp_by_iccid(EID, "2").unwrap().aid, fallbacks[0]);
+        assert_eq!(fallbacks, [aid("A0000005591010FFFFFFFF8900001100")]);
+        assert_eq!(r.isdp_by_iccid(&eid(), "2").unwrap().aid, fallbacks[0]);
     }
 
     #[test]
@@ -882,7 +907,7 @@ mod tests {
             assert_eq!(mode & 0o077, 0);
         }
         let r = Registry::open(&path).unwrap();
-        assert_eq!(r.eis(EID).unwrap().eid, EID);
+        assert_eq!(r.eis(&eid()).unwrap().eid, EID);
         let health = Registry::inspect(&path).unwrap();
         assert_eq!(
             health,
@@ -908,11 +933,40 @@ mod tests {
     }
 
     #[test]
+    fn a_state_the_registry_cannot_read_is_corrupt() {
+        let mut r = Registry::in_memory().unwrap();
+        r.register(&eis(), false).unwrap();
+        r.conn
+            .execute(
+                "INSERT INTO isdp (eid, aid, state, updated_at)
+                 VALUES (?1, 'A0000005591010FFFFFFFF8900001000', 'Enabled', '')",
+                params![EID],
+            )
+            .unwrap();
+        let err = r.isdps(&eid()).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                RegistryError::Corrupt {
+                    what: "ISD-P state",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(EID) && text.contains("\"Enabled\"") && text.contains("8900001000"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn notifications_are_recorded_once() {
         let mut r = Registry::in_memory().unwrap();
         r.register(&eis(), false).unwrap();
-        assert!(r.record_notification(EID, 1, 1, None).unwrap());
-        assert!(!r.record_notification(EID, 1, 1, None).unwrap());
-        r.confirm_notification(EID, 1).unwrap();
+        assert!(r.record_notification(&eid(), 1, 1, None).unwrap());
+        assert!(!r.record_notification(&eid(), 1, 1, None).unwrap());
+        r.confirm_notification(&eid(), 1).unwrap();
     }
 }

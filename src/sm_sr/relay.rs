@@ -17,10 +17,11 @@
 //! the profile DISABLED with its ICCID and POL2.
 
 use super::es5::{Es5Error, Es5Link};
+use super::isdp::IsdpState;
 use super::pol2::Pol2;
 use super::registry::{IsdpRecord, Registry};
-use crate::hexfmt;
 use smsr_proto::gp::aid::Aid;
+use smsr_proto::gp::get_data::Eid;
 use smsr_proto::gp::install::Install;
 use smsr_proto::ota::response::{ResponseScript, ResponseTlv};
 use smsr_proto::ota::script::{CommandScript, CommandTlv, LengthForm, ScriptChaining};
@@ -34,23 +35,19 @@ const INS_INSTALL: u8 = 0xE6;
 const DGI_CERTIFICATE: [u8; 2] = [0x3A, 0x01];
 const DGI_KEY_PARAMETERS: [u8; 2] = [0x3A, 0x02];
 
-fn hex_aid(aid: &Aid) -> String {
-    hexfmt::upper(aid.as_bytes())
-}
-
 /// Relays `script` (the ES3.SendData `data`) to `sd_aid` on the card `eid`; returns the
 /// response script's bytes.
 pub fn send_data(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
     sd_aid: &Aid,
     script: &[u8],
 ) -> Result<Vec<u8>, Es5Error> {
     let parsed = CommandScript::parse(script)
         .map_err(|e| Es5Error::Input(format!("SendData: the data is not a command script: {e}")))?;
     let eis = registry.eis(eid)?;
-    if hex_aid(sd_aid) == eis.isd_r.aid.to_uppercase() {
+    if *sd_aid == eis.isd_r_aid() {
         to_isd_r(registry, link, eid, parsed)
     } else {
         to_isd_p(registry, link, eid, sd_aid, &parsed)
@@ -60,7 +57,7 @@ pub fn send_data(
 fn to_isd_r(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
     script: CommandScript,
 ) -> Result<Vec<u8>, Es5Error> {
     let mut apdus: Vec<CommandApdu> = Vec::new();
@@ -93,7 +90,7 @@ fn to_isd_r(
     };
     let all_ok = responses.len() == apdus.len() && responses.iter().all(|r| r.sw.is_success());
     if parameters && all_ok {
-        registry.settle(eid, &target.aid, Some("personalized"), "ok")?;
+        registry.settle(eid, &target.aid, Some(IsdpState::Personalized), "ok")?;
     } else if !all_ok && (certificate || parameters) {
         let sw = responses.last().map(|r| r.sw.to_u16()).unwrap_or(0);
         registry.abandon(eid, &target.aid, &format!("card answered {sw:04X}"))?;
@@ -111,7 +108,7 @@ fn to_isd_r(
 /// establishment is pending.
 fn isd_r_target(
     registry: &Registry,
-    eid: &str,
+    eid: &Eid,
     apdus: &[CommandApdu],
 ) -> Result<IsdpRecord, Es5Error> {
     let refuse = |what: String| {
@@ -133,10 +130,9 @@ fn isd_r_target(
         let Ok(Install::ForPersonalization(aid)) = Install::from_apdu(first) else {
             return Err(refuse("an INSTALL other than [for personalization]".into()));
         };
-        return registry.isdp(eid, &hex_aid(&aid)).map_err(|_| {
+        return registry.isdp(eid, &aid).map_err(|_| {
             refuse(format!(
-                "ISD-P {} is not one of this card's in the registry",
-                hex_aid(&aid)
+                "ISD-P {aid} is not one of this card's in the registry"
             ))
         });
     }
@@ -156,24 +152,23 @@ fn isd_r_target(
 fn to_isd_p(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
     sd_aid: &Aid,
     script: &CommandScript,
 ) -> Result<Vec<u8>, Es5Error> {
-    let aid = hex_aid(sd_aid);
-    let record = registry.isdp(eid, &aid)?;
+    let record = registry.isdp(eid, sd_aid)?;
     let first = matches!(
         script.chaining(),
         None | Some(ScriptChaining::FirstDeleteOnReset | ScriptChaining::FirstKeepOnReset)
     );
     if first && record.pending.as_deref() != Some("download") {
-        registry.begin(eid, &aid, "download")?;
+        registry.begin(eid, sd_aid, "download")?;
     }
     match link.run_script(sd_aid, script) {
         Ok(answer) => Ok(answer.to_bytes()),
         Err(e) => {
             if matches!(e, Es5Error::Refused { .. } | Es5Error::PorRefused { .. }) {
-                registry.abandon(eid, &aid, &e.to_string())?;
+                registry.abandon(eid, sd_aid, &e.to_string())?;
             }
             Err(e)
         }
@@ -185,7 +180,7 @@ fn to_isd_p(
 /// when given.
 pub fn download_completed(
     registry: &mut Registry,
-    eid: &str,
+    eid: &Eid,
     iccid: &str,
     pol2: Option<&Pol2>,
 ) -> Result<IsdpRecord, Es5Error> {
@@ -195,7 +190,7 @@ pub fn download_completed(
         .filter(|r| r.iccid.as_deref() == Some(iccid))
         .find(|r| {
             r.pending.as_deref() == Some("download")
-                || matches!(r.state.as_str(), "personalized" | "disabled")
+                || matches!(r.state, IsdpState::Personalized | IsdpState::Disabled)
         })
         .ok_or_else(|| {
             Es5Error::Input(format!(
@@ -203,8 +198,13 @@ pub fn download_completed(
                  and SendData carries the download before ProfileDownloadCompleted"
             ))
         })?;
-    if record.pending.is_some() || record.state != "disabled" {
-        registry.settle(eid, &record.aid, Some("disabled"), "download completed")?;
+    if record.pending.is_some() || record.state != IsdpState::Disabled {
+        registry.settle(
+            eid,
+            &record.aid,
+            Some(IsdpState::Disabled),
+            "download completed",
+        )?;
     }
     if let Some(p) = pol2 {
         registry.set_profile(eid, &record.aid, None, None, Some(&p.to_json()))?;

@@ -21,19 +21,20 @@
 //! user is left alone and reported.
 
 use super::{exchange_keys, Es8Error, KeyExchange, SmDp};
-use crate::hexfmt;
 use crate::sm_sr::eis::Eis;
 use crate::sm_sr::es5::{self, Es5Error, Es5Link};
+use crate::sm_sr::isdp::IsdpState;
 use crate::sm_sr::registry::Registry;
 use serde::Serialize;
 use smsr_proto::ecka::{BlockLength, EckaVariant, KeyCount, ReceiptInput, ReceiptKeyPosition};
 use smsr_proto::gp::aid::Aid;
+use smsr_proto::gp::get_data::Eid;
 
 /// Which ISD-P receives the key set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
-    /// An ISD-P in the registry, by AID (hex), SELECTABLE on the card.
-    Existing(String),
+    /// An ISD-P in the registry, SELECTABLE on the card.
+    Existing(Aid),
     /// A fresh ISD-P made with ES5.CreateISDP.
     Create,
 }
@@ -98,7 +99,7 @@ pub fn variant_text(v: &EckaVariant) -> String {
 /// One key establishment on one ISD-P.
 #[derive(Debug, Serialize)]
 pub struct Attempt {
-    pub isdp: String,
+    pub isdp: Aid,
     /// Whether this run created the ISD-P.
     pub created: bool,
     /// The `3A01` length coding sent: `dgi` or `ber`.
@@ -117,12 +118,12 @@ pub struct Attempt {
 /// What [`establish`] did.
 #[derive(Debug, Serialize)]
 pub struct Report {
-    pub eid: String,
+    pub eid: Eid,
     pub probe: bool,
     /// Whether the last attempt established a key set.
     pub established: bool,
     /// The ISD-P that holds the established key set.
-    pub isdp: Option<String>,
+    pub isdp: Option<Aid>,
     /// Its Key Version Number and first key identifier (the keys themselves are not kept).
     pub kvn: Option<u8>,
     pub key_id: Option<u8>,
@@ -132,7 +133,7 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-fn create(registry: &mut Registry, link: &mut dyn Es5Link, eid: &str) -> Result<String, Es8Error> {
+fn create(registry: &mut Registry, link: &mut dyn Es5Link, eid: &Eid) -> Result<Aid, Es8Error> {
     Ok(es5::create_isdp(registry, link, eid, None, None)?.aid)
 }
 
@@ -141,7 +142,7 @@ fn create(registry: &mut Registry, link: &mut dyn Es5Link, eid: &str) -> Result<
 fn discard(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
     attempt: &mut Attempt,
     notes: &mut Vec<String>,
 ) -> Result<(), Es8Error> {
@@ -174,9 +175,9 @@ pub fn establish(
     target: &Target,
     probe: bool,
 ) -> Result<Report, Es8Error> {
-    let eid = eis.eid.as_str();
+    let eid = &eis.eid();
     let mut report = Report {
-        eid: eid.to_owned(),
+        eid: *eid,
         probe,
         established: false,
         isdp: None,
@@ -187,17 +188,15 @@ pub fn establish(
         notes: Vec::new(),
     };
     let (mut aid, mut created) = match target {
-        Target::Existing(aid) => (aid.to_uppercase(), false),
+        Target::Existing(aid) => (aid.clone(), false),
         Target::Create => (create(registry, link, eid)?, true),
     };
     let mut variant = EckaVariant::default();
     loop {
-        let aid_bytes = hexfmt::parse(&aid).map_err(|e| Es8Error::Input(e.to_string()))?;
-        let isd_p = Aid::new(&aid_bytes).map_err(|e| Es8Error::Input(format!("{aid}: {e}")))?;
         registry
             .begin(eid, &aid, "establish-keys")
             .map_err(Es5Error::from)?;
-        let outcome = match exchange_keys(link, eis, dp, &isd_p, variant) {
+        let outcome = match exchange_keys(link, eis, dp, &aid, variant) {
             Ok(o) => o,
             Err(e) => {
                 registry
@@ -218,7 +217,7 @@ pub fn establish(
         match outcome {
             KeyExchange::Established(keys) => {
                 registry
-                    .settle(eid, &aid, Some("personalized"), "ok")
+                    .settle(eid, &aid, Some(IsdpState::Personalized), "ok")
                     .map_err(Es5Error::from)?;
                 if probe {
                     attempt.receipt_matches = Some(VariantView::from(&keys.variant));

@@ -10,6 +10,7 @@
 
 use super::Es5Error;
 use crate::sm_sr::registry::{IsdpRecord, Registry};
+use smsr_proto::gp::get_data::Eid;
 
 /// The ISD-P among `isdps` that holds the profile `iccid`, if one does.
 pub fn iccid_holder<'a>(isdps: &'a [IsdpRecord], iccid: &str) -> Option<&'a IsdpRecord> {
@@ -17,17 +18,16 @@ pub fn iccid_holder<'a>(isdps: &'a [IsdpRecord], iccid: &str) -> Option<&'a Isdp
         r.iccid
             .as_deref()
             .is_some_and(|i| i.eq_ignore_ascii_case(iccid))
-            && (matches!(r.state.as_str(), "disabled" | "enabled")
-                || r.pending.as_deref() == Some("download"))
+            && (r.state.holds_profile() || r.pending.as_deref() == Some("download"))
     })
 }
 
 /// Refuses `iccid` if the registry has it on the card `eid` in an ISD-P holding a profile
 /// ([`iccid_holder`]): [`Es5Error::IccidInUse`] naming that ISD-P.
-pub fn check_iccid_free(registry: &Registry, eid: &str, iccid: &str) -> Result<(), Es5Error> {
+pub fn check_iccid_free(registry: &Registry, eid: &Eid, iccid: &str) -> Result<(), Es5Error> {
     match iccid_holder(&registry.isdps(eid)?, iccid) {
         Some(r) => Err(Es5Error::IccidInUse {
-            eid: eid.to_owned(),
+            eid: *eid,
             iccid: iccid.to_owned(),
             aid: r.aid.clone(),
         }),
@@ -44,9 +44,11 @@ mod tests {
 
     fn rec(n: u8, iccid: Option<&str>, state: &str, pending: Option<&str>) -> IsdpRecord {
         IsdpRecord {
-            aid: format!("A0000005591010FFFFFFFF890000{n:02X}00"),
+            aid: format!("A0000005591010FFFFFFFF890000{n:02X}00")
+                .parse()
+                .unwrap(),
             iccid: iccid.map(str::to_owned),
-            state: state.into(),
+            state: state.parse().unwrap(),
             fallback: false,
             pol2: "[]".into(),
             memory: None,
@@ -89,9 +91,9 @@ mod tests {
     #[test]
     fn the_refusal_names_the_isdp_and_the_fixes() {
         let e = Es5Error::IccidInUse {
-            eid: EID.into(),
+            eid: EID.parse().unwrap(),
             iccid: ICCID.into(),
-            aid: "A0000005591010FFFFFFFF8900001000".into(),
+            aid: "A0000005591010FFFFFFFF8900001000".parse().unwrap(),
         };
         let text = e.to_string();
         for part in [

@@ -13,6 +13,7 @@
 //! date (a change made elsewhere), so every explanation ends by pointing at `smsr audit`.
 
 use super::ProfileChange;
+use crate::sm_sr::isdp::IsdpState;
 use crate::sm_sr::registry::IsdpRecord;
 use smsr_proto::sgp02::codings::{SW_FALLBACK, SW_PROFILE_STATE};
 use smsr_proto::StatusWord;
@@ -30,10 +31,10 @@ pub fn explain(
         return None;
     }
     let aid = &target.aid;
-    let state = target.state.as_str();
-    let holds_profile = matches!(state, "enabled" | "disabled");
+    let state = target.state;
+    let enabled = state == IsdpState::Enabled;
     let reason = match change {
-        Some(ProfileChange::Disable) if state != "enabled" => {
+        Some(ProfileChange::Disable) if !enabled => {
             format!("ISD-P {aid} is {state}: only the enabled profile can be disabled")
         }
         Some(ProfileChange::Disable) if target.fallback => format!(
@@ -46,9 +47,9 @@ pub fn explain(
              {aid}: give the attribute to a profile first (`smsr profile set-fallback`), or \
              enable another profile instead"
         ),
-        None if state == "enabled" || target.fallback => {
+        None if enabled || target.fallback => {
             let mut why = Vec::new();
-            if state == "enabled" {
+            if enabled {
                 why.push("holds the enabled profile (enable another profile first)");
             }
             if target.fallback {
@@ -60,10 +61,10 @@ pub fn explain(
             }
             format!("ISD-P {aid} {}", why.join(" and "))
         }
-        Some(ProfileChange::Enable) if state == "enabled" => {
+        Some(ProfileChange::Enable) if enabled => {
             format!("ISD-P {aid} is enabled already")
         }
-        Some(ProfileChange::Enable | ProfileChange::SetFallback) if !holds_profile => {
+        Some(ProfileChange::Enable | ProfileChange::SetFallback) if !state.holds_profile() => {
             format!("ISD-P {aid} holds no profile ({state})")
         }
         _ => return None,
@@ -82,9 +83,9 @@ mod tests {
 
     fn rec(aid: &str, state: &str, fallback: bool) -> IsdpRecord {
         IsdpRecord {
-            aid: aid.into(),
+            aid: aid.parse().unwrap(),
             iccid: None,
-            state: state.into(),
+            state: state.parse().unwrap(),
             fallback,
             pol2: "[]".into(),
             memory: None,

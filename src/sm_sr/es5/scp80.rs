@@ -14,6 +14,7 @@ use crate::sm_sr::eis::Eis;
 use crate::sm_sr::registry::Registry;
 use crate::transport::Transport;
 use smsr_proto::gp::aid::Aid;
+use smsr_proto::gp::get_data::Eid;
 use smsr_proto::ota::host::{open_por, script_envelopes, SmsParameters};
 use smsr_proto::ota::response::ResponseScript;
 use smsr_proto::ota::scp80::{CommandHeader, KeySet, PorStatus, Spi};
@@ -33,7 +34,7 @@ pub struct Scp80Link<T: Transport> {
     transport: T,
     keyset: KeySet,
     tar: [u8; 3],
-    eid: String,
+    eid: Eid,
     /// Its own connection to the registry, for the counters.
     counters: Registry,
     /// The counter values reserved and not yet used: `next..=last`.
@@ -81,7 +82,7 @@ impl<T: Transport> Scp80Link<T> {
             transport,
             keyset: KeySet::aes(k.kvn, &kic, &kid),
             tar: eis.isd_r_tar(),
-            eid: eis.eid.clone(),
+            eid: eis.eid(),
             counters: Registry::open(db)?,
             reserved: None,
         })
@@ -257,6 +258,10 @@ mod tests {
     use smsr_proto::StatusWord;
 
     const EID: &str = "89001999000010000000000000000018";
+
+    fn eid() -> Eid {
+        EID.parse().unwrap()
+    }
     const KIC: &str = "404142434445464748494A4B4C4D4E4F";
     const KID: &str = "505152535455565758595A5B5C5D5E5F";
 
@@ -340,21 +345,21 @@ mod tests {
         link.run(std::slice::from_ref(&install)).unwrap();
         // The EIS said 5: the link reserved 6..=37 in the registry before the first packet.
         let registry = Registry::open(&db).unwrap();
-        assert_eq!(registry.counter(EID, 1).unwrap(), 5 + COUNTER_BLOCK);
+        assert_eq!(registry.counter(&eid(), 1).unwrap(), 5 + COUNTER_BLOCK);
         // Another link meanwhile takes values after that block.
         let mut other = Scp80Link::new(OtaOnlyCard::new(KID), &eis, &db).unwrap();
         other.run(std::slice::from_ref(&install)).unwrap();
         assert_eq!(
-            registry.counter(EID, 1).unwrap(),
+            registry.counter(&eid(), 1).unwrap(),
             5 + 2 * COUNTER_BLOCK,
             "the second block follows the first"
         );
         // The first link's unused values cannot be given back (a later block exists); the
         // second link's can: the two packets used 6 and 7, the other link 38.
         drop(link);
-        assert_eq!(registry.counter(EID, 1).unwrap(), 5 + 2 * COUNTER_BLOCK);
+        assert_eq!(registry.counter(&eid(), 1).unwrap(), 5 + 2 * COUNTER_BLOCK);
         drop(other);
-        assert_eq!(registry.counter(EID, 1).unwrap(), 6 + COUNTER_BLOCK);
+        assert_eq!(registry.counter(&eid(), 1).unwrap(), 6 + COUNTER_BLOCK);
     }
 
     #[test]
@@ -373,7 +378,7 @@ mod tests {
         );
         drop(link);
         assert_eq!(
-            Registry::open(&db).unwrap().counter(EID, 1).unwrap(),
+            Registry::open(&db).unwrap().counter(&eid(), 1).unwrap(),
             6 + COUNTER_BLOCK
         );
     }

@@ -11,8 +11,11 @@
 //!   free ISD-P AID is allocated and its intent recorded at once
 //!   ([`Registry::begin_create_next`]), so two processes never hand out the same AID.
 
-use super::{log, now, Registry, RegistryError};
+use super::{columns, log, now, Registry, RegistryError};
+use crate::sm_sr::isdp::IsdpState;
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use smsr_proto::gp::aid::Aid;
+use smsr_proto::gp::get_data::Eid;
 use std::time::Duration;
 
 /// How long a connection waits for another one's lock before giving up.
@@ -43,13 +46,13 @@ pub(super) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, Regist
 }
 
 /// The first ISD-P AID (SGP.02 Annex H layout `A0000005591010FFFFFFFF89 00 nnnn 00`, from
-/// `nnnn` = `0010`) that is not in `taken` (upper-case hex).
-pub(super) fn first_free_aid(eid: &str, taken: &[String]) -> Result<String, RegistryError> {
-    let taken: std::collections::HashSet<&str> = taken.iter().map(String::as_str).collect();
-    (0x0010u16..=0xFFFF)
-        .map(|n| format!("A0000005591010FFFFFFFF8900{n:04X}00"))
-        .find(|aid| !taken.contains(aid.as_str()))
-        .ok_or_else(|| RegistryError::NoFreeAid(eid.to_owned()))
+/// `nnnn` = `0010`) that is not in `taken`.
+pub(super) fn first_free_aid(eid: &Eid, taken: &[Aid]) -> Result<Aid, RegistryError> {
+    let taken: std::collections::HashSet<&Aid> = taken.iter().collect();
+    (smsr_proto::gp::aid::FIRST_ISD_P_NUMBER..=0xFFFF)
+        .filter_map(|n| Aid::isd_p(n).ok())
+        .find(|aid| !taken.contains(aid))
+        .ok_or(RegistryError::NoFreeAid(*eid))
 }
 
 impl Registry {
@@ -59,35 +62,38 @@ impl Registry {
     /// same time waits, and then gets the next AID.
     pub fn begin_create_next(
         &mut self,
-        eid: &str,
-        on_card: &[String],
+        eid: &Eid,
+        on_card: &[Aid],
         iccid: Option<&str>,
         memory: Option<u64>,
-    ) -> Result<String, RegistryError> {
+    ) -> Result<Aid, RegistryError> {
+        let key = eid.to_string();
         let tx = immediate(&mut self.conn)?;
-        if !super::eis_exists(&tx, eid)? {
-            return Err(RegistryError::UnknownEid(eid.to_owned()));
+        if !super::eis_exists(&tx, &key)? {
+            return Err(RegistryError::UnknownEid(*eid));
         }
-        let mut taken: Vec<String> = {
+        let mut taken: Vec<Aid> = {
             let mut stmt = tx.prepare("SELECT aid FROM isdp WHERE eid = ?1")?;
-            let rows = stmt.query_map(params![eid], |r| r.get::<_, String>(0))?;
-            rows.map(|a| a.map(|a| a.to_ascii_uppercase()))
+            let rows = stmt.query_map(params![key], |r| r.get::<_, String>(0))?;
+            rows.map(|a| columns::aid(eid, &a?))
                 .collect::<Result<_, _>>()?
         };
-        taken.extend(on_card.iter().map(|a| a.to_ascii_uppercase()));
+        taken.extend_from_slice(on_card);
         let aid = first_free_aid(eid, &taken)?;
+        let aid_text = aid.to_string();
         tx.execute(
             "INSERT INTO isdp (eid, aid, iccid, state, memory, pending, updated_at)
-             VALUES (?1, ?2, ?3, 'creating', ?4, 'create', ?5)",
+             VALUES (?1, ?2, ?3, ?4, ?5, 'create', ?6)",
             params![
-                eid,
-                aid,
+                key,
+                aid_text,
                 iccid,
+                IsdpState::Creating.as_str(),
                 memory.map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
                 now()
             ],
         )?;
-        log(&tx, eid, "isdp create", "pending", &aid)?;
+        log(&tx, &key, "isdp create", "pending", &aid_text)?;
         tx.commit()?;
         Ok(aid)
     }
@@ -99,6 +105,14 @@ mod tests {
     use crate::sm_sr::eis::Eis;
 
     const EID: &str = "89001999000010000000000000000018";
+
+    fn eid() -> Eid {
+        EID.parse().unwrap()
+    }
+
+    fn aid(text: &str) -> Aid {
+        text.parse().unwrap()
+    }
 
     fn registry() -> Registry {
         let mut r = Registry::in_memory().unwrap();
@@ -114,24 +128,24 @@ mod tests {
     fn begin_create_next_allocates_and_records_at_once() {
         let mut r = registry();
         let first = r
-            .begin_create_next(EID, &[], Some("8988"), Some(4096))
+            .begin_create_next(&eid(), &[], Some("8988"), Some(4096))
             .unwrap();
-        assert_eq!(first, "A0000005591010FFFFFFFF8900001000");
-        let rec = r.isdp(EID, &first).unwrap();
+        assert_eq!(first, aid("A0000005591010FFFFFFFF8900001000"));
+        let rec = r.isdp(&eid(), &first).unwrap();
         assert_eq!(
-            (rec.state.as_str(), rec.pending.as_deref(), rec.memory),
-            ("creating", Some("create"), Some(4096))
+            (rec.state, rec.pending.as_deref(), rec.memory),
+            (IsdpState::Creating, Some("create"), Some(4096))
         );
         assert_eq!(rec.iccid.as_deref(), Some("8988"));
         // The next one skips the registry's and the card's.
-        let on_card = ["a0000005591010ffffffff8900001100".to_owned()];
-        let second = r.begin_create_next(EID, &on_card, None, None).unwrap();
-        assert_eq!(second, "A0000005591010FFFFFFFF8900001200");
+        let on_card = [aid("a0000005591010ffffffff8900001100")];
+        let second = r.begin_create_next(&eid(), &on_card, None, None).unwrap();
+        assert_eq!(second, aid("A0000005591010FFFFFFFF8900001200"));
         assert_eq!(
-            r.next_isdp_aid(EID, &on_card).unwrap(),
-            "A0000005591010FFFFFFFF8900001300"
+            r.next_isdp_aid(&eid(), &on_card).unwrap(),
+            aid("A0000005591010FFFFFFFF8900001300")
         );
-        let history = r.history(EID).unwrap();
+        let history = r.history(&eid()).unwrap();
         assert_eq!(
             history
                 .iter()
@@ -140,23 +154,28 @@ mod tests {
             2
         );
         assert!(matches!(
-            r.begin_create_next("89001999000010000000000000000026", &[], None, None),
+            r.begin_create_next(
+                &"89001999000010000000000000000026".parse().unwrap(),
+                &[],
+                None,
+                None
+            ),
             Err(RegistryError::UnknownEid(_))
         ));
     }
 
     #[test]
     fn no_free_aid_is_an_error() {
-        let taken: Vec<String> = (0x0010u16..=0xFFFF)
-            .map(|n| format!("A0000005591010FFFFFFFF8900{n:04X}00"))
+        let taken: Vec<Aid> = (0x0010u16..=0xFFFF)
+            .map(|n| aid(&format!("A0000005591010FFFFFFFF8900{n:04X}00")))
             .collect();
         assert!(matches!(
-            first_free_aid(EID, &taken),
+            first_free_aid(&eid(), &taken),
             Err(RegistryError::NoFreeAid(_))
         ));
         assert_eq!(
-            first_free_aid(EID, &taken[1..]).unwrap(),
-            "A0000005591010FFFFFFFF8900001000"
+            first_free_aid(&eid(), &taken[1..]).unwrap(),
+            aid("A0000005591010FFFFFFFF8900001000")
         );
     }
 

@@ -210,8 +210,47 @@ raw_object!(
 );
 
 /// The eUICC identifier (`5A`, 16 bytes, 32 decimal digits), held by the ECASD.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Its text form is the 32 digits ([`std::fmt::Display`], upper-case hex nibbles so that any 16
+/// bytes a card returns print); [`std::str::FromStr`] and serde read it back (hex digits of
+/// either case). Whether the digits are decimal, as SGP.02 has them, is for the caller to check
+/// where an EID comes from a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Eid(pub [u8; 16]);
+
+impl Eid {
+    /// An EID from its 32 hex digits (either case): the inverse of its [`std::fmt::Display`].
+    pub fn from_hex(text: &str) -> Result<Self, GpError> {
+        if text.len() != 32 {
+            return Err(GpError::EidLength(text.chars().count()));
+        }
+        let bytes = hex::decode(text).map_err(|_| GpError::BadHex(text.to_owned()))?;
+        bytes
+            .try_into()
+            .map(Self)
+            .map_err(|b: Vec<u8>| GpError::EidLength(2 * b.len()))
+    }
+}
+
+impl std::str::FromStr for Eid {
+    type Err = GpError;
+    fn from_str(s: &str) -> Result<Self, GpError> {
+        Self::from_hex(s)
+    }
+}
+
+impl serde::Serialize for Eid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Eid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::from_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl DataObject for Eid {
     const TAG: u16 = tags::EID;
@@ -382,6 +421,30 @@ mod tests {
         assert_eq!(parsed.to_string(), "89049032123451234512345678901235");
         assert_eq!(parsed.to_bytes(), eid);
         assert!(Eid::parse(&h("5A0189")).is_err());
+    }
+
+    #[test]
+    fn eid_text_and_serde_round_trip() {
+        let eid: Eid = "89049032123451234512345678901235".parse().unwrap();
+        assert_eq!(eid.0[0], 0x89);
+        assert_eq!(eid.to_string(), "89049032123451234512345678901235");
+        // Any 16 bytes print and read back; lower case reads too.
+        let odd = Eid([0xAB; 16]);
+        assert_eq!(odd.to_string().parse::<Eid>().unwrap(), odd);
+        assert_eq!(Eid::from_hex(&"ab".repeat(16)).unwrap(), odd);
+        assert_eq!(Eid::from_hex("8904"), Err(GpError::EidLength(4)));
+        assert_eq!(Eid::from_hex(&"8".repeat(33)), Err(GpError::EidLength(33)));
+        assert!(matches!(
+            Eid::from_hex(&"Z".repeat(32)),
+            Err(GpError::BadHex(_))
+        ));
+        // Multi-byte characters are counted as characters, never split.
+        assert!(Eid::from_hex(&"é".repeat(16)).is_err());
+        let json = serde_json::to_string(&eid).unwrap();
+        assert_eq!(json, "\"89049032123451234512345678901235\"");
+        assert_eq!(serde_json::from_str::<Eid>(&json).unwrap(), eid);
+        assert!(serde_json::from_str::<Eid>("\"8904\"").is_err());
+        assert!(serde_json::from_str::<Eid>("42").is_err());
     }
 
     #[test]

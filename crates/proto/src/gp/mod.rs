@@ -109,6 +109,9 @@ pub enum GpError {
     /// An AID outside 5 to 16 bytes (ISO/IEC 7816-5).
     #[error("AID of {0} bytes: AIDs are 5 to 16 bytes long")]
     AidLength(usize),
+    /// An EID that is not 16 bytes (32 digits).
+    #[error("EID of {0} hex digits: an EID is 32 digits (16 bytes)")]
+    EidLength(usize),
     /// Text that is not an even number of hex digits.
     #[error("not hexadecimal: {0}")]
     BadHex(String),

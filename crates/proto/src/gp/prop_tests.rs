@@ -77,6 +77,16 @@ fn data_object<T: DataObject + PartialEq + std::fmt::Debug>(b: &[u8]) -> Result<
 
 proptest! {
     #[test]
+    fn eid_text_round_trips_and_never_panics(raw in any::<[u8; 16]>(), text in ".{0,40}") {
+        let eid = Eid(raw);
+        prop_assert_eq!(eid.to_string().parse::<Eid>().unwrap(), eid);
+        prop_assert_eq!(eid.to_string().to_lowercase().parse::<Eid>().unwrap(), eid);
+        if let Ok(e) = Eid::from_hex(&text) {
+            prop_assert_eq!(e.to_string(), text.to_uppercase());
+        }
+    }
+
+    #[test]
     fn response_parsers_never_panic(b in prop_oneof![bytes(300), tlv_soup(), templates()]) {
         data_object::<CardData>(&b)?;
         data_object::<CardCapability>(&b)?;

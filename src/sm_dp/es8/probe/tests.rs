@@ -3,6 +3,7 @@
 //! always uses the default reading), and may refuse one `3A01` length coding.
 
 use super::*;
+use crate::hexfmt;
 use smsr_proto::ecka::messages::decode_certificate_block;
 use smsr_proto::ecka::{CardConfig, CertificateAccepted, KeySetCard};
 use smsr_proto::gp::store_data::StoreData;
@@ -164,12 +165,12 @@ fn registry(eis: &Eis) -> Registry {
     r
 }
 
-fn states(registry: &Registry) -> Vec<(String, String, Option<String>)> {
+fn states(registry: &Registry) -> Vec<(Aid, String, Option<String>)> {
     registry
-        .isdps(EID)
+        .isdps(&EID.parse().unwrap())
         .unwrap()
         .into_iter()
-        .map(|r| (r.aid, r.state, r.pending))
+        .map(|r| (r.aid, r.state.to_string(), r.pending))
         .collect()
 }
 
@@ -245,7 +246,7 @@ fn a_receipt_no_reading_reproduces_is_reported_as_such() {
     let mut other = pki.clone();
     other.ecasd.key = PrivateKey::from_bytes(&[0x77; 32]).unwrap();
     let mut card = Card::new(other, CardConfig::default(), None);
-    let existing = es5::create_isdp(&mut registry, &mut card, EID, None, None)
+    let existing = es5::create_isdp(&mut registry, &mut card, &EID.parse().unwrap(), None, None)
         .unwrap()
         .aid;
     let report = establish(
