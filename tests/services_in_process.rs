@@ -446,7 +446,7 @@ async fn a_download_cut_by_a_crash_is_cleaned_up_and_done_once() {
     // The half-done ISD-P was deleted first (its AID, free again, is the new one's).
     let history = smsr::sm_sr::registry::Registry::open(&s.sr_db)
         .unwrap()
-        .history(eid)
+        .history(&eid.parse().unwrap())
         .unwrap();
     assert!(
         history

@@ -496,11 +496,11 @@ fn by_iccid(
 /// Refuses (`8.2.1`/`3.3`) an ICCID the registry has on the card in an ISD-P holding a
 /// profile with nothing pending; an ISD-P of it whose download may have been cut is settled on
 /// the card by [`clean_up`].
-fn refuse_held(registry: &Registry, eid: &str, iccid: &str) -> Result<(), FunctionError> {
+fn refuse_held(registry: &Registry, eid: &Eid, iccid: &str) -> Result<(), FunctionError> {
     let isdps = registry.isdps(eid).map_err(|e| registry_error(&e))?;
     match es5::iccid_holder(&isdps, iccid) {
         Some(r) if r.pending.is_none() => Err(es5_error(&Es5Error::IccidInUse {
-            eid: eid.to_owned(),
+            eid: *eid,
             iccid: iccid.to_owned(),
             aid: r.aid.clone(),
         })),
@@ -515,7 +515,7 @@ fn refuse_held(registry: &Registry, eid: &str, iccid: &str) -> Result<(), Functi
 fn clean_up(
     registry: &mut Registry,
     link: &mut dyn Es5Link,
-    eid: &str,
+    eid: &Eid,
     iccid: &str,
 ) -> Result<Vec<String>, FunctionError> {
     let mine = |registry: &Registry| -> Result<Vec<IsdpRecord>, FunctionError> {
@@ -533,7 +533,7 @@ fn clean_up(
     let mut cleaned = Vec::new();
     for r in mine(registry)? {
         es5::delete_isdp(registry, link, eid, &r).map_err(|e| es5_error(&e))?;
-        cleaned.push(r.aid);
+        cleaned.push(r.aid.to_string());
     }
     Ok(cleaned)
 }
