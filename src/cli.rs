@@ -214,7 +214,8 @@ pub struct BenchArgs {
 /// `smsr apdu`.
 #[derive(Debug, Args)]
 pub struct ApduArgs {
-    /// Command APDUs in hex (spaces and colons allowed inside one quoted argument).
+    /// Command APDUs in hex, one per argument (spaces and colons inside a quoted argument are
+    /// ignored: '00 A4 04 00 00' is one APDU).
     #[arg(required = true, value_name = "HEX")]
     pub apdus: Vec<String>,
     /// Go on after an error status word.

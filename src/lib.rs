@@ -23,6 +23,7 @@ pub mod gp;
 pub mod hexfmt;
 pub mod keys;
 pub mod names;
+pub mod secret_file;
 pub mod secure;
 pub mod sensitive;
 pub mod service;

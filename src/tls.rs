@@ -111,6 +111,9 @@ pub struct PeerIdentity {
 /// to fix it.
 #[derive(Debug, Error)]
 pub enum TlsError {
+    /// A private key file group or others can read.
+    #[error("{detail}")]
+    LooseKey { detail: String },
     /// A file cannot be read.
     #[error("cannot read {path}: {source} (make the TLS PKI with `smsr pki init --dir DIR`, or give the right path)")]
     Read { path: PathBuf, source: io::Error },

@@ -250,3 +250,74 @@ fn issue_adds_a_tls_leaf_and_refuses_to_replace_it() {
     assert_eq!(no_ca.status.code(), Some(5));
     assert!(text(&no_ca.stderr).contains("smsr pki init"));
 }
+
+/// A private key others can read is not used: the SM-DP's ES8 key (provision) and a TLS key
+/// (a service) are refused with the fix, exit 5.
+#[cfg(unix)]
+#[test]
+fn private_keys_others_can_read_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_smsr"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["pki", "init", "--dir", pki.to_str().unwrap()])
+        .status
+        .success());
+    let db = dir.path().join("x.db");
+    let db = db.to_str().unwrap();
+    for (key, args) in [
+        (
+            pki.join("sm-dp.key.pem"),
+            vec![
+                "--db",
+                db,
+                "provision",
+                "--eid",
+                "89001999000010000000000000000018",
+                "--pki",
+            ],
+        ),
+        (
+            pki.join("sm-sr.tls.key.pem"),
+            vec![
+                "--db",
+                db,
+                "serve",
+                "sm-sr",
+                "--no-pcsc",
+                "--listen",
+                "127.0.0.1:0",
+                "--pki",
+            ],
+        ),
+    ] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut all: Vec<&str> = args;
+        all.push(pki.to_str().unwrap());
+        if all.contains(&"provision") {
+            all.extend([
+                "--iccid",
+                "89882800000000000011",
+                "--imsi",
+                "001010000000011",
+                "--ki",
+                "000102030405060708090A0B0C0D0E0F",
+                "--opc",
+                "00112233445566778899AABBCCDDEEFF",
+            ]);
+        }
+        let out = run(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{all:?}: {err}");
+        assert!(
+            err.contains("chmod 600") && err.contains(key.to_str().unwrap()),
+            "{err}"
+        );
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}

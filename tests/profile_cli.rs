@@ -277,3 +277,52 @@ fn bad_input_exits_5() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists());
 }
+
+/// A built or personalized package holds K and OPc: its file is the owner's alone (0600), also
+/// when it replaces a file others could read.
+#[cfg(unix)]
+#[test]
+fn packages_with_keys_are_written_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.der");
+    std::fs::write(&out, b"old").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let built = smsr(&[
+        "profile",
+        "build",
+        "--iccid",
+        "89882800000000000011",
+        "--imsi",
+        "001010000000011",
+        "--ki",
+        K,
+        "--opc",
+        OPC,
+        "--out",
+        path(&out),
+    ]);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), 0o600);
+    let again = dir.path().join("q.der");
+    let personalized = smsr(&[
+        "profile",
+        "personalize",
+        path(&out),
+        "--iccid",
+        "89882800000000000012",
+        "--out",
+        path(&again),
+    ]);
+    assert!(
+        personalized.status.success(),
+        "{}",
+        String::from_utf8_lossy(&personalized.stderr)
+    );
+    assert_eq!(mode(&again), 0o600);
+}

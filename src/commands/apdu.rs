@@ -27,8 +27,26 @@ struct Output {
 }
 
 /// Parses every argument before anything is sent, so a typo in the third APDU does not leave
-/// the first two executed.
+/// the first two executed. Each argument is one APDU; spaces and colons inside an argument
+/// are ignored (`'00 A4 04 00 00'` quoted is one APDU, as a line of pcsc-tools' scriptor is).
+/// Unquoted, the shell makes `00 A4 04 00 00` five arguments: five one-byte "APDUs", refused
+/// with the quoted form to use.
 fn parse_all(apdus: &[String]) -> Result<Vec<Vec<u8>>, CliError> {
+    let spaced_hint = || {
+        let short = apdus
+            .iter()
+            .filter(|a| hexfmt::parse(a).is_ok_and(|b| b.len() <= 2))
+            .count();
+        if apdus.len() >= 4 && short == apdus.len() {
+            format!(
+                "; the arguments look like one APDU written with spaces: quote it, \
+                 smsr apdu '{}' (each argument is one APDU)",
+                apdus.join(" ")
+            )
+        } else {
+            String::new()
+        }
+    };
     apdus
         .iter()
         .enumerate()
@@ -37,9 +55,10 @@ fn parse_all(apdus: &[String]) -> Result<Vec<Vec<u8>>, CliError> {
                 hexfmt::parse(text).map_err(|e| CliError::Input(format!("APDU {}: {e}", i + 1)))?;
             CommandApdu::parse(&bytes).map_err(|e| {
                 CliError::Input(format!(
-                    "APDU {} ({}) is not a command APDU: {e}; give CLA INS P1 P2 [Lc data] [Le]",
+                    "APDU {} ({}) is not a command APDU: {e}; give CLA INS P1 P2 [Lc data] [Le]{}",
                     i + 1,
-                    hexfmt::upper(&bytes)
+                    hexfmt::upper(&bytes),
+                    spaced_hint()
                 ))
             })?;
             Ok(bytes)
@@ -114,5 +133,32 @@ mod tests {
         assert!(err.to_string().contains("APDU 1"), "{err}");
         let ok = parse_all(&["00 a4 04 00".into(), "80:CA:00:5A:00".into()]).unwrap();
         assert_eq!(ok[1], vec![0x80, 0xCA, 0x00, 0x5A, 0x00]);
+    }
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_spaced_apdu_is_one_argument_and_unquoted_bytes_get_the_quoted_form() {
+        let one = parse_all(&args(&["00 A4 04 00 00", "80:CA:00:5A:00"])).unwrap_or_default();
+        assert_eq!(
+            one,
+            vec![
+                vec![0x00, 0xA4, 0x04, 0x00, 0x00],
+                vec![0x80, 0xCA, 0x00, 0x5A, 0x00]
+            ]
+        );
+        let e = parse_all(&args(&["00", "A4", "04", "00", "00"]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("smsr apdu '00 A4 04 00 00'"), "{e}");
+        // A short APDU among long ones is a plain error, without the hint.
+        let e = parse_all(&args(&["00A4040000", "00"]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("APDU 2 (00)") && !e.contains("quote"), "{e}");
     }
 }

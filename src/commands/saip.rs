@@ -181,7 +181,8 @@ fn read_package(path: &Path) -> Result<(Vec<u8>, Package), CliError> {
 
 fn write_package(path: &Path, package: &Package) -> Result<usize, CliError> {
     let der = package.to_der();
-    std::fs::write(path, &der)
+    // The package holds K and OPc.
+    crate::secret_file::write_private(path, &der)
         .map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))?;
     Ok(der.len())
 }

@@ -106,11 +106,24 @@ pub fn render(records: &[Record]) -> String {
     out
 }
 
+/// TLV trees are expanded this many levels deep in a listing; deeper ones are shown as hex, with
+/// a note. It bounds the listing's recursion (a card or a file can nest a TLV thousands deep
+/// within one extended R-APDU) and its size (the indentation grows with the depth).
+pub const MAX_TLV_DEPTH: usize = 24;
+
 /// Writes a TLV and its children, indented.
 fn tlv_tree(out: &mut String, t: &Tlv, depth: usize) {
     let indent = "  ".repeat(depth);
     let tag = hexfmt::upper(&t.tag.to_bytes());
     if t.tag.is_constructed() {
+        if depth >= MAX_TLV_DEPTH {
+            let _ = writeln!(
+                out,
+                "{indent}{tag} {}  (nested deeper than {MAX_TLV_DEPTH} levels: not expanded)",
+                hexfmt::upper(&t.value)
+            );
+            return;
+        }
         if let Ok(children) = t.children() {
             let _ = writeln!(out, "{indent}{tag} ({} bytes)", t.value.len());
             for c in &children {
@@ -202,5 +215,45 @@ mod tests {
         );
         assert_eq!(json[2]["sw"], "6A88");
         assert_eq!(json[0]["event"], "connect");
+    }
+
+    /// A TLV nested 16,000 deep in one extended R-APDU: listed without overflowing the stack,
+    /// in a bounded listing, with a note where the expansion stops.
+    #[test]
+    fn deeply_nested_tlv_is_listed_truncated() {
+        let mut tlv = vec![0xE1, 0x00];
+        for _ in 0..16_000 {
+            let len = tlv.len();
+            let mut outer = vec![0xE1];
+            match len {
+                0..=0x7F => outer.push(u8::try_from(len).unwrap_or(0)),
+                0x80..=0xFF => outer.extend([0x81, u8::try_from(len).unwrap_or(0)]),
+                _ => outer.extend([
+                    0x82,
+                    u8::try_from(len >> 8).unwrap_or(0),
+                    u8::try_from(len & 0xFF).unwrap_or(0),
+                ]),
+            }
+            outer.extend(tlv);
+            tlv = outer;
+        }
+        assert!(tlv.len() < 65_536, "{}", tlv.len());
+        let line = format!(
+            "{{\"c_apdu\":\"80CA00E000\",\"r_apdu\":\"{}9000\"}}\n",
+            hexfmt::upper(&tlv)
+        );
+        let records = parse_trace(line.as_bytes(), Path::new("t")).unwrap();
+        let listing = render(&records);
+        assert!(
+            listing.contains("nested deeper than 24 levels: not expanded"),
+            "{}",
+            &listing[..2000.min(listing.len())]
+        );
+        // The R-APDU's hex twice (the raw line and the cut-off subtree) and a few short lines.
+        assert!(
+            listing.len() < 4 * tlv.len() + 10_000,
+            "{} bytes",
+            listing.len()
+        );
     }
 }

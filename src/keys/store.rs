@@ -129,7 +129,7 @@ impl Keystore {
             })?;
         let store = Self::parse(path, &text)?;
         let mut warnings = Vec::new();
-        if let Some(mode) = loose_mode(path) {
+        if let Some(mode) = crate::secret_file::loose_mode(path) {
             warnings.push(Warning::KeystoreReadableByOthers {
                 path: path.to_path_buf(),
                 mode,
@@ -300,17 +300,4 @@ fn redact_quoted(message: &str) -> String {
         }
     }
     out
-}
-
-/// The permission bits when group or others have any access (unix), else `None`.
-#[cfg(unix)]
-fn loose_mode(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    (mode & 0o077 != 0).then_some(mode)
-}
-
-#[cfg(not(unix))]
-fn loose_mode(_path: &Path) -> Option<u32> {
-    None
 }

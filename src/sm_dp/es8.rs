@@ -70,6 +70,9 @@ pub struct SmDp {
 
 impl SmDp {
     pub fn from_pki_dir(dir: &Path) -> Result<Self, Es8Error> {
+        let key = smsr_proto::pki::dir::key_path(dir, "sm-dp");
+        crate::secret_file::check_private(&key, "the SM-DP's private key")
+            .map_err(Es8Error::Input)?;
         read_issued_party(dir, "sm-dp")
             .map(|(ci, sm_dp)| Self { ci, sm_dp })
             .map_err(|e| Es8Error::Input(format!("SM-DP PKI directory {}: {e}", dir.display())))

@@ -90,6 +90,8 @@ fn identity(
     files: &TlsFiles,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let chain = read_certificates(&files.cert, "a certificate")?;
+    crate::secret_file::check_private(&files.key, "TLS private key")
+        .map_err(|detail| TlsError::LooseKey { detail })?;
     let key =
         PrivateKeyDer::from_pem_file(&files.key).map_err(pem_error(&files.key, "a private key"))?;
     Ok((chain, key))
