@@ -178,3 +178,42 @@ fn help_teaches_exit_codes_and_examples() {
         "{text}"
     );
 }
+
+/// `smsr … | head`: a closed stdout ends the command quietly with status 141 (as a program
+/// killed by SIGPIPE), not a panic.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let mut f = std::fs::File::create(&trace).unwrap();
+    for _ in 0..20_000 {
+        writeln!(
+            f,
+            r#"{{"c_apdu":"00A4040010A0000005591010FFFFFFFF8900000200","r_apdu":"9000"}}"#
+        )
+        .unwrap();
+    }
+    drop(f);
+    for json in [false, true] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_smsr"));
+        cmd.args(["trace", "show"]).arg(&trace);
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // The reader is dropped: stdout is closed with most of the listing unwritten.
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "json {json}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
