@@ -215,6 +215,18 @@ pub enum TransportError {
         path.display()
     )]
     Emulator { path: PathBuf, detail: String },
+    /// The emulator's state file is there but does not read (damaged, or not a state file).
+    /// It is never replaced by a new card: that would throw the card away.
+    #[error(
+        "emulator state {} cannot be read: {detail}. It is left as it is. The emulator replaces \
+         its state file atomically (a new file renamed over the old one), so a damaged file was \
+         changed by something else, and there is no older copy beside it: restore it from your \
+         own copy (keep the directory {}.packages beside it), or make another card with \
+         `euicc-emulator init --state OTHER_FILE` (a new EID, none of this card's profiles)",
+        path.display(),
+        path.display()
+    )]
+    EmulatorDamaged { path: PathBuf, detail: String },
     /// Another process serves the emulator's card from this state file (`euicc-emulator run`,
     /// another `smsr --transport emulator`): it holds the state file's lock. `pid` is that
     /// process when it could be read from the lock file.

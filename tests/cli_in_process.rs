@@ -109,6 +109,19 @@ fn bad_input_gets_a_clear_error_and_exit_code() {
         stderr(&out)
     );
 
+    // A damaged state file is bad input (5), and it is neither replaced nor given up: the
+    // message says how to recover.
+    let damaged = dir.path().join("damaged.json");
+    std::fs::write(&damaged, b"{\"version\":5,\"eid\":").unwrap();
+    let out = smsr(&damaged, &["info"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("restore it from your own copy"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&damaged).unwrap(), b"{\"version\":5,\"eid\":");
+
     let out = Command::new(env!("CARGO_BIN_EXE_smsr"))
         .args(["--transport", "emulator", "info"])
         .env_remove("SMSR_EMULATOR_STATE")

@@ -77,7 +77,9 @@ fn transport_exit_code(e: &TransportError) -> u8 {
     match e {
         e if e.is_setup_problem() => exit_code::NO_CARD,
         TransportError::SecureChannel { .. } => exit_code::SECURITY,
-        TransportError::InvalidCommand(_) | TransportError::Trace { .. } => exit_code::INPUT,
+        TransportError::InvalidCommand(_)
+        | TransportError::Trace { .. }
+        | TransportError::EmulatorDamaged { .. } => exit_code::INPUT,
         _ => exit_code::COMMUNICATION,
     }
 }

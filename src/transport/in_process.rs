@@ -29,6 +29,10 @@ impl InProcess {
         let emulator = Emulator::open(path)
             .map_err(|e| match e {
                 EmulatorError::InUse { path, pid } => TransportError::EmulatorInUse { path, pid },
+                EmulatorError::State { path, source } => TransportError::EmulatorDamaged {
+                    path,
+                    detail: source.to_string(),
+                },
                 other => TransportError::Emulator {
                     path: path.to_path_buf(),
                     detail: other.to_string(),
