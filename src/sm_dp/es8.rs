@@ -259,7 +259,7 @@ pub fn download(
         protected
             .checker
             .check_response_script(&answer)
-            .map_err(|e| Es8Error::Security(format!("SCP03t: {e}")))?;
+            .map_err(scp03t_error)?;
     }
     let response: EuiccResponse = protected.checker.response().cloned().ok_or_else(|| {
         Es8Error::Refused("the last segment's answer carries no EUICCResponse".into())
@@ -284,6 +284,23 @@ pub fn download(
         segments: scripts.len().saturating_sub(1),
         pe_status,
     })
+}
+
+/// An SCP03t failure as an SM-DP error: the card refusing the data's structure (reason `01`)
+/// or the script's format is a refusal of the profile; a failed cryptogram or MAC on either
+/// side, or keys the card does not have, is a security failure.
+fn scp03t_error(e: smsr_proto::scp03t::Scp03tError) -> Es8Error {
+    use smsr_proto::scp03t::{ErrorReason, Scp03tError};
+    match e {
+        Scp03tError::CardError {
+            reason: ErrorReason::Structure,
+            ..
+        }
+        | Scp03tError::BadScript(_) => Es8Error::Refused(format!(
+            "SCP03t: {e}: the package or its segments are malformed"
+        )),
+        e => Es8Error::Security(format!("SCP03t: {e}")),
+    }
 }
 
 /// What [`check_profile`] found.
@@ -409,4 +426,32 @@ pub fn check_profile(
     Err(Es8Error::Security(
         "the USIM asked for re-synchronisation twice".into(),
     ))
+}
+
+#[cfg(test)]
+mod scp03t_error_tests {
+    use super::*;
+    use smsr_proto::scp03t::{ErrorReason, ErrorTag, Scp03tError};
+
+    #[test]
+    fn a_malformed_package_is_a_refusal_and_a_bad_mac_a_security_failure() {
+        let refused = scp03t_error(Scp03tError::CardError {
+            tag: ErrorTag::from_tag(0x9F46).unwrap_or_else(|| unreachable!()),
+            reason: ErrorReason::Structure,
+        });
+        assert!(matches!(refused, Es8Error::Refused(_)), "{refused}");
+        assert!(matches!(
+            scp03t_error(Scp03tError::BadScript(1)),
+            Es8Error::Refused(_)
+        ));
+        assert!(matches!(
+            scp03t_error(Scp03tError::RMacMismatch),
+            Es8Error::Security(_)
+        ));
+        let keys = scp03t_error(Scp03tError::CardError {
+            tag: ErrorTag::from_tag(0x9F45).unwrap_or_else(|| unreachable!()),
+            reason: ErrorReason::Security,
+        });
+        assert!(matches!(keys, Es8Error::Security(_)), "{keys}");
+    }
 }
