@@ -236,12 +236,37 @@ pub fn read_trace(path: &Path) -> Result<Vec<Record>, TraceError> {
 /// Reads a trace from any reader; `path` names it in errors.
 pub fn parse_trace(reader: impl BufRead, path: &Path) -> Result<Vec<Record>, TraceError> {
     let mut out = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|source| TraceError::Io {
+    let mut reader = reader;
+    for i in 0.. {
+        // Lines are read up to a bound: a file with no newline (or /dev/zero) is refused once
+        // a line passes it, without reading the rest.
+        let mut buf = Vec::new();
+        let n = std::io::Read::take(&mut reader, smsr_proto::bounded::TRACE_LINE_MAX + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| TraceError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        if u64::try_from(buf.len()).unwrap_or(u64::MAX) > smsr_proto::bounded::TRACE_LINE_MAX {
+            return Err(TraceError::Line {
+                path: path.to_owned(),
+                line: i + 1,
+                detail: format!(
+                    "longer than {} bytes, more than a trace line holds: is it a trace?",
+                    smsr_proto::bounded::TRACE_LINE_MAX
+                ),
+            });
+        }
+        let line = String::from_utf8(buf).map_err(|e| TraceError::Line {
             path: path.to_owned(),
-            source,
+            line: i + 1,
+            detail: format!("not UTF-8 text: {e}"),
         })?;
-        match Record::from_json_line(&line) {
+        let line = line.trim_end_matches(['\n', '\r']);
+        match Record::from_json_line(line) {
             Ok(Some(r)) => out.push(r),
             Ok(None) => {}
             Err(detail) => {

@@ -230,3 +230,40 @@ fn a_closed_stdout_ends_the_command_quietly() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// Every file a command reads is bounded by the largest it can legitimately be: /dev/zero as
+/// an EIS, a package, a trace, a card state, a stock package or a PKI is refused at once (exit
+/// 5) instead of growing the process.
+#[cfg(unix)]
+#[test]
+fn endless_files_are_refused_at_their_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let db = db.to_str().unwrap();
+    let zero = "/dev/zero";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--db", db, "eis", "register", zero],
+        vec!["profile", "inspect", zero],
+        vec!["trace", "show", zero],
+        vec!["--transport", "emulator", "--emulator-state", zero, "info"],
+        vec!["--db", db, "stock", "add", zero],
+    ];
+    for args in cases {
+        let t = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_smsr"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{args:?}: {err}");
+        assert!(
+            err.contains("larger than") || err.contains("longer than"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{args:?} took {:?}",
+            t.elapsed()
+        );
+    }
+}

@@ -351,12 +351,16 @@ impl CardState {
     /// Loads a state file. A version-1 or version-2 file is migrated and written back as
     /// version 3.
     pub fn load(path: &Path) -> Result<Self, EmulatorError> {
-        let text = fs::read_to_string(path)
-            .map(Zeroizing::new)
-            .map_err(|source| EmulatorError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let text = smsr_proto::bounded::read_to_string(
+            path,
+            smsr_proto::bounded::STATE_MAX,
+            "a card state",
+        )
+        .map(Zeroizing::new)
+        .map_err(|source| EmulatorError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let packages = packages_dir(path);
         let decoded = file::decode(&text, file::Packages::Files(&packages)).map_err(|source| {
             EmulatorError::State {

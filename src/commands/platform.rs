@@ -233,8 +233,12 @@ pub fn eis(g: &GlobalArgs, cmd: &EisCommand) -> Result<(), CliError> {
     let mut registry = open_registry(g)?;
     match cmd {
         EisCommand::Register { file, replace } => {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| CliError::Input(format!("cannot read EIS {}: {e}", file.display())))?;
+            let text = smsr_proto::bounded::read_to_string(
+                file,
+                smsr_proto::bounded::DOCUMENT_MAX,
+                "an EIS",
+            )
+            .map_err(|e| CliError::Input(format!("cannot read EIS {}: {e}", file.display())))?;
             let eis = Eis::from_json(&text)
                 .map_err(|e| CliError::Input(format!("EIS {}: {e}", file.display())))?;
             registry.register(&eis, *replace)?;

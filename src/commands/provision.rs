@@ -56,8 +56,12 @@ pub fn run(g: &GlobalArgs, args: &ProvisionArgs) -> Result<(), CliError> {
     let mut registry = open_registry(g)?;
     if let Some(file) = &args.eis {
         if registry.eis(&args.eid).is_err() {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| CliError::Input(format!("cannot read EIS {}: {e}", file.display())))?;
+            let text = smsr_proto::bounded::read_to_string(
+                file,
+                smsr_proto::bounded::DOCUMENT_MAX,
+                "an EIS",
+            )
+            .map_err(|e| CliError::Input(format!("cannot read EIS {}: {e}", file.display())))?;
             let eis = crate::sm_sr::eis::Eis::from_json(&text)
                 .map_err(|e| CliError::Input(format!("EIS {}: {e}", file.display())))?;
             registry.register(&eis, false)?;

@@ -307,8 +307,12 @@ fn target(g: &GlobalArgs, t: &ProfileTarget, function: &str) -> Result<(), CliEr
 pub fn eum(g: &GlobalArgs, cmd: &EumCommand) -> Result<(), CliError> {
     match cmd {
         EumCommand::Register { eis, sm_sr, id } => {
-            let text = std::fs::read_to_string(eis)
-                .map_err(|e| CliError::Input(format!("cannot read EIS {}: {e}", eis.display())))?;
+            let text = smsr_proto::bounded::read_to_string(
+                eis,
+                smsr_proto::bounded::DOCUMENT_MAX,
+                "an EIS",
+            )
+            .map_err(|e| CliError::Input(format!("cannot read EIS {}: {e}", eis.display())))?;
             let doc: Value = serde_json::from_str(&text)
                 .map_err(|e| CliError::Input(format!("EIS {}: not JSON: {e}", eis.display())))?;
             call(g, &sm_sr.url, "/es1/RegisterEIS", json!({"eis": doc}), id)

@@ -106,7 +106,12 @@ impl ProfileSource {
     pub fn load(&self) -> Result<(Vec<u8>, Package), CliError> {
         match (&self.profile, &self.fields) {
             (Some(path), _) => {
-                let der = std::fs::read(path).map_err(|e| {
+                let der = smsr_proto::bounded::read(
+                    path,
+                    smsr_proto::bounded::PACKAGE_MAX,
+                    "a profile package",
+                )
+                .map_err(|e| {
                     CliError::Input(format!("cannot read profile {}: {e}", path.display()))
                 })?;
                 let package = Package::parse(&der).map_err(|e| {
@@ -171,8 +176,9 @@ pub fn run(g: &GlobalArgs, cmd: &ProfileCommand) -> Option<Result<(), CliError>>
 }
 
 fn read_package(path: &Path) -> Result<(Vec<u8>, Package), CliError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| CliError::Input(format!("cannot read {}: {e}", path.display())))?;
+    let bytes =
+        smsr_proto::bounded::read(path, smsr_proto::bounded::PACKAGE_MAX, "a profile package")
+            .map_err(|e| CliError::Input(format!("cannot read {}: {e}", path.display())))?;
     let package = Package::parse(&bytes).map_err(|e| {
         CliError::Input(format!("{} is not a profile package: {e}", path.display()))
     })?;

@@ -34,8 +34,12 @@ pub fn run(g: &GlobalArgs, cmd: &StockCommand) -> Result<(), CliError> {
         StockCommand::Add { files } => {
             let mut added = Vec::new();
             for f in files {
-                let der = std::fs::read(f)
-                    .map_err(|e| CliError::Input(format!("cannot read {}: {e}", f.display())))?;
+                let der = smsr_proto::bounded::read(
+                    f,
+                    smsr_proto::bounded::PACKAGE_MAX,
+                    "a profile package",
+                )
+                .map_err(|e| CliError::Input(format!("cannot read {}: {e}", f.display())))?;
                 let iccid = stock
                     .add(&f.display().to_string(), &der)
                     .map_err(|e| match e {

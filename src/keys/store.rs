@@ -121,7 +121,7 @@ pub struct Keystore {
 impl Keystore {
     /// Reads and validates `path`; warns when others may read it.
     pub fn load(path: &Path) -> Result<(Self, Vec<Warning>), KeyError> {
-        let text = std::fs::read(path)
+        let text = smsr_proto::bounded::read(path, smsr_proto::bounded::DOCUMENT_MAX, "a keystore")
             .map(Zeroizing::new)
             .map_err(|source| KeyError::Io {
                 path: path.to_path_buf(),

@@ -64,8 +64,15 @@ pub(super) fn read_certificates(
     path: &Path,
     what: &'static str,
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+    let pem =
+        smsr_proto::bounded::read(path, smsr_proto::bounded::PEM_MAX, what).map_err(|source| {
+            TlsError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(pem_error(path, what))?;
     if certs.is_empty() {
         return Err(TlsError::Pem {
@@ -92,8 +99,15 @@ fn identity(
     let chain = read_certificates(&files.cert, "a certificate")?;
     crate::secret_file::check_private(&files.key, "TLS private key")
         .map_err(|detail| TlsError::LooseKey { detail })?;
+    let pem = zeroize::Zeroizing::new(
+        smsr_proto::bounded::read(&files.key, smsr_proto::bounded::PEM_MAX, "a private key")
+            .map_err(|source| TlsError::Read {
+                path: files.key.clone(),
+                source,
+            })?,
+    );
     let key =
-        PrivateKeyDer::from_pem_file(&files.key).map_err(pem_error(&files.key, "a private key"))?;
+        PrivateKeyDer::from_pem_slice(&pem).map_err(pem_error(&files.key, "a private key"))?;
     Ok((chain, key))
 }
 

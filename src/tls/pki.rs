@@ -101,7 +101,14 @@ fn read_issuer(dir: &Path) -> Result<Issuer<'static, KeyPair>, TlsError> {
             what: "the CA certificate",
             detail: "no certificate in the file".into(),
         })?;
-    let key_pem = Zeroizing::new(fs::read_to_string(&key_path).map_err(read_error(&key_path))?);
+    let key_pem = Zeroizing::new(
+        smsr_proto::bounded::read_to_string(
+            &key_path,
+            smsr_proto::bounded::PEM_MAX,
+            "a private key",
+        )
+        .map_err(read_error(&key_path))?,
+    );
     let key = KeyPair::from_pem(&key_pem).map_err(|e| TlsError::Pem {
         path: key_path.clone(),
         what: "a PKCS#8 private key",

@@ -33,6 +33,14 @@ impl InProcess {
                     path,
                     detail: source.to_string(),
                 },
+                EmulatorError::Io { path, source }
+                    if source.kind() == std::io::ErrorKind::InvalidData =>
+                {
+                    TransportError::EmulatorDamaged {
+                        path,
+                        detail: source.to_string(),
+                    }
+                }
                 other => TransportError::Emulator {
                     path: path.to_path_buf(),
                     detail: other.to_string(),

@@ -713,7 +713,12 @@ fn installed_profile(
                 return Err(invalid(format!("{name:?} is not a package file name")));
             }
             let path = dir.join(name);
-            let der = std::fs::read(&path).map_err(|e| {
+            let der = smsr_proto::bounded::read(
+                &path,
+                smsr_proto::bounded::PACKAGE_MAX,
+                "a profile package",
+            )
+            .map_err(|e| {
                 invalid(format!(
                     "{}: {e} (the state file's package directory must stay beside it)",
                     path.display()

@@ -20,6 +20,7 @@
 
 pub mod apdu;
 pub mod auth;
+pub mod bounded;
 pub mod ecka;
 pub mod gp;
 pub mod ota;

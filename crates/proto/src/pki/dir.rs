@@ -121,7 +121,10 @@ impl Issuers {
 pub fn read_party(dir: &Path, stem: &str) -> Result<Party, PkiDirError> {
     let certificate = read_certificate(&certificate_path(dir, stem))?;
     let key_path = key_path(dir, stem);
-    let pem = zeroize::Zeroizing::new(fs::read_to_string(&key_path).map_err(io_error(&key_path))?);
+    let pem = zeroize::Zeroizing::new(
+        crate::bounded::read_to_string(&key_path, crate::bounded::PEM_MAX, "a private key")
+            .map_err(io_error(&key_path))?,
+    );
     let key = PrivateKey::from_pem(&pem).map_err(|source| PkiDirError::Content {
         path: key_path.clone(),
         source,
@@ -153,7 +156,8 @@ pub fn read_issued_party(dir: &Path, stem: &str) -> Result<(Certificate, Party),
 
 /// Reads one `7F21` certificate file (binary; the whole file is the certificate).
 pub fn read_certificate(path: &Path) -> Result<Certificate, PkiDirError> {
-    let bytes = fs::read(path).map_err(io_error(path))?;
+    let bytes = crate::bounded::read(path, crate::bounded::CERTIFICATE_MAX, "a certificate")
+        .map_err(io_error(path))?;
     Certificate::decode(&bytes).map_err(|source| PkiDirError::Content {
         path: path.to_owned(),
         source,
