@@ -306,7 +306,7 @@ mod tests {
         assert!(cli.global.emulator_fsync);
     }
 
-    const EID: &str = "89001999000010000000000000000018";
+    const EID: &str = "89001999000010000000000000000022";
     const ISDP: &str = "A0000005591010FFFFFFFF8900001000";
 
     #[test]

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const EID: &str = "89001999000010000000000000000018";
+const EID: &str = "89001999000010000000000000000022";
 
 fn card(dir: &Path) -> PathBuf {
     let state = dir.join("card.json");

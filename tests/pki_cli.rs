@@ -278,7 +278,7 @@ fn private_keys_others_can_read_are_refused() {
                 db,
                 "provision",
                 "--eid",
-                "89001999000010000000000000000018",
+                "89001999000010000000000000000022",
                 "--pki",
             ],
         ),

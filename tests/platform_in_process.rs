@@ -9,7 +9,7 @@ use common::path;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-const EID: &str = "89001999000010000000000000000018";
+const EID: &str = "89001999000010000000000000000022";
 const GP_TEST_KEY: &str = "404142434445464748494A4B4C4D4E4F";
 
 struct Setup {
@@ -75,7 +75,7 @@ fn eis_register_show_list() {
     assert_eq!(shown["eis"]["eid"], EID);
     let list = ok(&s, &["eis", "list"]);
     assert_eq!(list["euiccs"][0]["eid"], EID);
-    let unknown = smsr(&s, &["eis", "show", "89001999000010000000000000000026"]);
+    let unknown = smsr(&s, &["eis", "show", "89001999000010000000000000000119"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("smsr eis register"));
     let bad = s.eis.with_file_name("bad.json");
@@ -124,7 +124,7 @@ fn create_audit_delete() {
     let other = s.eis.with_file_name("other.json");
     let text = std::fs::read_to_string(&s.eis)
         .unwrap()
-        .replace(EID, "89001999000010000000000000000026");
+        .replace(EID, "89001999000010000000000000000119");
     std::fs::write(&other, text).unwrap();
     ok(&s, &["eis", "register", path(&other)]);
     let out = smsr(
@@ -133,7 +133,7 @@ fn create_audit_delete() {
             "isdp",
             "create",
             "--eid",
-            "89001999000010000000000000000026",
+            "89001999000010000000000000000119",
         ],
     );
     assert_eq!(out.status.code(), Some(5));

@@ -167,7 +167,7 @@ async fn refusals_of_the_binding() {
     assert!(matches!(e, ClientError::Http { status: 403, .. }), "{e}");
 
     // An unknown EID: 8.1.1 / 3.9, at the SM-SR and through the SM-DP.
-    let unknown = "89049032000000000000000000001234";
+    let unknown = "89049032000000000000000000001230";
     let a = s
         .call("mno", &s.sr_url, "/es4/AuditEIS", json!({"eid": unknown}))
         .await;

@@ -83,17 +83,9 @@ pub fn generate_eid(mut random: impl FnMut() -> u8) -> [u8; EID_LEN] {
     eid
 }
 
-/// ISO/IEC 7064 MOD 97-10 check digits for 30 leading digits: `98 - (digits‖00 mod 97)`.
+/// ISO/IEC 7064 MOD 97-10 check digits for 30 leading digits (the protocol core's rule).
 fn check_digits(leading: &[u8]) -> u8 {
-    let r = (mod97(leading) * 100) % 97;
-    u8::try_from(98 - r).unwrap_or_default()
-}
-
-/// The remainder modulo 97 of a decimal number given as ASCII digits.
-fn mod97(digits: &[u8]) -> u32 {
-    digits
-        .iter()
-        .fold(0u32, |acc, d| (acc * 10 + u32::from(d - b'0')) % 97)
+    smsr_proto::gp::get_data::eid_check_digits(leading)
 }
 
 /// Displays an EID as 32 hexadecimal digits.

@@ -175,8 +175,8 @@ mod tests {
             body["eid"] = eid;
             FunctionRequest::parse(body.to_string().as_bytes()).unwrap()
         };
-        let eid = eid_from(&request(json!("89001999000010000000000000000018"))).unwrap();
-        assert_eq!(eid.to_string(), "89001999000010000000000000000018");
+        let eid = eid_from(&request(json!("89001999000010000000000000000022"))).unwrap();
+        assert_eq!(eid.to_string(), "89001999000010000000000000000022");
         for bad in ["8904", "8900199900001000000000000000001A", "E"] {
             let e = eid_from(&request(json!(bad))).unwrap_err();
             assert_eq!(

@@ -6,7 +6,7 @@
 //! ```json
 //! {
 //!   "version": 1,
-//!   "eid": "89001999000010000000000000000018",
+//!   "eid": "89001999000010000000000000000022",
 //!   "eum_id": "EUM-TEST",
 //!   "eum_certificate": "7F21...",
 //!   "production_date": "2026-11-22",
@@ -254,8 +254,10 @@ impl Eis {
             Some(v) => return Err(EisError::Version(u32::try_from(v).unwrap_or(u32::MAX))),
             None => return Err(field("version", "missing (expected 1)")),
         }
-        let eis: Self =
-            serde_json::from_value(value).map_err(|e| EisError::Syntax(e.to_string()))?;
+        let eis: Self = serde_path_to_error::deserialize(value).map_err(|e| {
+            let at = e.path().to_string();
+            field(at, shorten(&e.into_inner().to_string()))
+        })?;
         eis.check()?;
         Ok(eis)
     }
@@ -267,7 +269,18 @@ impl Eis {
 
     /// Checks every field's form.
     pub fn check(&self) -> Result<(), EisError> {
-        parse_eid(&self.eid).map_err(|e| field("eid", e))?;
+        let eid = parse_eid(&self.eid).map_err(|e| field("eid", e))?;
+        if !eid.check_digits_valid() {
+            return Err(field(
+                "eid",
+                format!(
+                    "check digits {} do not match (ISO/IEC 7064 MOD 97-10: {} expected); is the \
+                     EID copied right?",
+                    &self.eid.trim()[30..],
+                    smsr_proto::gp::get_data::eid_check_digits(&self.eid.trim().as_bytes()[..30])
+                ),
+            ));
+        }
         check_aid("isd_p_load_file_aid", &self.isd_p_load_file_aid)?;
         check_aid("isd_p_module_aid", &self.isd_p_module_aid)?;
         check_aid("isd_r.aid", &self.isd_r.aid)?;
@@ -276,6 +289,22 @@ impl Eis {
             match hexfmt::parse(tar) {
                 Ok(b) if b.len() == 3 => {}
                 _ => return Err(field("isd_r.tar", "3 bytes in hex expected")),
+            }
+        }
+        for (list, kvns) in [
+            (
+                "scp80",
+                self.isd_r.scp80.iter().map(|k| k.kvn).collect::<Vec<_>>(),
+            ),
+            ("scp03", self.isd_r.scp03.iter().map(|k| k.kvn).collect()),
+        ] {
+            for (i, kvn) in kvns.iter().enumerate() {
+                if kvns[..i].contains(kvn) {
+                    return Err(field(
+                        format!("isd_r.{list}[{i}].kvn"),
+                        format!("key version {kvn} is listed twice; each key set has its own"),
+                    ));
+                }
             }
         }
         for (i, k) in self.isd_r.scp80.iter().enumerate() {
@@ -293,11 +322,19 @@ impl Eis {
                 check_key(format!("isd_r.scp03[{i}].{n}"), key, &[16, 24, 32])?;
             }
         }
-        if let Some(cert) = &self.ecasd.certificate {
-            hexfmt::parse(cert).map_err(|e| field("ecasd.certificate", e.to_string()))?;
-        }
-        if let Some(cert) = &self.eum_certificate {
-            hexfmt::parse(cert).map_err(|e| field("eum_certificate", e.to_string()))?;
+        for (name, cert) in [
+            ("ecasd.certificate", &self.ecasd.certificate),
+            ("eum_certificate", &self.eum_certificate),
+        ] {
+            if let Some(cert) = cert {
+                let bytes = hexfmt::parse(cert).map_err(|e| field(name, e.to_string()))?;
+                smsr_proto::pki::Certificate::decode(&bytes).map_err(|e| {
+                    field(
+                        name,
+                        format!("not an SGP.02 certificate (7F21 …, GP Amendment E format): {e}"),
+                    )
+                })?;
+            }
         }
         Ok(())
     }
@@ -348,6 +385,15 @@ impl Eis {
     }
 }
 
+/// A serde message cut to a readable length: it may quote the bad value, which can be huge.
+fn shorten(message: &str) -> String {
+    const MAX: usize = 160;
+    match message.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}… (cut)", &message[..i]),
+        None => message.to_owned(),
+    }
+}
+
 /// The TAR of an SGP.02 instance AID: bytes 13–15 (ISD-R `000001`, ECASD `000002`, first ISD-P
 /// `000010`). For a shorter AID, its last three bytes.
 pub fn tar_of(aid: &[u8]) -> [u8; 3] {
@@ -368,7 +414,7 @@ mod tests {
     fn sample() -> String {
         r#"{
           "version": 1,
-          "eid": "89001999000010000000000000000018",
+          "eid": "89001999000010000000000000000022",
           "isd_r": {
             "aid": "A0000005591010FFFFFFFF8900000100",
             "scp80": [{"kvn": 1, "kic": "000102030405060708090A0B0C0D0E0F", "kid": "101112131415161718191A1B1C1D1E1F", "counter": 5}],
@@ -397,7 +443,7 @@ mod tests {
     fn bad_fields_are_named() {
         let cases = [
             ("\"version\": 1", "\"version\": 2", "version 2"),
-            ("89001999000010000000000000000018", "8900", "eid"),
+            ("89001999000010000000000000000022", "8900", "eid"),
             (
                 "000102030405060708090A0B0C0D0E0F",
                 "0001",
@@ -405,6 +451,14 @@ mod tests {
             ),
             ("\"counter\": 5", "\"counter\": 5, \"extra\": 1", "extra"),
             ("\"aid\": \"A000", "\"aid\": \"ZZ00", "isd_r.aid"),
+            // Wrong check digits (…22 is right).
+            ("000000000022", "000000000018", "check digits 18"),
+            // A key version of the wrong type: the JSON path, not only serde's words.
+            ("\"kvn\": 1", "\"kvn\": \"ZZ\"", "isd_r.scp80[0].kvn"),
+            // The same key version twice.
+            ("\"scp03\": [", "\"scp03\": [{\"kvn\": 48, \"enc\": \"404142434445464748494A4B4C4D4E4F\", \"mac\": \"404142434445464748494A4B4C4D4E4F\", \"dek\": \"404142434445464748494A4B4C4D4E4F\"}, ", "isd_r.scp03[1].kvn"),
+            // An ECASD certificate that is none.
+            ("\"isd_r\": {", "\"ecasd\": {\"aid\": \"A0000005591010FFFFFFFF8900000200\", \"certificate\": \"00\"}, \"isd_r\": {", "ecasd.certificate"),
         ];
         for (from, to, named) in cases {
             let text = sample().replacen(from, to, 1);
@@ -412,19 +466,28 @@ mod tests {
             assert!(err.contains(named), "{named}: {err}");
         }
         assert!(Eis::from_json("[]").is_err());
+        // A huge bad value is not echoed back whole.
+        let huge = "Z".repeat(200_000);
+        let text = sample().replacen("\"kvn\": 1", &format!("\"kvn\": \"{huge}\""), 1);
+        let err = Eis::from_json(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("isd_r.scp80[0].kvn") && err.len() < 400,
+            "{} bytes",
+            err.len()
+        );
     }
 
     #[test]
     fn eids_are_32_decimal_digits() {
-        let eid = parse_eid("89001999000010000000000000000018").unwrap();
-        assert_eq!(eid.to_string(), "89001999000010000000000000000018");
+        let eid = parse_eid("89001999000010000000000000000022").unwrap();
+        assert_eq!(eid.to_string(), "89001999000010000000000000000022");
         assert_eq!(eid.0[..2], [0x89, 0x00]);
         // Spaces around are ignored; the check digits are not verified.
         assert_eq!(
-            parse_eid(" 89001999000010000000000000000018\n").unwrap(),
+            parse_eid(" 89001999000010000000000000000022\n").unwrap(),
             eid
         );
-        assert!(parse_eid("89049032000000000000000000001234").is_ok());
+        assert!(parse_eid("89049032000000000000000000001230").is_ok());
         for bad in [
             "",
             "E",

@@ -768,7 +768,7 @@ fn log(
 mod tests {
     use super::*;
 
-    const EID: &str = "89001999000010000000000000000018";
+    const EID: &str = "89001999000010000000000000000022";
 
     fn eid() -> Eid {
         EID.parse().unwrap()
@@ -797,7 +797,7 @@ mod tests {
         assert_eq!(r.eis(&eid()).unwrap().eid, EID);
         assert_eq!(r.list().unwrap().len(), 1);
         let err = r
-            .eis(&"89001999000010000000000000000026".parse().unwrap())
+            .eis(&"89001999000010000000000000000119".parse().unwrap())
             .unwrap_err();
         assert!(err.to_string().contains("smsr eis register"), "{err}");
     }

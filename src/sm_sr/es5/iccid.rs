@@ -40,7 +40,7 @@ mod tests {
     use super::*;
 
     const ICCID: &str = "89882800000000000011";
-    const EID: &str = "89001999000010000000000000000018";
+    const EID: &str = "89001999000010000000000000000022";
 
     fn rec(n: u8, iccid: Option<&str>, state: &str, pending: Option<&str>) -> IsdpRecord {
         IsdpRecord {

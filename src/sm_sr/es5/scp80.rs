@@ -257,7 +257,7 @@ mod tests {
     use smsr_proto::ota::scp80::{MinimumSecurityLevel, ReceivingEntity};
     use smsr_proto::StatusWord;
 
-    const EID: &str = "89001999000010000000000000000018";
+    const EID: &str = "89001999000010000000000000000022";
 
     fn eid() -> Eid {
         EID.parse().unwrap()

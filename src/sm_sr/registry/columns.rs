@@ -85,7 +85,7 @@ impl IsdpRow {
 mod tests {
     use super::*;
 
-    const EID: &str = "89001999000010000000000000000018";
+    const EID: &str = "89001999000010000000000000000022";
 
     fn row(aid: &str, state: &str) -> IsdpRow {
         IsdpRow {

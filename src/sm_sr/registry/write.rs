@@ -104,7 +104,7 @@ mod tests {
     use super::*;
     use crate::sm_sr::eis::Eis;
 
-    const EID: &str = "89001999000010000000000000000018";
+    const EID: &str = "89001999000010000000000000000022";
 
     fn eid() -> Eid {
         EID.parse().unwrap()
@@ -155,7 +155,7 @@ mod tests {
         );
         assert!(matches!(
             r.begin_create_next(
-                &"89001999000010000000000000000026".parse().unwrap(),
+                &"89001999000010000000000000000119".parse().unwrap(),
                 &[],
                 None,
                 None

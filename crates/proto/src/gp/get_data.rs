@@ -232,6 +232,26 @@ impl Eid {
     }
 }
 
+impl Eid {
+    /// Whether the 32 digits are decimal and end in valid check digits (SGP.29 §10, SGP.02
+    /// Annex J: ISO/IEC 7064 MOD 97-10, the whole number congruent to 1 modulo 97).
+    pub fn check_digits_valid(&self) -> bool {
+        let text = hex::encode(self.0);
+        let digits = text.as_bytes();
+        digits.iter().all(u8::is_ascii_digit)
+            && (digits[30] - b'0') * 10 + (digits[31] - b'0') == eid_check_digits(&digits[..30])
+    }
+}
+
+/// ISO/IEC 7064 MOD 97-10 check digits of an EID's 30 leading digits (ASCII):
+/// `98 - (digits‖00 mod 97)`.
+pub fn eid_check_digits(leading: &[u8]) -> u8 {
+    let m = leading.iter().fold(0u32, |acc, d| {
+        (acc * 10 + u32::from(d.wrapping_sub(b'0') % 10)) % 97
+    });
+    u8::try_from(98 - (m * 100) % 97).unwrap_or_default()
+}
+
 impl std::str::FromStr for Eid {
     type Err = GpError;
     fn from_str(s: &str) -> Result<Self, GpError> {
