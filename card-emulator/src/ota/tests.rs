@@ -233,3 +233,33 @@ fn put_key_is_refused_and_envelopes_on_other_channels_are_not_sms() {
 }
 
 mod download;
+
+/// A command packet in the compact format (TS 102 226 §5.1.1, what SIM RFM tools such as
+/// pySim's OTA send by default) runs on the ISD-R and gets the compact response: commands
+/// executed, the last status word and its data.
+#[test]
+fn compact_command_packet_gets_a_compact_response() {
+    use smsr_proto::ota::compact::CompactResponse;
+    use smsr_proto::ota::scp80::{CommandPacket, ResponsePacket};
+    use smsr_proto::ota::sms::{command_packet_messages, sms_pp_download};
+    let pki = pki();
+    let mut c = card(&pki);
+    let keys = keyset();
+    let h = header(Spi::SECURE, 1, &keys, [0x00, 0x00, 0x01]);
+    // GET DATA 'FF21' (extended card resources, P3 = Le), then an instruction the ISD-R does
+    // not know, which stops the string.
+    let data = hex::decode("80CAFF2100".to_owned() + "80FE000000").unwrap();
+    let packet = CommandPacket::encode(&h, std::slice::from_ref(&keys), &data).unwrap();
+    let sms = SmsParameters::default();
+    let mut last = None;
+    for m in command_packet_messages(&packet, &sms.originator, sms.scts, sms.reference).unwrap() {
+        last = Some(c.handle(&sms_pp_download(&m, None).unwrap()));
+    }
+    let last = last.unwrap();
+    assert_eq!(last.sw, StatusWord::Success);
+    let por = ResponsePacket::decode(&last.data, &h, std::slice::from_ref(&keys)).unwrap();
+    assert_eq!(por.status, PorStatus::Ok);
+    let r = CompactResponse::parse(&por.data).unwrap();
+    assert_eq!(r.executed, 2, "{r:?}");
+    assert_eq!(r.sw, StatusWord::InsNotSupported, "{r:?}");
+}

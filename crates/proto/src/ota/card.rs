@@ -7,8 +7,9 @@
 //! `91xx` when a SEND SHORT MESSAGE of `xx` bytes waits; `6A80` for an ENVELOPE or TPDU that
 //! does not decode.
 
-use super::executor::{execute_bytes, Execution, ScriptTarget};
+use super::executor::{execute_bytes, execute_compact, Execution, ScriptTarget};
 use super::scp80::{PorStatus, ReceivingEntity, Reception};
+use super::script::ScriptError;
 use super::sms::{Reassembler, SendShortMessage, SmsPpDownload, SmsSubmit};
 use crate::apdu::{CommandApdu, ResponseApdu};
 use crate::status::StatusWord;
@@ -75,11 +76,18 @@ impl OtaCard {
             }
             Reception::Accepted(command) => {
                 target.addressed(command.header.tar);
-                let execution = execute_bytes(&command.data, target).ok();
-                let data = execution
-                    .as_ref()
-                    .map(|e| e.response.to_bytes())
-                    .unwrap_or_default();
+                // Expanded format (a scripting template, what SGP.02 uses), else the compact
+                // format of SIM RFM/RAM (TS 102 226 §5.1.1), answered in kind.
+                let (execution, data) = match execute_bytes(&command.data, target) {
+                    Ok(e) => {
+                        let data = e.response.to_bytes();
+                        (Some(e), data)
+                    }
+                    Err(ScriptError::NotATemplate { .. }) => {
+                        (None, execute_compact(&command.data, target).to_bytes())
+                    }
+                    Err(_) => (None, Vec::new()),
+                };
                 let por = self
                     .entity
                     .por(&command.header, PorStatus::Ok, &data)

@@ -7,6 +7,7 @@
 //! not support, or a TLV that does not parse, ends the script with a bad format TLV (`90`), as a
 //! card reading the script one TLV at a time would: the commands before it have run.
 
+use super::compact::CompactResponse;
 use super::script::{
     unwrap_template, BadFormat, CommandScript, CommandTlv, LengthForm, ResponseScript, ResponseTlv,
     ScriptChaining, ScriptError, TAG_COMMAND_SCRIPT, TAG_COMMAND_SCRIPT_INDEFINITE,
@@ -262,6 +263,56 @@ pub fn execute_bytes(
         }
     }
     Ok(runner.finish())
+}
+
+/// Instructions whose P3 is Le (the command carries no data) in the compact format, as a T=0
+/// card reads P3: READ BINARY, READ RECORD, GET RESPONSE, GET DATA, STATUS, FETCH, and GP's
+/// GET STATUS with no search criteria never comes alone, so it is not among them.
+const OUTGOING_INS: [u8; 6] = [0xB0, 0xB2, 0xC0, 0xCA, 0xF2, 0x12];
+
+/// The first C-APDU of a compact command string (TS 102 226 §5.1.1: C-APDUs one after the other,
+/// `CLA INS P1 P2 P3 [data]`, P3 read as Lc or Le by the instruction as under T=0), and the
+/// bytes it takes.
+fn compact_command(bytes: &[u8]) -> Option<(CommandApdu, usize)> {
+    let [cla, ins, p1, p2, p3, rest @ ..] = bytes else {
+        return None;
+    };
+    let header = CommandApdu::new(*cla, *ins, *p1, *p2);
+    if OUTGOING_INS.contains(ins) {
+        let le = if *p3 == 0 { 256 } else { usize::from(*p3) };
+        return Some((header.with_le(le), 5));
+    }
+    let n = usize::from(*p3);
+    let data = rest.get(..n)?;
+    Some((header.with_data(data.to_vec()), 5 + n))
+}
+
+/// Runs a command packet's secured data in the compact format (TS 102 226 §5.1.1) and returns
+/// the compact remote response (§5.1.2): the number of commands executed, the status word and
+/// response data of the last one. It stops as an expanded script does
+/// ([`continues_script`]); a command cut short ends it with `6700` (wrong length) after the
+/// ones before it ran.
+pub fn execute_compact(bytes: &[u8], target: &mut impl ScriptTarget) -> CompactResponse {
+    let mut executed = 0u8;
+    let mut last = ResponseApdu::status(StatusWord::Success);
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let Some((command, used)) = compact_command(&bytes[pos..]) else {
+            last = ResponseApdu::status(StatusWord::WrongLength);
+            break;
+        };
+        last = target.apdu(&command);
+        executed = executed.saturating_add(1);
+        pos += used;
+        if !continues_script(last.sw) {
+            break;
+        }
+    }
+    CompactResponse {
+        executed,
+        sw: last.sw,
+        data: last.data,
+    }
 }
 
 fn bad_only(form: LengthForm, b: BadFormat) -> Execution {

@@ -198,3 +198,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn compact_format_runs_and_answers_the_last_command() {
+    let mut seen = Vec::new();
+    // SELECT (P3 = Lc, 2 bytes of data), then GET DATA (P3 = Le): both run.
+    let r = execute_compact(&h("00A40004023F00 80CA00E000"), &mut target(&mut seen));
+    assert_eq!(seen, [0xA4, 0xCA]);
+    assert_eq!(
+        (r.executed, r.sw, r.data),
+        (2, StatusWord::Success, h("5A01AA"))
+    );
+    // A command cut short stops the string after those before it: 6700.
+    let mut seen = Vec::new();
+    let r = execute_compact(&h("80CA00E000 00A4000402"), &mut target(&mut seen));
+    assert_eq!(
+        (seen.len(), r.executed, r.sw),
+        (1, 1, StatusWord::WrongLength)
+    );
+    assert_eq!(
+        crate::ota::compact::CompactResponse::parse(&r.to_bytes()).unwrap(),
+        r
+    );
+}
