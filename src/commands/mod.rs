@@ -137,6 +137,25 @@ pub fn open_card(g: &GlobalArgs) -> Result<Box<dyn Transport>, CliError> {
             Box::new(InProcess::open_with(path, durability)?)
         }
     };
+    // The fault campaign's hook (README, Tests): faults scheduled by exchange number.
+    // The schedule goes to the first card the process opens (provision's ES5 link, not the
+    // later profile check).
+    static FAULTS_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let base: Box<dyn Transport> = match std::env::var(crate::transport::fault::FAULT_VARIABLE) {
+        Ok(text)
+            if !text.is_empty()
+                && !FAULTS_TAKEN.swap(true, std::sync::atomic::Ordering::SeqCst) =>
+        {
+            let mut f = crate::transport::fault::FaultInjector::new(base);
+            for (n, fault) in
+                crate::transport::fault::parse_schedule(&text).map_err(CliError::Input)?
+            {
+                f.schedule(n, fault);
+            }
+            Box::new(f)
+        }
+        _ => base,
+    };
     let base: Box<dyn Transport> = Box::new(crate::transport::count::Counting(base));
     let recorded: Box<dyn Transport> = match &g.trace {
         Some(path) => Box::new(Recorder::new(base, path, g.trace_secrets)?),

@@ -24,6 +24,57 @@ pub enum Fault {
     /// The card is reset instead of receiving the command: [`TransportError::CardReset`], as
     /// PC/SC reports a reset by another program. The next command goes to the fresh card.
     ResetCard,
+    /// The process ends (abort) before the command reaches the card: a crash, `kill -9` or a
+    /// power cut of the host at that point.
+    AbortBefore,
+    /// The process ends (abort) after the card handled the command, before its answer is used.
+    AbortAfter,
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    /// `drop`, `fail`, `reset`, `corrupt` (the response's first byte flipped), `abort-before`,
+    /// `abort-after`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "drop" => Self::DropResponse,
+            "fail" => Self::FailTransmit,
+            "reset" => Self::ResetCard,
+            "corrupt" => Self::CorruptResponse {
+                offset: 0,
+                mask: 0x01,
+            },
+            "abort-before" => Self::AbortBefore,
+            "abort-after" => Self::AbortAfter,
+            other => {
+                return Err(format!(
+                    "fault {other:?}: drop, fail, reset, corrupt, abort-before or abort-after"
+                ))
+            }
+        })
+    }
+}
+
+/// The variable that schedules faults in any `smsr` command that opens a card, for the fault
+/// campaign (`scripts/fault-campaign.sh`) and its tests: `KIND@N[,KIND@N…]`, N the 1-based
+/// APDU exchange (GET RESPONSE included) the fault hits, e.g. `SMSR_FAULT=abort-after@17`.
+pub const FAULT_VARIABLE: &str = "SMSR_FAULT";
+
+/// Reads a fault schedule (`KIND@N[,KIND@N…]`).
+pub fn parse_schedule(text: &str) -> Result<Vec<(usize, Fault)>, String> {
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|part| {
+            let (kind, n) = part.trim().split_once('@').ok_or_else(|| {
+                format!("{FAULT_VARIABLE} {part:?}: KIND@N expected, e.g. drop@12")
+            })?;
+            let n: usize = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("{FAULT_VARIABLE} {part:?}: N is an exchange number from 1")
+            })?;
+            Ok((n, kind.parse()?))
+        })
+        .collect()
 }
 
 /// The decorator.
@@ -118,6 +169,21 @@ impl<T: Transport> Transport for FaultInjector<T> {
                 self.inner.reset()?;
                 Err(TransportError::CardReset { reader })
             }
+            Fault::AbortBefore => {
+                eprintln!(
+                    "smsr: injected fault: abort before exchange {}",
+                    self.transmits
+                );
+                std::process::abort()
+            }
+            Fault::AbortAfter => {
+                let _ = self.inner.transmit(command);
+                eprintln!(
+                    "smsr: injected fault: abort after exchange {}",
+                    self.transmits
+                );
+                std::process::abort()
+            }
         }
     }
 
@@ -138,6 +204,17 @@ impl<T: Transport> Transport for FaultInjector<T> {
 mod tests {
     use super::*;
     use crate::transport::fake_card::{FakeCard, AID};
+
+    #[test]
+    fn schedules_read_from_the_variable() {
+        assert_eq!(
+            parse_schedule("drop@3, abort-after@17").unwrap(),
+            vec![(3, Fault::DropResponse), (17, Fault::AbortAfter)]
+        );
+        assert!(parse_schedule("drop@0").is_err());
+        assert!(parse_schedule("melt@3").is_err());
+        assert!(parse_schedule("drop").is_err());
+    }
 
     fn select() -> Vec<u8> {
         let mut c = vec![0x00, 0xA4, 0x04, 0x00, 0x08];
