@@ -195,6 +195,15 @@ pub enum Command {
     /// SM-DP: the profile stock DownloadProfile takes profiles from (add, list).
     #[command(subcommand)]
     Stock(crate::commands::stock::StockCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
+    /// `smsr completions bash > /etc/bash_completion.d/smsr`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `smsr manpage > smsr.1 && man ./smsr.1`.
+    Manpage,
 }
 
 /// `smsr bench`.

@@ -267,3 +267,37 @@ fn endless_files_are_refused_at_their_limit() {
         );
     }
 }
+
+/// Shell completions and the manual page come from the command line's own definition.
+#[test]
+fn completions_and_manual_page() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_smsr"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for shell in ["bash", "zsh", "fish"] {
+        let script = run(&["completions", shell]);
+        assert!(
+            script.contains("provision") && script.contains("serve"),
+            "{shell}"
+        );
+    }
+    let man = run(&["manpage"]);
+    assert!(
+        man.contains(".TH smsr 1") && man.contains("provision"),
+        "{man}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_smsr"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

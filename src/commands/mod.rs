@@ -108,6 +108,24 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Mno(cmd) => remote::mno(g, cmd),
         Command::Eum(cmd) => remote::eum(g, cmd),
         Command::Stock(cmd) => stock::run(g, cmd),
+        // Both are made in memory, then printed: a closed stdout ends them as any other
+        // command (see main.rs).
+        Command::Completions { shell } => {
+            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "smsr", &mut out);
+            print!("{}", String::from_utf8_lossy(&out));
+            Ok(())
+        }
+        Command::Manpage => {
+            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .map_err(|e| CliError::Failed(format!("cannot make the manual page: {e}")))?;
+            print!("{}", String::from_utf8_lossy(&out));
+            Ok(())
+        }
     }
 }
 
