@@ -73,6 +73,8 @@ async fn download_with_enable_then_audit_and_profile_check() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_smsr"))
         .args(["--transport", "emulator", "--emulator-state"])
         .arg(&state)
+        .arg("--db")
+        .arg(tmp.path().join("check.db"))
         .args(["profile", "check", "--eid", eid, "--profile"])
         .arg(&package)
         .output()

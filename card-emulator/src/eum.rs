@@ -40,7 +40,7 @@ pub enum EumError {
 
 /// The ISD-R's TAR: bytes 13–15 of its AID.
 pub fn isd_r_tar() -> [u8; 3] {
-    [ISD_R_AID[12], ISD_R_AID[13], ISD_R_AID[14]]
+    smsr_proto::gp::aid::Aid::isd_r().tar().unwrap_or([0, 0, 1])
 }
 
 /// A fresh AES-128 SCP80 key set (KIc, KID) with counter 0.

@@ -397,10 +397,10 @@ fn shorten(message: &str) -> String {
 /// The TAR of an SGP.02 instance AID: bytes 13–15 (ISD-R `000001`, ECASD `000002`, first ISD-P
 /// `000010`). For a shorter AID, its last three bytes.
 pub fn tar_of(aid: &[u8]) -> [u8; 3] {
-    let tail = match aid.get(12..15) {
-        Some(t) => t,
-        None => &aid[aid.len().saturating_sub(3)..],
-    };
+    if let Some(tar) = Aid::new(aid).ok().and_then(|a| a.tar()) {
+        return tar;
+    }
+    let tail = &aid[aid.len().saturating_sub(3)..];
     let mut tar = [0u8; 3];
     let start = 3 - tail.len().min(3);
     tar[start..].copy_from_slice(&tail[..tail.len().min(3)]);

@@ -38,10 +38,7 @@ use std::collections::BTreeMap;
 
 /// The TAR of an ISD-P: bytes 13–15 of its AID (the rule that gives the ISD-R `000001`).
 pub fn isd_p_tar(aid: &Aid) -> Option<[u8; 3]> {
-    match aid.as_bytes() {
-        [_, _, _, _, _, _, _, _, _, _, _, _, a, b, c, ..] => Some([*a, *b, *c]),
-        _ => None,
-    }
+    aid.tar()
 }
 
 /// The `EUICCResponse` status of a package that reaches an ISD-P which is not PERSONALIZED

@@ -236,9 +236,7 @@ impl<T: Transport> Es5Link for Scp80Link<T> {
         script: &CommandScript,
     ) -> Result<ResponseScript, Es5Error> {
         let tar = target
-            .as_bytes()
-            .get(12..15)
-            .and_then(|t| <[u8; 3]>::try_from(t).ok())
+            .tar()
             .ok_or_else(|| Es5Error::Input(format!("{target} has no TAR (bytes 13-15)")))?;
         self.send_script(tar, script)
     }

@@ -138,6 +138,17 @@ impl Aid {
         self.0.starts_with(prefix)
     }
 
+    /// The Toolkit Application Reference of an SGP.02 instance AID: bytes 13–15 (ETSI TS
+    /// 101 220 §6 as SGP.02 Annex H lays the AID out: ISD-R `000001`, ECASD `000002`, the first
+    /// ISD-P `000010`); `None` for an AID shorter than 15 bytes. The one place this rule is
+    /// written: the SM-SR addresses packets with it and the emulator routes them by it.
+    pub fn tar(&self) -> Option<[u8; 3]> {
+        match self.0.get(12..15)? {
+            [a, b, c] => Some([*a, *b, *c]),
+            _ => None,
+        }
+    }
+
     /// The number `nnnn` of an ISD-P instance AID, if this is one.
     pub fn isd_p_number(&self) -> Option<u16> {
         sgp02_number(&self.0).filter(|&n| n >= FIRST_ISD_P_NUMBER)
