@@ -18,6 +18,12 @@
 //! An "operation" touches a card: it is checked first (unknown EID, ICCID, a card not
 //! reached: `Failed` at once), then answered `202` and run in the EID's turn, one operation per
 //! card at a time, each in a thread of its own with its own registry connection.
+//!
+//! Several instances may share one registry (PostgreSQL) and one fleet: an operation first
+//! takes the card's lease in the registry ([`Registry::claim_lease`]; waiting, with backoff,
+//! while another instance holds it, at most until the operation's validity period ends),
+//! renews it while it runs and gives it back after, the card closed first. An instance that
+//! dies leaves a lease that expires after [`LEASE_TTL`].
 
 use super::binding::{self, es5_error, registry_error};
 use super::cards::Cards;
@@ -78,6 +84,9 @@ pub struct SmSrConfig {
 #[derive(Debug)]
 pub struct SmSr {
     config: SmSrConfig,
+    /// This instance, as the owner of the card leases it takes: its name, process and a
+    /// random part.
+    instance: String,
     cards: Arc<Cards>,
     ops: Operations,
     stopping: AtomicBool,
@@ -87,6 +96,12 @@ pub struct SmSr {
 
 /// How long an ES5 link kept open for `moreToDo` waits for the next operation.
 const SESSION_IDLE: Duration = Duration::from_secs(60);
+
+/// How long a card's lease lasts unless renewed; an operation renews it every third of that.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// How long an operation with no validity period waits for another instance's lease.
+const LEASE_WAIT: Duration = Duration::from_secs(300);
 
 /// An ES5 link kept open.
 struct Session {
@@ -108,7 +123,16 @@ impl SmSr {
     /// The service over `cards`; the registry is opened (and migrated) once now.
     pub fn new(config: SmSrConfig, cards: Arc<Cards>) -> Result<Arc<Self>, FunctionError> {
         Registry::open(&config.db).map_err(|e| registry_error(&e))?;
+        let mut nonce = [0u8; 4];
+        getrandom::getrandom(&mut nonce).map_err(|e| FunctionError::execution(e.to_string()))?;
+        let instance = format!(
+            "{}/{}/{}",
+            config.name,
+            std::process::id(),
+            hexfmt::upper(&nonce)
+        );
         Ok(Arc::new(Self {
+            instance,
             config,
             cards,
             ops: Operations::default(),
@@ -124,6 +148,11 @@ impl SmSr {
             let me = Arc::clone(&me);
             Box::pin(async move { me.handle(req).await })
         })
+    }
+
+    /// The owner name of the card leases this instance takes.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// The cards it reaches.
@@ -156,6 +185,7 @@ impl SmSr {
         json!({
             "service": "sm-sr",
             "name": self.config.name,
+            "instance": self.instance,
             "cards": self.cards.list(),
             "readersWatched": self.cards.watches_readers(),
             "operationsInFlight": self.ops.in_flight(),
@@ -239,8 +269,12 @@ impl SmSr {
                 me.ops.running(&op);
                 let worker = Arc::clone(&me);
                 let started = Instant::now();
-                let result =
-                    tokio::task::spawn_blocking(move || worker.run_on_card(&eid, work, keep)).await;
+                let deadline =
+                    accepted + head.validity_period.map_or(LEASE_WAIT, Duration::from_secs);
+                let result = tokio::task::spawn_blocking(move || {
+                    worker.run_on_card(&eid, work, keep, deadline)
+                })
+                .await;
                 tracing::info!(
                     "{} {} done in {:.1} ms",
                     f.name,
@@ -269,14 +303,59 @@ impl SmSr {
         super::accepted(&header, &id, super::operations::OpState::Queued)
     }
 
-    /// Runs `work` on the card `eid` (blocking): registry opened here, the ES5 link taken
-    /// from the session `moreToDo` kept open or opened now, and kept open after it when `keep`
-    /// (and the work succeeded); the card exchanges are counted and added to the answer as
-    /// `card`.
-    fn run_on_card(&self, eid: &Eid, work: CardWork, keep: bool) -> Result<Value, FunctionError> {
+    /// Runs `work` on the card `eid` (blocking): registry opened here, the card's lease taken
+    /// (waiting for another instance's until `deadline`), the ES5 link taken from the session
+    /// `moreToDo` kept open or opened now, and kept open after it when `keep` (and the work
+    /// succeeded; the lease then lasts as long as the session may); otherwise the card is
+    /// closed and the lease given back. The card exchanges are counted and added to the answer
+    /// as `card`.
+    fn run_on_card(
+        &self,
+        eid: &Eid,
+        work: CardWork,
+        keep: bool,
+        deadline: Instant,
+    ) -> Result<Value, FunctionError> {
         let start = Instant::now();
         let before = Counts::snapshot();
         let mut registry = Registry::open(&self.config.db).map_err(|e| registry_error(&e))?;
+        self.take_lease(&mut registry, eid, deadline)?;
+        let renewal = Renewal::start(self.config.db.clone(), *eid, self.instance.clone());
+        let result = self.drive(&mut registry, eid, work, keep);
+        drop(renewal);
+        let kept = keep && result.is_ok();
+        let lease = if kept {
+            registry.renew_lease(eid, &self.instance, SESSION_IDLE + LEASE_TTL)
+        } else {
+            registry.release_lease(eid, &self.instance)
+        };
+        if let Err(e) = lease {
+            tracing::warn!("lease on {eid}: {e}");
+        }
+        let mut fields = result?;
+        let counts = Counts::snapshot().since(before);
+        if let Value::Object(m) = &mut fields {
+            m.insert(
+                "card".into(),
+                json!({
+                    "ms": start.elapsed().as_secs_f64() * 1000.0,
+                    "apdus": counts.exchanges,
+                    "bytes": counts.bytes,
+                }),
+            );
+        }
+        Ok(fields)
+    }
+
+    /// The work on the card, under its lease: the link opened (or the kept one), closed after
+    /// unless kept.
+    fn drive(
+        &self,
+        registry: &mut Registry,
+        eid: &Eid,
+        work: CardWork,
+        keep: bool,
+    ) -> Result<Value, FunctionError> {
         let kept = lock(&self.sessions)
             .remove(eid)
             .filter(|s| s.since.elapsed() < SESSION_IDLE);
@@ -292,7 +371,7 @@ impl SmSr {
                     .map_err(|e| es5_error(&e))?
             }
         };
-        let result = work(&mut registry, link.as_mut());
+        let result = work(registry, link.as_mut());
         if keep && result.is_ok() {
             lock(&self.sessions).insert(
                 *eid,
@@ -301,22 +380,46 @@ impl SmSr {
                     since: Instant::now(),
                 },
             );
-        } else {
-            drop(link);
         }
-        let mut fields = result?;
-        let counts = Counts::snapshot().since(before);
-        if let Value::Object(m) = &mut fields {
-            m.insert(
-                "card".into(),
-                json!({
-                    "ms": start.elapsed().as_secs_f64() * 1000.0,
-                    "apdus": counts.exchanges,
-                    "bytes": counts.bytes,
-                }),
-            );
+        result
+    }
+
+    /// Takes the card's lease, polling with backoff while another instance holds it, until
+    /// `deadline`.
+    fn take_lease(
+        &self,
+        registry: &mut Registry,
+        eid: &Eid,
+        deadline: Instant,
+    ) -> Result<(), FunctionError> {
+        let mut pause = Duration::from_millis(10);
+        loop {
+            if registry
+                .claim_lease(eid, &self.instance, LEASE_TTL)
+                .map_err(|e| registry_error(&e))?
+            {
+                return Ok(());
+            }
+            if Instant::now() + pause > deadline {
+                let holder = registry
+                    .lease(eid)
+                    .ok()
+                    .flatten()
+                    .map(|l| l.owner)
+                    .unwrap_or_default();
+                return Err(FunctionError::new(
+                    subject::EID,
+                    reason::UNAVAILABLE,
+                    format!(
+                        "the eUICC {eid} is driven by SM-SR instance {holder}, whose lease on it \
+                         did not end within the operation's validity period; nothing was sent"
+                    ),
+                )
+                .about(eid.to_string()));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(500));
         }
-        Ok(fields)
     }
 
     /// Checks a request against the registry (blocking) and prepares its answer or its card
@@ -345,8 +448,11 @@ impl SmSr {
         match f.name {
             "GetEIS" => return answer(json!({"eis": binding::public_eis(&eis)})),
             "ProfileDownloadCompleted" => {
-                // The download is over: an ES5 session kept open for it closes.
-                lock(&self.sessions).remove(&eid);
+                // The download is over: an ES5 session kept open for it closes, and the
+                // card's lease goes with it (unless an operation of its own holds it now).
+                if lock(&self.sessions).remove(&eid).is_some() {
+                    let _ = registry.release_lease(&eid, &self.instance);
+                }
                 let iccid = r.text("iccid")?;
                 let pol2 = r.body.get("pol2").map(binding::pol2_from).transpose()?;
                 let record = relay::download_completed(&mut registry, &eid, &iccid, pol2.as_ref())
@@ -454,6 +560,57 @@ impl SmSr {
             }
         };
         Ok(Prepared::Operation { eid, work })
+    }
+}
+
+/// Renews a card's lease every third of [`LEASE_TTL`] while an operation runs (its own
+/// registry connection, opened at the first renewal); stops when dropped.
+struct Renewal {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Renewal {
+    fn start(db: PathBuf, eid: Eid, owner: String) -> Self {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut registry = None;
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(LEASE_TTL / 3)
+            {
+                if registry.is_none() {
+                    registry = Registry::open(&db)
+                        .map_err(|e| tracing::warn!("lease on {eid} not renewed: {e}"))
+                        .ok();
+                }
+                if let Some(r) = registry.as_mut() {
+                    match r.renew_lease(&eid, &owner, LEASE_TTL) {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!("lease on {eid} lost: it expired"),
+                        Err(e) => tracing::warn!("lease on {eid} not renewed: {e}"),
+                    }
+                }
+            }
+        });
+        Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Renewal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Renewal")
     }
 }
 
