@@ -11,6 +11,11 @@
 //!   connections waiting up to the busy timeout).
 //! - PostgreSQL: transactions are `READ COMMITTED`; a write that reads to decide takes the
 //!   row or advisory lock it needs ([`Tx::lock_key`]).
+//!
+//! Both are blocking. The PostgreSQL client (the sync `postgres` crate) drives its connection
+//! on a small runtime of its own, which panics inside a Tokio runtime's worker thread: the
+//! services open and use their stores in `spawn_blocking` threads (or before their runtime
+//! starts), never in async code directly. Each store opens one connection (no pool).
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

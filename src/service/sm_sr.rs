@@ -131,14 +131,16 @@ impl SmSr {
             std::process::id(),
             hexfmt::upper(&nonce)
         );
-        Ok(Arc::new(Self {
+        let me = Arc::new(Self {
             instance,
             config,
             cards,
             ops: Operations::default(),
             stopping: AtomicBool::new(false),
             sessions: Mutex::default(),
-        }))
+        });
+        keep_sessions(Arc::downgrade(&me));
+        Ok(me)
     }
 
     /// Its request handler.
@@ -306,8 +308,8 @@ impl SmSr {
     /// Runs `work` on the card `eid` (blocking): registry opened here, the card's lease taken
     /// (waiting for another instance's until `deadline`), the ES5 link taken from the session
     /// `moreToDo` kept open or opened now, and kept open after it when `keep` (and the work
-    /// succeeded; the lease then lasts as long as the session may); otherwise the card is
-    /// closed and the lease given back. The card exchanges are counted and added to the answer
+    /// succeeded; the lease is then renewed as long as the session stays open,
+    /// [`keep_sessions`]); otherwise the card is closed and the lease given back. The card exchanges are counted and added to the answer
     /// as `card`.
     fn run_on_card(
         &self,
@@ -325,7 +327,8 @@ impl SmSr {
         drop(renewal);
         let kept = keep && result.is_ok();
         let lease = if kept {
-            registry.renew_lease(eid, &self.instance, SESSION_IDLE + LEASE_TTL)
+            // Renewed by the session keeper while the session stays open.
+            registry.renew_lease(eid, &self.instance, LEASE_TTL)
         } else {
             registry.release_lease(eid, &self.instance)
         };
@@ -561,6 +564,43 @@ impl SmSr {
         };
         Ok(Prepared::Operation { eid, work })
     }
+}
+
+/// While the service lives: every third of [`LEASE_TTL`], renews the leases of the cards whose
+/// ES5 link a `moreToDo` session keeps open, and closes the sessions idle for
+/// [`SESSION_IDLE`] (their leases then run out; an operation of this instance that took one
+/// again renews it itself). An instance that dies so holds no card longer than [`LEASE_TTL`].
+fn keep_sessions(service: std::sync::Weak<SmSr>) {
+    std::thread::spawn(move || {
+        let mut registry: Option<Registry> = None;
+        loop {
+            std::thread::sleep(LEASE_TTL / 3);
+            let Some(me) = service.upgrade() else {
+                return;
+            };
+            let open: Vec<Eid> = {
+                let mut sessions = lock(&me.sessions);
+                sessions.retain(|_, s| s.since.elapsed() < SESSION_IDLE);
+                sessions.keys().copied().collect()
+            };
+            if open.is_empty() {
+                continue;
+            }
+            if registry.is_none() {
+                registry = Registry::open(&me.config.db)
+                    .map_err(|e| tracing::warn!("session leases not renewed: {e}"))
+                    .ok();
+            }
+            for eid in open {
+                if let Some(r) = registry.as_mut() {
+                    if let Err(e) = r.renew_lease(&eid, &me.instance, LEASE_TTL) {
+                        tracing::warn!("lease on {eid} not renewed: {e}");
+                        registry = None;
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Renews a card's lease every third of [`LEASE_TTL`] while an operation runs (its own

@@ -352,6 +352,14 @@ impl Registry {
             known,
         };
         if self.db.dialect() == Dialect::Postgres {
+            // Up to date (every open but the first): no transaction, no lock.
+            let current = version(&self.db)?;
+            if usize::try_from(current).unwrap_or(usize::MAX) > known {
+                return Err(too_new(current, &self.path));
+            }
+            if usize::try_from(current).ok() == Some(known) {
+                return Ok(());
+            }
             let tx = self.db.tx()?;
             // Instances starting together migrate one after the other.
             tx.lock_key("smsr registry schema")?;
