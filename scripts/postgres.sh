@@ -22,10 +22,16 @@ case "${1:-}" in
     dir=$2
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     user=$([ "$(id -u)" -eq 0 ] && echo postgres || id -un)
     as_owner "'$bin/initdb' -D '$dir/data' -A trust -U '$user' >'$dir/initdb.log' 2>&1"
-    as_owner "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -o \"-h 127.0.0.1 -p $port -k '$dir' -F\" start >/dev/null"
+    # A free port: a random one, another if the server cannot listen there.
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+      port=$((20000 + RANDOM % 40000))
+      if as_owner "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 30 -o \"-h 127.0.0.1 -p $port -k '$dir' -F\" start >/dev/null"; then
+        break
+      fi
+      [ "$attempt" -lt 10 ] || { echo "postgres.sh: the server did not start; see $dir/server.log" >&2; exit 1; }
+    done
     as_owner "'$bin/createdb' -h 127.0.0.1 -p $port -U '$user' smsr_test"
     echo "postgres://$user@127.0.0.1:$port/smsr_test"
     ;;
