@@ -29,6 +29,7 @@ use super::binding::{self, es5_error, registry_error};
 use super::cards::Cards;
 use super::envelope::{self, reason, subject, FunctionError, FunctionRequest, RequestHeader};
 use super::http::{Handler, Request, Response};
+use super::lease::{self, LEASE_TTL};
 use super::operations::{Begun, Operations};
 use super::{reply_to, Function, Kind};
 use crate::hexfmt;
@@ -97,12 +98,6 @@ pub struct SmSr {
 /// How long an ES5 link kept open for `moreToDo` waits for the next operation.
 const SESSION_IDLE: Duration = Duration::from_secs(60);
 
-/// How long a card's lease lasts unless renewed; an operation renews it every third of that.
-pub const LEASE_TTL: Duration = Duration::from_secs(30);
-
-/// How long an operation with no validity period waits for another instance's lease.
-const LEASE_WAIT: Duration = Duration::from_secs(300);
-
 /// An ES5 link kept open.
 struct Session {
     link: Box<dyn Es5Link + Send>,
@@ -120,7 +115,9 @@ type CardWork =
     Box<dyn FnOnce(&mut Registry, &mut dyn Es5Link) -> Result<Value, FunctionError> + Send>;
 
 impl SmSr {
-    /// The service over `cards`; the registry is opened (and migrated) once now.
+    /// The service over `cards`; the registry is opened (and migrated) once now. Blocking: with
+    /// a PostgreSQL registry, call it outside async code (before the runtime, or in
+    /// `spawn_blocking`; see [`crate::db`]).
     pub fn new(config: SmSrConfig, cards: Arc<Cards>) -> Result<Arc<Self>, FunctionError> {
         Registry::open(&config.db).map_err(|e| registry_error(&e))?;
         let mut nonce = [0u8; 4];
@@ -271,8 +268,10 @@ impl SmSr {
                 me.ops.running(&op);
                 let worker = Arc::clone(&me);
                 let started = Instant::now();
-                let deadline =
-                    accepted + head.validity_period.map_or(LEASE_WAIT, Duration::from_secs);
+                let deadline = accepted
+                    + head
+                        .validity_period
+                        .map_or(lease::LEASE_WAIT, Duration::from_secs);
                 let result = tokio::task::spawn_blocking(move || {
                     worker.run_on_card(&eid, work, keep, deadline)
                 })
@@ -321,8 +320,8 @@ impl SmSr {
         let start = Instant::now();
         let before = Counts::snapshot();
         let mut registry = Registry::open(&self.config.db).map_err(|e| registry_error(&e))?;
-        self.take_lease(&mut registry, eid, deadline)?;
-        let renewal = Renewal::start(self.config.db.clone(), *eid, self.instance.clone());
+        lease::take(&mut registry, eid, &self.instance, deadline)?;
+        let renewal = lease::Renewal::start(self.config.db.clone(), *eid, self.instance.clone());
         let result = self.drive(&mut registry, eid, work, keep);
         drop(renewal);
         let kept = keep && result.is_ok();
@@ -385,44 +384,6 @@ impl SmSr {
             );
         }
         result
-    }
-
-    /// Takes the card's lease, polling with backoff while another instance holds it, until
-    /// `deadline`.
-    fn take_lease(
-        &self,
-        registry: &mut Registry,
-        eid: &Eid,
-        deadline: Instant,
-    ) -> Result<(), FunctionError> {
-        let mut pause = Duration::from_millis(10);
-        loop {
-            if registry
-                .claim_lease(eid, &self.instance, LEASE_TTL)
-                .map_err(|e| registry_error(&e))?
-            {
-                return Ok(());
-            }
-            if Instant::now() + pause > deadline {
-                let holder = registry
-                    .lease(eid)
-                    .ok()
-                    .flatten()
-                    .map(|l| l.owner)
-                    .unwrap_or_default();
-                return Err(FunctionError::new(
-                    subject::EID,
-                    reason::UNAVAILABLE,
-                    format!(
-                        "the eUICC {eid} is driven by SM-SR instance {holder}, whose lease on it \
-                         did not end within the operation's validity period; nothing was sent"
-                    ),
-                )
-                .about(eid.to_string()));
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(500));
-        }
     }
 
     /// Checks a request against the registry (blocking) and prepares its answer or its card
@@ -601,57 +562,6 @@ fn keep_sessions(service: std::sync::Weak<SmSr>) {
             }
         }
     });
-}
-
-/// Renews a card's lease every third of [`LEASE_TTL`] while an operation runs (its own
-/// registry connection, opened at the first renewal); stops when dropped.
-struct Renewal {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Renewal {
-    fn start(db: PathBuf, eid: Eid, owner: String) -> Self {
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let mut registry = None;
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(LEASE_TTL / 3)
-            {
-                if registry.is_none() {
-                    registry = Registry::open(&db)
-                        .map_err(|e| tracing::warn!("lease on {eid} not renewed: {e}"))
-                        .ok();
-                }
-                if let Some(r) = registry.as_mut() {
-                    match r.renew_lease(&eid, &owner, LEASE_TTL) {
-                        Ok(true) => {}
-                        Ok(false) => tracing::warn!("lease on {eid} lost: it expired"),
-                        Err(e) => tracing::warn!("lease on {eid} not renewed: {e}"),
-                    }
-                }
-            }
-        });
-        Self {
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Renewal {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl std::fmt::Debug for Renewal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Renewal")
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
