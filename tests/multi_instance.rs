@@ -293,6 +293,24 @@ async fn two_sm_sr_instances_share_one_registry_and_survive_one_killed() {
     .await
     .unwrap();
     assert_eq!(checks, CARDS);
+    // The stock agrees: every profile downloaded, to its card.
+    let db2 = db.clone();
+    let stock = tokio::task::spawn_blocking(move || {
+        smsr::sm_dp::stock::Stock::open(Path::new(&db2))
+            .unwrap()
+            .list()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    for ((eid, _), iccid) in cards.iter().zip(&iccids) {
+        let item = stock.iter().find(|i| i.iccid == *iccid).unwrap();
+        assert_eq!(
+            (item.state.as_str(), item.eid.as_deref()),
+            ("downloaded", Some(eid.as_str())),
+            "{iccid}"
+        );
+    }
     for ((eid, _), iccid) in cards.iter().zip(&iccids) {
         let a = call(&pki, "mno", &sr_b.url, "/es4/AuditEIS", json!({"eid": eid})).await;
         assert_eq!(status(&a), "Executed-Success", "{a:#}");
