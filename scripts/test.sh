@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs all the tests: installs what they need, starts the virtual reader (pcscd + vpcd + the
-# bundled emulator), runs the whole workspace's tests with the virtual-reader tests enabled, and
-# stops what it started.
+# bundled emulator) and a throw-away PostgreSQL cluster (scripts/postgres.sh), runs the whole
+# workspace's tests with the virtual-reader and PostgreSQL tests enabled, and stops what it
+# started.
 #
 # Environment: SMSR_REQUIRE_TESTDATA=1 turns "skipped: no ../shared/testdata" into a failure.
 #              SMSR_TEST_REAL_READER=<reader> also runs the real-card tests against that reader.
+#              SMSR_REQUIRE_POSTGRES=1 turns "skipped: SMSR_TEST_POSTGRES not set" into a failure.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,8 +20,11 @@ cargo build --workspace --bins
 export SMSR_RUN_DIR="$root/target/test-virtual-reader"
 export SMSR_VPCD_PORT=35964
 rm -rf "$SMSR_RUN_DIR"
-trap 'scripts/virtual-reader.sh stop' EXIT
+pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/smsr-test-pg.XXXXXX")
+trap 'scripts/virtual-reader.sh stop; scripts/postgres.sh stop "$pg_dir"' EXIT
 scripts/virtual-reader.sh start >/dev/null
+SMSR_TEST_POSTGRES=$(scripts/postgres.sh start "$pg_dir")
+export SMSR_TEST_POSTGRES
 
 export SMSR_TEST_VPCD_READER="Virtual PCD 00 01"
 export SMSR_REQUIRE_VPCD=1

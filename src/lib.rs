@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod db;
 pub mod exit_code;
 pub mod gp;
 pub mod hexfmt;

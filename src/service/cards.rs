@@ -2,9 +2,11 @@
 //! drives a card while any number of cards are driven in parallel.
 //!
 //! - A fleet directory (`--fleet DIR`): every emulator state file in it (`*.json`) is a card,
-//!   linked in and held open for the life of the service (the emulator's state file lock says
-//!   so to any other process). Files added later are found when an operation names an EID not
-//!   yet known.
+//!   linked in. A card is opened for one operation and closed after it (kept open only while a
+//!   `moreToDo` session keeps its ES5 link): while it is open the emulator's state file lock
+//!   keeps other processes off it, and between operations another SM-SR instance sharing the
+//!   fleet and the registry may drive it (the card's lease in the registry says which one
+//!   does). Files added later are found when an operation names an EID not yet known.
 //! - PC/SC readers: the EID of the card in each reader is read at start and again whenever a
 //!   reader's card changes (inserted, removed, another ATR), checked every second. Each
 //!   operation connects to the reader.
@@ -43,38 +45,13 @@ pub struct ReachedCard {
     pub source: CardSource,
 }
 
-type Shared<T> = Arc<Mutex<T>>;
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// An emulator card held open, lent to one operation at a time.
-#[derive(Debug, Clone)]
-struct HeldCard(Shared<InProcess>);
-
-impl Transport for HeldCard {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        lock(&self.0).transmit(command)
-    }
-
-    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
-        lock(&self.0).reset()
-    }
-
-    fn atr(&self) -> Vec<u8> {
-        lock(&self.0).atr()
-    }
-
-    fn reader_name(&self) -> String {
-        lock(&self.0).reader_name()
-    }
 }
 
 #[derive(Debug, Default)]
 struct Known {
     sources: HashMap<String, CardSource>,
-    open: HashMap<String, HeldCard>,
     /// The ATR (or none) last seen in each reader.
     readers: HashMap<String, Option<Vec<u8>>>,
 }
@@ -275,8 +252,8 @@ impl Cards {
             .ok_or_else(|| CardsError::NotReachable(eid.to_owned()))?;
         match source {
             CardSource::Fleet { state } => {
-                let held = self.held(eid, &state)?;
-                Ok(Box::new(ResponseAssembler::new(Counting(held))))
+                let card = open_fleet_card(&state)?;
+                Ok(Box::new(ResponseAssembler::new(Counting(card))))
             }
             CardSource::Reader { reader } => {
                 // The EID's turn makes the operation the card's only user in this service;
@@ -297,16 +274,6 @@ impl Cards {
         }
     }
 
-    fn held(&self, eid: &str, state: &Path) -> Result<HeldCard, CardsError> {
-        if let Some(h) = lock(&self.known).open.get(eid) {
-            return Ok(h.clone());
-        }
-        let card = InProcess::open(state)?;
-        let held = HeldCard(Arc::new(Mutex::new(card)));
-        lock(&self.known).open.insert(eid.to_owned(), held.clone());
-        Ok(held)
-    }
-
     /// Watches the readers in the background (every second) until `stop` is set.
     pub fn watch_readers(self: &Arc<Self>, stop: Arc<AtomicBool>) {
         if !self.pcsc {
@@ -321,6 +288,25 @@ impl Cards {
                 std::thread::sleep(Duration::from_secs(1));
             }
         });
+    }
+}
+
+/// How long opening a fleet card waits for another process to close it: the card's lease
+/// keeps two SM-SR instances apart, and the one that held it closes the card before it gives
+/// the lease back; a process outside the lease (`smsr` run by hand) may hold it a moment.
+const FLEET_OPEN_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens a fleet card's state file for one operation (closed when dropped), waiting up to
+/// [`FLEET_OPEN_WAIT`] for a process that holds it.
+fn open_fleet_card(state: &Path) -> Result<InProcess, TransportError> {
+    let started = std::time::Instant::now();
+    loop {
+        match InProcess::open(state) {
+            Err(TransportError::EmulatorInUse { .. }) if started.elapsed() < FLEET_OPEN_WAIT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -364,5 +350,38 @@ impl Transport for Claimed {
 
     fn reader_name(&self) -> String {
         self.card.reader_name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cost per operation of opening a fleet card for it and closing it after: the
+    /// state file read and locked, the card powered on; then unlocked.
+    #[test]
+    fn fleet_card_open_close_cost() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = euicc_emulator::CardState::generate(None).unwrap();
+        let eid = hexfmt::upper(&state.eid());
+        let path = dir.path().join("card.json");
+        euicc_emulator::Emulator::create(&path, state, false)
+            .unwrap()
+            .power_off();
+        let cards = Cards::new(Some(dir.path().to_owned()), false).unwrap();
+        assert!(cards.reaches(&eid));
+        const ROUNDS: u32 = 50;
+        let started = std::time::Instant::now();
+        for _ in 0..ROUNDS {
+            let card = cards.open(&eid).unwrap();
+            assert!(!card.atr().is_empty());
+            // Closed: another opener (another SM-SR instance) gets it at once.
+            drop(card);
+        }
+        let each = started.elapsed() / ROUNDS;
+        eprintln!("fleet card open + close: {each:?} per operation");
+        // Still closed after the last operation.
+        let other = InProcess::open(&path).unwrap();
+        drop(other);
     }
 }

@@ -10,6 +10,7 @@ pub mod cards;
 pub mod client;
 pub mod envelope;
 pub mod http;
+pub mod lease;
 pub mod operations;
 pub mod sm_dp;
 pub mod sm_sr;

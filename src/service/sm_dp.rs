@@ -475,7 +475,11 @@ impl SmDpService {
             }
             Err(mut e) => {
                 let at = timer.failed.as_ref().map(|(s, _)| s.clone());
-                if completed {
+                // The SM-SR refusing CreateISDP with 3.3 says the profile is on this card
+                // already: an earlier order of it got there, and its answer was lost (the
+                // SM-SR serving it stopped).
+                let on_card = created.is_none() && e.reason == reason::ALREADY_IN_USE;
+                if completed || on_card {
                     // The profile is on the card: it stays out of the stock.
                     let _ = Stock::open(&db).and_then(|mut s| s.downloaded(&order.iccid));
                 } else {

@@ -18,11 +18,18 @@
 //! An "operation" touches a card: it is checked first (unknown EID, ICCID, a card not
 //! reached: `Failed` at once), then answered `202` and run in the EID's turn, one operation per
 //! card at a time, each in a thread of its own with its own registry connection.
+//!
+//! Several instances may share one registry (PostgreSQL) and one fleet: an operation first
+//! takes the card's lease in the registry ([`Registry::claim_lease`]; waiting, with backoff,
+//! while another instance holds it, at most until the operation's validity period ends),
+//! renews it while it runs and gives it back after, the card closed first. An instance that
+//! dies leaves a lease that expires after [`LEASE_TTL`].
 
 use super::binding::{self, es5_error, registry_error};
 use super::cards::Cards;
 use super::envelope::{self, reason, subject, FunctionError, FunctionRequest, RequestHeader};
 use super::http::{Handler, Request, Response};
+use super::lease::{self, LEASE_TTL};
 use super::operations::{Begun, Operations};
 use super::{reply_to, Function, Kind};
 use crate::hexfmt;
@@ -78,6 +85,9 @@ pub struct SmSrConfig {
 #[derive(Debug)]
 pub struct SmSr {
     config: SmSrConfig,
+    /// This instance, as the owner of the card leases it takes: its name, process and a
+    /// random part.
+    instance: String,
     cards: Arc<Cards>,
     ops: Operations,
     stopping: AtomicBool,
@@ -105,16 +115,29 @@ type CardWork =
     Box<dyn FnOnce(&mut Registry, &mut dyn Es5Link) -> Result<Value, FunctionError> + Send>;
 
 impl SmSr {
-    /// The service over `cards`; the registry is opened (and migrated) once now.
+    /// The service over `cards`; the registry is opened (and migrated) once now. Blocking: with
+    /// a PostgreSQL registry, call it outside async code (before the runtime, or in
+    /// `spawn_blocking`; see [`crate::db`]).
     pub fn new(config: SmSrConfig, cards: Arc<Cards>) -> Result<Arc<Self>, FunctionError> {
         Registry::open(&config.db).map_err(|e| registry_error(&e))?;
-        Ok(Arc::new(Self {
+        let mut nonce = [0u8; 4];
+        getrandom::getrandom(&mut nonce).map_err(|e| FunctionError::execution(e.to_string()))?;
+        let instance = format!(
+            "{}/{}/{}",
+            config.name,
+            std::process::id(),
+            hexfmt::upper(&nonce)
+        );
+        let me = Arc::new(Self {
+            instance,
             config,
             cards,
             ops: Operations::default(),
             stopping: AtomicBool::new(false),
             sessions: Mutex::default(),
-        }))
+        });
+        keep_sessions(Arc::downgrade(&me));
+        Ok(me)
     }
 
     /// Its request handler.
@@ -124,6 +147,11 @@ impl SmSr {
             let me = Arc::clone(&me);
             Box::pin(async move { me.handle(req).await })
         })
+    }
+
+    /// The owner name of the card leases this instance takes.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// The cards it reaches.
@@ -156,6 +184,7 @@ impl SmSr {
         json!({
             "service": "sm-sr",
             "name": self.config.name,
+            "instance": self.instance,
             "cards": self.cards.list(),
             "readersWatched": self.cards.watches_readers(),
             "operationsInFlight": self.ops.in_flight(),
@@ -239,8 +268,14 @@ impl SmSr {
                 me.ops.running(&op);
                 let worker = Arc::clone(&me);
                 let started = Instant::now();
-                let result =
-                    tokio::task::spawn_blocking(move || worker.run_on_card(&eid, work, keep)).await;
+                let deadline = accepted
+                    + head
+                        .validity_period
+                        .map_or(lease::LEASE_WAIT, Duration::from_secs);
+                let result = tokio::task::spawn_blocking(move || {
+                    worker.run_on_card(&eid, work, keep, deadline)
+                })
+                .await;
                 tracing::info!(
                     "{} {} done in {:.1} ms",
                     f.name,
@@ -269,14 +304,60 @@ impl SmSr {
         super::accepted(&header, &id, super::operations::OpState::Queued)
     }
 
-    /// Runs `work` on the card `eid` (blocking): registry opened here, the ES5 link taken
-    /// from the session `moreToDo` kept open or opened now, and kept open after it when `keep`
-    /// (and the work succeeded); the card exchanges are counted and added to the answer as
-    /// `card`.
-    fn run_on_card(&self, eid: &Eid, work: CardWork, keep: bool) -> Result<Value, FunctionError> {
+    /// Runs `work` on the card `eid` (blocking): registry opened here, the card's lease taken
+    /// (waiting for another instance's until `deadline`), the ES5 link taken from the session
+    /// `moreToDo` kept open or opened now, and kept open after it when `keep` (and the work
+    /// succeeded; the lease is then renewed as long as the session stays open,
+    /// [`keep_sessions`]); otherwise the card is closed and the lease given back. The card exchanges are counted and added to the answer
+    /// as `card`.
+    fn run_on_card(
+        &self,
+        eid: &Eid,
+        work: CardWork,
+        keep: bool,
+        deadline: Instant,
+    ) -> Result<Value, FunctionError> {
         let start = Instant::now();
         let before = Counts::snapshot();
         let mut registry = Registry::open(&self.config.db).map_err(|e| registry_error(&e))?;
+        lease::take(&mut registry, eid, &self.instance, deadline)?;
+        let renewal = lease::Renewal::start(self.config.db.clone(), *eid, self.instance.clone());
+        let result = self.drive(&mut registry, eid, work, keep);
+        drop(renewal);
+        let kept = keep && result.is_ok();
+        let lease = if kept {
+            // Renewed by the session keeper while the session stays open.
+            registry.renew_lease(eid, &self.instance, LEASE_TTL)
+        } else {
+            registry.release_lease(eid, &self.instance)
+        };
+        if let Err(e) = lease {
+            tracing::warn!("lease on {eid}: {e}");
+        }
+        let mut fields = result?;
+        let counts = Counts::snapshot().since(before);
+        if let Value::Object(m) = &mut fields {
+            m.insert(
+                "card".into(),
+                json!({
+                    "ms": start.elapsed().as_secs_f64() * 1000.0,
+                    "apdus": counts.exchanges,
+                    "bytes": counts.bytes,
+                }),
+            );
+        }
+        Ok(fields)
+    }
+
+    /// The work on the card, under its lease: the link opened (or the kept one), closed after
+    /// unless kept.
+    fn drive(
+        &self,
+        registry: &mut Registry,
+        eid: &Eid,
+        work: CardWork,
+        keep: bool,
+    ) -> Result<Value, FunctionError> {
         let kept = lock(&self.sessions)
             .remove(eid)
             .filter(|s| s.since.elapsed() < SESSION_IDLE);
@@ -292,7 +373,7 @@ impl SmSr {
                     .map_err(|e| es5_error(&e))?
             }
         };
-        let result = work(&mut registry, link.as_mut());
+        let result = work(registry, link.as_mut());
         if keep && result.is_ok() {
             lock(&self.sessions).insert(
                 *eid,
@@ -301,22 +382,8 @@ impl SmSr {
                     since: Instant::now(),
                 },
             );
-        } else {
-            drop(link);
         }
-        let mut fields = result?;
-        let counts = Counts::snapshot().since(before);
-        if let Value::Object(m) = &mut fields {
-            m.insert(
-                "card".into(),
-                json!({
-                    "ms": start.elapsed().as_secs_f64() * 1000.0,
-                    "apdus": counts.exchanges,
-                    "bytes": counts.bytes,
-                }),
-            );
-        }
-        Ok(fields)
+        result
     }
 
     /// Checks a request against the registry (blocking) and prepares its answer or its card
@@ -345,8 +412,11 @@ impl SmSr {
         match f.name {
             "GetEIS" => return answer(json!({"eis": binding::public_eis(&eis)})),
             "ProfileDownloadCompleted" => {
-                // The download is over: an ES5 session kept open for it closes.
-                lock(&self.sessions).remove(&eid);
+                // The download is over: an ES5 session kept open for it closes, and the
+                // card's lease goes with it (unless an operation of its own holds it now).
+                if lock(&self.sessions).remove(&eid).is_some() {
+                    let _ = registry.release_lease(&eid, &self.instance);
+                }
                 let iccid = r.text("iccid")?;
                 let pol2 = r.body.get("pol2").map(binding::pol2_from).transpose()?;
                 let record = relay::download_completed(&mut registry, &eid, &iccid, pol2.as_ref())
@@ -455,6 +525,43 @@ impl SmSr {
         };
         Ok(Prepared::Operation { eid, work })
     }
+}
+
+/// While the service lives: every third of [`LEASE_TTL`], renews the leases of the cards whose
+/// ES5 link a `moreToDo` session keeps open, and closes the sessions idle for
+/// [`SESSION_IDLE`] (their leases then run out; an operation of this instance that took one
+/// again renews it itself). An instance that dies so holds no card longer than [`LEASE_TTL`].
+fn keep_sessions(service: std::sync::Weak<SmSr>) {
+    std::thread::spawn(move || {
+        let mut registry: Option<Registry> = None;
+        loop {
+            std::thread::sleep(LEASE_TTL / 3);
+            let Some(me) = service.upgrade() else {
+                return;
+            };
+            let open: Vec<Eid> = {
+                let mut sessions = lock(&me.sessions);
+                sessions.retain(|_, s| s.since.elapsed() < SESSION_IDLE);
+                sessions.keys().copied().collect()
+            };
+            if open.is_empty() {
+                continue;
+            }
+            if registry.is_none() {
+                registry = Registry::open(&me.config.db)
+                    .map_err(|e| tracing::warn!("session leases not renewed: {e}"))
+                    .ok();
+            }
+            for eid in open {
+                if let Some(r) = registry.as_mut() {
+                    if let Err(e) = r.renew_lease(&eid, &me.instance, LEASE_TTL) {
+                        tracing::warn!("lease on {eid} not renewed: {e}");
+                        registry = None;
+                    }
+                }
+            }
+        }
+    });
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -1,12 +1,14 @@
 //! The SM-DP's profile stock: profile packages ready for download, by ICCID, in one SQLite
-//! file (`--db`, default `$XDG_DATA_HOME/smsr/sm-dp.db`).
+//! file (`--db`, default `$XDG_DATA_HOME/smsr/sm-dp.db`) or one PostgreSQL database (`--db
+//! postgres://…`, which several SM-DP instances may share).
 //!
 //! A profile is downloaded at most once: ES2.DownloadProfile reserves it (`available` →
-//! `reserved`, one immediate transaction, so two orders for one ICCID cannot both get it),
+//! `reserved`, one atomic update, so two orders for one ICCID cannot both get it),
 //! the download ends it `downloaded` with the EID, or gives it back `available` when it did not
 //! reach the card.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use crate::db::{self, vals, Db, DbError, Dialect, Sql, Target};
+use rusqlite::Connection;
 use serde::Serialize;
 use smsr_proto::saip::Package;
 use std::path::{Path, PathBuf};
@@ -24,13 +26,23 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS stock (
     updated_at TEXT NOT NULL
 )";
 
+/// The same table on PostgreSQL.
+const PG_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS stock (
+    iccid TEXT PRIMARY KEY,
+    package BYTEA NOT NULL,
+    state TEXT NOT NULL,
+    eid TEXT,
+    added_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+)";
+
 /// Why the stock cannot do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StockError {
-    #[error("SM-DP stock {}: {detail}; check --db (or SMSR_DB) and its permissions", path.display())]
+    #[error("SM-DP stock {}: {detail}; check --db (or SMSR_DB), its permissions, and that the server is up", path.display())]
     Open { path: PathBuf, detail: String },
     #[error("SM-DP stock: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(#[from] DbError),
     #[error("{file}: not a profile package: {detail}")]
     NotAPackage { file: String, detail: String },
     #[error("{file}: the package header names no valid ICCID")]
@@ -49,6 +61,12 @@ pub enum StockError {
     },
 }
 
+impl From<rusqlite::Error> for StockError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e.into())
+    }
+}
+
 /// One profile in stock.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct StockItem {
@@ -63,7 +81,7 @@ pub struct StockItem {
 /// The stock.
 #[derive(Debug)]
 pub struct Stock {
-    conn: Connection,
+    db: Db,
 }
 
 /// The default stock file.
@@ -76,8 +94,26 @@ fn now() -> String {
 }
 
 impl Stock {
-    /// Opens (creating, mode 0600) the stock at `path`.
+    /// Opens (creating, mode 0600) the stock at `path`: a SQLite file, or a PostgreSQL
+    /// database when `path` is a `postgres://` URL (several SM-DP instances may share it).
     pub fn open(path: &Path) -> Result<Self, StockError> {
+        let file = match Target::of(path) {
+            Target::File(file) => file,
+            Target::Postgres(url) => {
+                let open_err = |e: DbError| StockError::Open {
+                    path: PathBuf::from(db::redacted(&url)),
+                    detail: e.to_string(),
+                };
+                let mut db = Db::postgres(&url).map_err(open_err)?;
+                let tx = db.tx().map_err(open_err)?;
+                // Instances starting together create the table one after the other.
+                tx.lock_key("smsr stock schema").map_err(open_err)?;
+                tx.batch(PG_SCHEMA).map_err(open_err)?;
+                tx.commit().map_err(open_err)?;
+                return Ok(Self { db });
+            }
+        };
+        let path = file.as_path();
         let open_err = |detail: String| StockError::Open {
             path: path.to_owned(),
             detail,
@@ -99,14 +135,23 @@ impl Stock {
             .map_err(|e| open_err(e.to_string()))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| open_err(e.to_string()))?;
-        Ok(Self { conn })
+        Ok(Self {
+            db: Db::Sqlite(conn),
+        })
     }
 
     /// An in-memory stock (tests).
     pub fn in_memory() -> Result<Self, StockError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn })
+        Ok(Self {
+            db: Db::Sqlite(conn),
+        })
+    }
+
+    /// Which database holds it.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
     }
 
     /// Adds a package (`file` names it in messages); returns its ICCID.
@@ -119,85 +164,80 @@ impl Stock {
             super::provision::package_iccid(&package).ok_or_else(|| StockError::NoIccid {
                 file: file.to_owned(),
             })?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute(
+        let n = self.db.exec(
             "INSERT INTO stock (iccid, package, state, added_at, updated_at)
              VALUES (?1, ?2, 'available', ?3, ?3) ON CONFLICT (iccid) DO NOTHING",
-            params![iccid, der, now()],
+            vals![&iccid, der, now()],
         )?;
         if n == 0 {
             return Err(StockError::AlreadyInStock(iccid));
         }
-        tx.commit()?;
         Ok(iccid)
     }
 
     /// Every profile, by ICCID.
     pub fn list(&self) -> Result<Vec<StockItem>, StockError> {
-        let mut st = self.conn.prepare(
+        let rows = self.db.rows(
             "SELECT iccid, length(package), state, eid, added_at FROM stock ORDER BY iccid",
+            &[],
         )?;
-        let rows = st.query_map([], |r| {
-            Ok(StockItem {
-                iccid: r.get(0)?,
-                bytes: r
-                    .get::<_, i64>(1)
-                    .map(|n| usize::try_from(n).unwrap_or(0))?,
-                state: r.get(2)?,
-                eid: r.get(3)?,
-                added_at: r.get(4)?,
+        rows.into_iter()
+            .map(|r| {
+                Ok(StockItem {
+                    iccid: r.text(0)?,
+                    bytes: usize::try_from(r.int(1)?).unwrap_or(0),
+                    state: r.text(2)?,
+                    eid: r.opt_text(3)?,
+                    added_at: r.text(4)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
     }
 
-    /// Reserves `iccid` for a download into `eid`; returns the package.
+    /// Reserves `iccid` for a download into `eid`; returns the package. One statement
+    /// (`UPDATE … WHERE state = 'available' RETURNING`): of two orders for one ICCID, on one
+    /// SM-DP or two sharing a database, only one gets it.
     pub fn reserve(&mut self, iccid: &str, eid: &str) -> Result<Vec<u8>, StockError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<(String, Option<String>, Vec<u8>)> = tx
-            .query_row(
-                "SELECT state, eid, package FROM stock WHERE iccid = ?1",
-                params![iccid],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let Some((state, holder, package)) = row else {
+        let tx = self.db.tx()?;
+        let taken = tx.row(
+            "UPDATE stock SET state = 'reserved', eid = ?2, updated_at = ?3
+             WHERE iccid = ?1 AND state = 'available' RETURNING package",
+            vals![iccid, eid, now()],
+        )?;
+        if let Some(r) = taken {
+            let package = r.blob(0)?;
+            tx.commit()?;
+            return Ok(package);
+        }
+        let Some(r) = tx.row(
+            "SELECT state, eid FROM stock WHERE iccid = ?1",
+            vals![iccid],
+        )?
+        else {
             return Err(StockError::Unknown(iccid.to_owned()));
         };
-        if state != "available" {
-            return Err(StockError::NotAvailable {
-                iccid: iccid.to_owned(),
-                state,
-                eid: holder,
-            });
-        }
-        tx.execute(
-            "UPDATE stock SET state = 'reserved', eid = ?2, updated_at = ?3 WHERE iccid = ?1",
-            params![iccid, eid, now()],
-        )?;
-        tx.commit()?;
-        Ok(package)
+        Err(StockError::NotAvailable {
+            iccid: iccid.to_owned(),
+            state: r.text(0)?,
+            eid: r.opt_text(1)?,
+        })
     }
 
     /// The download of `iccid` reached the card.
     pub fn downloaded(&mut self, iccid: &str) -> Result<(), StockError> {
-        self.conn.execute(
+        self.db.exec(
             "UPDATE stock SET state = 'downloaded', updated_at = ?2 WHERE iccid = ?1",
-            params![iccid, now()],
+            vals![iccid, now()],
         )?;
         Ok(())
     }
 
     /// The download of `iccid` did not reach the card: the profile is available again.
     pub fn release(&mut self, iccid: &str) -> Result<(), StockError> {
-        self.conn.execute(
+        self.db.exec(
             "UPDATE stock SET state = 'available', eid = NULL, updated_at = ?2
              WHERE iccid = ?1 AND state = 'reserved'",
-            params![iccid, now()],
+            vals![iccid, now()],
         )?;
         Ok(())
     }
@@ -205,31 +245,26 @@ impl Stock {
     /// Profiles left reserved by a download that did not end (the SM-DP stopped during it):
     /// available again, returned by ICCID. The SM-SR settles the card's side when the profile is
     /// ordered again (a half-done ISD-P deleted; a profile already on the card refused).
+    ///
+    /// With several SM-DP instances on one PostgreSQL stock, this also takes back the other
+    /// instances' downloads under way: run it only when no other instance is downloading.
     pub fn release_interrupted(&mut self) -> Result<Vec<String>, StockError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let iccids = {
-            let mut st = tx.prepare(
-                "UPDATE stock SET state = 'available', eid = NULL, updated_at = ?1
-                 WHERE state = 'reserved' RETURNING iccid",
-            )?;
-            let rows = st.query_map(params![now()], |r| r.get(0))?;
-            rows.collect::<Result<Vec<String>, _>>()?
-        };
-        tx.commit()?;
-        Ok(iccids)
+        let rows = self.db.rows(
+            "UPDATE stock SET state = 'available', eid = NULL, updated_at = ?1
+             WHERE state = 'reserved' RETURNING iccid",
+            vals![now()],
+        )?;
+        rows.into_iter()
+            .map(|r| Ok(r.text(0)?))
+            .collect::<Result<Vec<String>, StockError>>()
     }
 
     /// The package of `iccid`, whatever its state.
     pub fn package(&self, iccid: &str) -> Result<Vec<u8>, StockError> {
-        self.conn
-            .query_row(
-                "SELECT package FROM stock WHERE iccid = ?1",
-                params![iccid],
-                |r| r.get(0),
-            )
-            .optional()?
+        self.db
+            .row("SELECT package FROM stock WHERE iccid = ?1", vals![iccid])?
+            .map(|r| r.blob(0))
+            .transpose()?
             .ok_or_else(|| StockError::Unknown(iccid.to_owned()))
     }
 }

@@ -1,24 +1,32 @@
 //! The SM-SR registry: one SQLite file (default `$XDG_DATA_HOME/smsr/smsr.db`, `--db` /
-//! `SMSR_DB` to choose) holding the registered EIS records, the ISD-Ps and profiles on each
-//! card, the SCP80 counters, the history of operations and the notifications received.
+//! `SMSR_DB` to choose) or one PostgreSQL database (`--db postgres://user@host:port/db`),
+//! holding the registered EIS records, the ISD-Ps and profiles on each card, the SCP80
+//! counters, the history of operations, the notifications received and the per-card leases
+//! of SM-SR instances sharing the database (`registry/lease.rs`).
 //!
 //! Crash safety: every change commits in its own transaction, in an order that lets
 //! `smsr audit` reconcile the registry with the card after a crash at any point:
 //! - an operation on the card is first recorded as *pending* on its ISD-P row (intent), then
 //!   sent, then the row is updated and the pending mark cleared. A crash in between leaves the
 //!   pending mark, and the audit settles it from what the card reports (GET STATUS);
-//! - an SCP80 counter is incremented and committed *before* the packet using it is sent: a crash
-//!   wastes a value, never reuses one (the card refuses a counter that is not higher).
+//! - an SCP80 counter is incremented and committed *before* the packet using it is sent
+//!   (`UPDATE … RETURNING`, atomic on both databases): a crash wastes a value, never reuses
+//!   one (the card refuses a counter that is not higher), and two processes never get the
+//!   same value.
 //!
-//! Schema versions are kept in `PRAGMA user_version`; [`MIGRATIONS`] brings any older file up
-//! to date, the first version included.
+//! Schema versions are kept in `PRAGMA user_version` (SQLite) or the `registry_schema` table
+//! (PostgreSQL); [`MIGRATIONS`] brings any older database up to date, the first version
+//! included. Both databases get the same tables and columns (64-bit integers, text
+//! timestamps).
 //!
-//! Several processes may write at once: connections wait for each other's locks and write
-//! transactions take the write lock first (`registry/write.rs`).
+//! Several processes may write at once: on SQLite connections wait for each other's locks and
+//! write transactions take the write lock first (`registry/write.rs`); on PostgreSQL a write
+//! that reads to decide takes a transaction lock on the card's EID first.
 
+use crate::db::{self, vals, Db, DbError, Dialect, Sql, Target};
 use crate::sm_sr::eis::{parse_eid, Eis};
 use crate::sm_sr::isdp::IsdpState;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::get_data::Eid;
@@ -26,62 +34,21 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 mod columns;
+mod lease;
+mod schema;
 mod write;
 
-pub use write::BUSY_TIMEOUT;
+use schema::MIGRATIONS;
 
-/// Schema migrations, in order: entry `n` takes a file from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[
-    // 0 → 1
-    "CREATE TABLE eis (
-         eid TEXT PRIMARY KEY,
-         document TEXT NOT NULL,
-         registered_at TEXT NOT NULL,
-         last_audit TEXT
-     );
-     CREATE TABLE isdp (
-         eid TEXT NOT NULL REFERENCES eis(eid) ON DELETE CASCADE,
-         aid TEXT NOT NULL,
-         iccid TEXT,
-         state TEXT NOT NULL,
-         fallback INTEGER NOT NULL DEFAULT 0,
-         pol2 TEXT NOT NULL DEFAULT '[]',
-         memory INTEGER,
-         pending TEXT,
-         updated_at TEXT NOT NULL,
-         PRIMARY KEY (eid, aid)
-     );
-     CREATE TABLE scp80_counter (
-         eid TEXT NOT NULL REFERENCES eis(eid) ON DELETE CASCADE,
-         kvn INTEGER NOT NULL,
-         counter INTEGER NOT NULL,
-         PRIMARY KEY (eid, kvn)
-     );
-     CREATE TABLE history (
-         id INTEGER PRIMARY KEY AUTOINCREMENT,
-         eid TEXT NOT NULL,
-         at TEXT NOT NULL,
-         operation TEXT NOT NULL,
-         outcome TEXT NOT NULL,
-         detail TEXT NOT NULL DEFAULT ''
-     );
-     CREATE TABLE notification (
-         eid TEXT NOT NULL,
-         seq INTEGER NOT NULL,
-         kind INTEGER NOT NULL,
-         aid TEXT,
-         received_at TEXT NOT NULL,
-         confirmed_at TEXT,
-         PRIMARY KEY (eid, seq)
-     );",
-];
+pub use lease::Lease;
+pub use write::BUSY_TIMEOUT;
 
 /// Why the registry cannot do what was asked.
 #[derive(Debug, Error)]
 pub enum RegistryError {
     #[error(
-        "SM-SR registry {}: {detail}; check the path given with --db (or SMSR_DB) and its \
-         permissions",
+        "SM-SR registry {}: {detail}; check the path or URL given with --db (or SMSR_DB), its \
+         permissions, and that the server is up",
         path.display()
     )]
     Open { path: PathBuf, detail: String },
@@ -96,7 +63,7 @@ pub enum RegistryError {
         known: usize,
     },
     #[error("SM-SR registry: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(#[from] DbError),
     #[error("no eUICC with EID {0} is registered: register its EIS with `smsr eis register FILE`")]
     UnknownEid(Eid),
     #[error(
@@ -117,6 +84,12 @@ pub enum RegistryError {
     },
     #[error("all ISD-P AIDs of EID {0} are in use (…1000 to …FFFF00)")]
     NoFreeAid(Eid),
+}
+
+impl From<rusqlite::Error> for RegistryError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e.into())
+    }
 }
 
 /// An ISD-P as the registry knows it.
@@ -157,7 +130,7 @@ pub struct EisSummary {
 /// The registry.
 #[derive(Debug)]
 pub struct Registry {
-    conn: Connection,
+    db: Db,
     path: PathBuf,
 }
 
@@ -184,55 +157,56 @@ fn now() -> String {
     crate::trace::now_rfc3339()
 }
 
+fn as_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
 impl Registry {
-    /// Opens (creating when absent, mode 0600) and migrates the registry at `path`.
+    /// Opens (creating when absent, mode 0600) and migrates the registry at `path`: a SQLite
+    /// file, or a PostgreSQL database when `path` is a `postgres://` URL.
     pub fn open(path: &Path) -> Result<Self, RegistryError> {
-        let open_err = |detail: String| RegistryError::Open {
-            path: path.to_owned(),
-            detail,
+        let db = match Target::of(path) {
+            Target::File(file) => Db::Sqlite(open_sqlite(&file)?),
+            Target::Postgres(url) => Db::postgres(&url).map_err(|e| RegistryError::Open {
+                path: PathBuf::from(db::redacted(&url)),
+                detail: e.to_string(),
+            })?,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
-        }
-        let existed = path.exists();
-        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| open_err(e.to_string()))?;
-        #[cfg(unix)]
-        if !existed {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| open_err(e.to_string()))?;
-        }
-        write::wal(&conn).map_err(|e| open_err(e.to_string()))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
-            .map_err(|e| open_err(e.to_string()))?;
         let mut registry = Self {
-            conn,
+            db,
             path: path.to_owned(),
         };
         registry.migrate()?;
         Ok(registry)
     }
 
-    /// Looks at a registry file without changing it (no migration): its schema version, the
+    /// Looks at a registry without changing it (no migration): its schema version, the
     /// version this program writes, and the number of registered cards (`None` when the
     /// schema is older than the table of cards).
     pub fn inspect(path: &Path) -> Result<RegistryHealth, RegistryError> {
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        let schema: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
-            .and_then(|verdict| {
-                if verdict == "ok" {
-                    Ok(())
-                } else {
-                    Err(rusqlite::Error::InvalidParameterName(verdict))
-                }
-            })?;
+        let db = match Target::of(path) {
+            Target::File(file) => {
+                let conn =
+                    Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
+                    .and_then(|verdict| {
+                        if verdict == "ok" {
+                            Ok(())
+                        } else {
+                            Err(rusqlite::Error::InvalidParameterName(verdict))
+                        }
+                    })?;
+                Db::Sqlite(conn)
+            }
+            Target::Postgres(url) => Db::postgres(&url)?,
+        };
+        let schema = version(&db)?;
         let cards = if schema >= 1 {
-            let n: i64 = conn.query_row("SELECT COUNT(*) FROM eis", [], |r| r.get(0))?;
-            usize::try_from(n).ok()
+            db.row("SELECT COUNT(*) FROM eis", &[])?
+                .map(|r| r.int(0))
+                .transpose()?
+                .and_then(|n| usize::try_from(n).ok())
         } else {
             None
         };
@@ -249,54 +223,90 @@ impl Registry {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         let mut registry = Self {
-            conn,
+            db: Db::Sqlite(conn),
             path: PathBuf::from(":memory:"),
         };
         registry.migrate()?;
         Ok(registry)
     }
 
-    /// The file.
+    /// The file, or the URL.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Which database holds it.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
     fn migrate(&mut self) -> Result<(), RegistryError> {
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let known = MIGRATIONS.len();
+        let too_new = |found: i64, path: &Path| RegistryError::TooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        };
+        if self.db.dialect() == Dialect::Postgres {
+            // Up to date (every open but the first): no transaction, no lock.
+            let current = version(&self.db)?;
+            if usize::try_from(current).unwrap_or(usize::MAX) > known {
+                return Err(too_new(current, &self.path));
+            }
+            if usize::try_from(current).ok() == Some(known) {
+                return Ok(());
+            }
+            let tx = self.db.tx()?;
+            // Instances starting together migrate one after the other.
+            tx.lock_key("smsr registry schema")?;
+            tx.batch("CREATE TABLE IF NOT EXISTS registry_schema (version BIGINT NOT NULL)")?;
+            let current = match tx.row("SELECT version FROM registry_schema", &[])? {
+                Some(r) => r.int(0)?,
+                None => {
+                    tx.exec("INSERT INTO registry_schema (version) VALUES (0)", &[])?;
+                    0
+                }
+            };
+            let from = usize::try_from(current).unwrap_or(usize::MAX);
+            if from > known {
+                return Err(too_new(current, &self.path));
+            }
+            for (_, sql) in MIGRATIONS.iter().skip(from) {
+                tx.batch(sql)?;
+            }
+            tx.exec(
+                "UPDATE registry_schema SET version = ?1",
+                vals![i64::try_from(known).unwrap_or(i64::MAX)],
+            )?;
+            tx.commit()?;
+            return Ok(());
+        }
+        let version = version(&self.db)?;
         let from = usize::try_from(version).unwrap_or(usize::MAX);
         if from > known {
-            return Err(RegistryError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                known,
-            });
+            return Err(too_new(version, &self.path));
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
-            let tx = write::immediate(&mut self.conn)?;
+        for (i, (sql, _)) in MIGRATIONS.iter().enumerate().skip(from) {
+            let tx = self.db.tx()?;
             // Another process may have taken the file past this step since it was read.
-            let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let current = tx
+                .row("PRAGMA user_version", &[])?
+                .map(|r| r.int(0))
+                .transpose()?
+                .unwrap_or(0);
             if usize::try_from(current).unwrap_or(usize::MAX) > i {
                 continue;
             }
-            tx.execute_batch(sql)?;
-            tx.pragma_update(
-                None,
-                "user_version",
-                i64::try_from(i + 1).unwrap_or(i64::MAX),
-            )?;
+            tx.batch(sql)?;
+            tx.batch(&format!("PRAGMA user_version = {}", i + 1))?;
             tx.commit()?;
         }
         Ok(())
     }
 
-    /// The schema version of the file.
+    /// The schema version of the database.
     pub fn schema_version(&self) -> Result<i64, RegistryError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        version(&self.db)
     }
 
     /// Registers an EIS (ES1.RegisterEIS). With `replace`, an existing record of the same EID
@@ -305,28 +315,35 @@ impl Registry {
     pub fn register(&mut self, eis: &Eis, replace: bool) -> Result<(), RegistryError> {
         // The 32 digits as every lookup writes them (an EIS from `Eis::from_json` has them).
         let eid = parse_eid(&eis.eid).map_or_else(|_| eis.eid.clone(), |e| e.to_string());
-        let tx = write::immediate(&mut self.conn)?;
+        let tx = self.db.tx()?;
+        tx.lock_key(&eid)?;
         let exists = eis_exists(&tx, &eid)?;
         if exists && !replace {
             return Err(RegistryError::AlreadyRegistered(eid));
         }
         let document = eis.to_json();
         if exists {
-            tx.execute(
+            tx.exec(
                 "UPDATE eis SET document = ?2 WHERE eid = ?1",
-                params![eid, document],
+                vals![&eid, document],
             )?;
         } else {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO eis (eid, document, registered_at) VALUES (?1, ?2, ?3)",
-                params![eid, document, now()],
+                vals![&eid, document, now()],
             )?;
         }
+        let higher = match tx.dialect() {
+            Dialect::Sqlite => "MAX(scp80_counter.counter, excluded.counter)",
+            Dialect::Postgres => "GREATEST(scp80_counter.counter, excluded.counter)",
+        };
         for k in &eis.isd_r.scp80 {
-            tx.execute(
-                "INSERT INTO scp80_counter (eid, kvn, counter) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (eid, kvn) DO UPDATE SET counter = MAX(counter, excluded.counter)",
-                params![eid, k.kvn, i64::try_from(k.counter).unwrap_or(i64::MAX)],
+            tx.exec(
+                &format!(
+                    "INSERT INTO scp80_counter (eid, kvn, counter) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (eid, kvn) DO UPDATE SET counter = {higher}"
+                ),
+                vals![&eid, k.kvn, k.counter],
             )?;
         }
         log(
@@ -346,14 +363,14 @@ impl Registry {
 
     /// The EIS of a card.
     pub fn eis(&self, eid: &Eid) -> Result<Eis, RegistryError> {
-        let document: Option<String> = self
-            .conn
-            .query_row(
+        let document = self
+            .db
+            .row(
                 "SELECT document FROM eis WHERE eid = ?1",
-                params![eid.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?;
+                vals![eid.to_string()],
+            )?
+            .map(|r| r.text(0))
+            .transpose()?;
         let document = document.ok_or(RegistryError::UnknownEid(*eid))?;
         let mut eis = Eis::from_json(&document).map_err(|e| RegistryError::Corrupt {
             eid: eid.to_string(),
@@ -369,33 +386,26 @@ impl Registry {
 
     /// Every registered card.
     pub fn list(&self) -> Result<Vec<EisSummary>, RegistryError> {
-        let mut stmt = self.conn.prepare(
+        let rows = self.db.rows(
             "SELECT e.eid, e.registered_at, e.last_audit,
                     (SELECT COUNT(*) FROM isdp i WHERE i.eid = e.eid)
              FROM eis e ORDER BY e.eid",
+            &[],
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (eid, registered_at, last_audit, isdps) = row?;
-            Ok(EisSummary {
-                eid: columns::eid(eid)?,
-                registered_at,
-                last_audit,
-                isdps: u64::try_from(isdps).unwrap_or(0),
+        rows.into_iter()
+            .map(|r| {
+                Ok(EisSummary {
+                    eid: columns::eid(r.text(0)?)?,
+                    registered_at: r.text(1)?,
+                    last_audit: r.opt_text(2)?,
+                    isdps: u64::try_from(r.int(3)?).unwrap_or(0),
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     fn require(&self, eid: &Eid) -> Result<(), RegistryError> {
-        if eis_exists(&self.conn, &eid.to_string())? {
+        if eis_exists(&self.db, &eid.to_string())? {
             Ok(())
         } else {
             Err(RegistryError::UnknownEid(*eid))
@@ -405,12 +415,16 @@ impl Registry {
     /// The ISD-Ps of a card, by AID.
     pub fn isdps(&self, eid: &Eid) -> Result<Vec<IsdpRecord>, RegistryError> {
         self.require(eid)?;
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {} FROM isdp WHERE eid = ?1 ORDER BY aid",
-            columns::IsdpRow::COLUMNS
-        ))?;
-        let rows = stmt.query_map(params![eid.to_string()], columns::IsdpRow::read)?;
-        rows.map(|row| row?.record(eid)).collect()
+        let rows = self.db.rows(
+            &format!(
+                "SELECT {} FROM isdp WHERE eid = ?1 ORDER BY aid",
+                columns::IsdpRow::COLUMNS
+            ),
+            vals![eid.to_string()],
+        )?;
+        rows.iter()
+            .map(|r| columns::IsdpRow::read(r)?.record(eid))
+            .collect()
     }
 
     /// One ISD-P by AID.
@@ -456,16 +470,16 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         self.require(eid)?;
         let (eid, aid) = (eid.to_string(), aid.to_string());
-        let tx = write::immediate(&mut self.conn)?;
-        tx.execute(
+        let tx = self.db.tx()?;
+        tx.exec(
             "INSERT INTO isdp (eid, aid, iccid, state, memory, pending, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'create', ?6)",
-            params![
-                eid,
-                aid,
+            vals![
+                &eid,
+                &aid,
                 iccid,
                 IsdpState::Creating.as_str(),
-                memory.map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+                memory,
                 now()
             ],
         )?;
@@ -478,10 +492,10 @@ impl Registry {
     pub fn begin(&mut self, eid: &Eid, aid: &Aid, operation: &str) -> Result<(), RegistryError> {
         self.isdp(eid, aid)?;
         let (eid, aid) = (eid.to_string(), aid.to_string());
-        let tx = write::immediate(&mut self.conn)?;
-        tx.execute(
+        let tx = self.db.tx()?;
+        tx.exec(
             "UPDATE isdp SET pending = ?3, updated_at = ?4 WHERE eid = ?1 AND aid = ?2",
-            params![eid, aid, operation, now()],
+            vals![&eid, &aid, operation, now()],
         )?;
         log(&tx, &eid, operation, "pending", &aid)?;
         tx.commit()?;
@@ -498,33 +512,34 @@ impl Registry {
         outcome: &str,
     ) -> Result<(), RegistryError> {
         let (eid, aid) = (eid.to_string(), aid.to_string());
-        let tx = write::immediate(&mut self.conn)?;
-        let operation: Option<Option<String>> = tx
-            .query_row(
-                "SELECT pending FROM isdp WHERE eid = ?1 AND aid = ?2",
-                params![eid, aid],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let operation = operation.flatten().unwrap_or_else(|| "update".into());
+        let tx = self.db.tx()?;
+        tx.lock_key(&eid)?;
+        let operation = match tx.row(
+            "SELECT pending FROM isdp WHERE eid = ?1 AND aid = ?2",
+            vals![&eid, &aid],
+        )? {
+            Some(r) => r.opt_text(0)?,
+            None => None,
+        };
+        let operation = operation.unwrap_or_else(|| "update".into());
         match state {
             Some(s) => {
-                let n = tx.execute(
+                let n = tx.exec(
                     "UPDATE isdp SET state = ?3, pending = NULL, updated_at = ?4
                      WHERE eid = ?1 AND aid = ?2",
-                    params![eid, aid, s.as_str(), now()],
+                    vals![&eid, &aid, s.as_str(), now()],
                 )?;
                 if n == 0 {
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO isdp (eid, aid, state, updated_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![eid, aid, s.as_str(), now()],
+                        vals![&eid, &aid, s.as_str(), now()],
                     )?;
                 }
             }
             None => {
-                tx.execute(
+                tx.exec(
                     "DELETE FROM isdp WHERE eid = ?1 AND aid = ?2",
-                    params![eid, aid],
+                    vals![&eid, &aid],
                 )?;
             }
         }
@@ -538,25 +553,25 @@ impl Registry {
         self.isdp(eid, aid)?;
         let (eid, aid) = (eid.to_string(), aid.to_string());
         // The pending mark is read again where it is cleared, in one transaction.
-        let tx = write::immediate(&mut self.conn)?;
-        let pending: Option<String> = tx
-            .query_row(
-                "SELECT pending FROM isdp WHERE eid = ?1 AND aid = ?2",
-                params![eid, aid],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
+        let tx = self.db.tx()?;
+        tx.lock_key(&eid)?;
+        let pending = match tx.row(
+            "SELECT pending FROM isdp WHERE eid = ?1 AND aid = ?2",
+            vals![&eid, &aid],
+        )? {
+            Some(r) => r.opt_text(0)?,
+            None => None,
+        };
         if pending.as_deref() == Some("create") {
             // A create the card never did: the ISD-P goes, as `settle` with no state.
-            tx.execute(
+            tx.exec(
                 "DELETE FROM isdp WHERE eid = ?1 AND aid = ?2",
-                params![eid, aid],
+                vals![&eid, &aid],
             )?;
         } else {
-            tx.execute(
+            tx.exec(
                 "UPDATE isdp SET pending = NULL, updated_at = ?3 WHERE eid = ?1 AND aid = ?2",
-                params![eid, aid, now()],
+                vals![&eid, &aid, now()],
             )?;
         }
         log(
@@ -581,31 +596,32 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         self.isdp(eid, aid)?;
         let (eid, aid) = (eid.to_string(), aid.to_string());
-        let tx = write::immediate(&mut self.conn)?;
+        let tx = self.db.tx()?;
+        tx.lock_key(&eid)?;
         if let Some(i) = iccid {
-            tx.execute(
+            tx.exec(
                 "UPDATE isdp SET iccid = ?3 WHERE eid = ?1 AND aid = ?2",
-                params![eid, aid, i],
+                vals![&eid, &aid, i],
             )?;
         }
         if let Some(f) = fallback {
             if f {
-                tx.execute("UPDATE isdp SET fallback = 0 WHERE eid = ?1", params![eid])?;
+                tx.exec("UPDATE isdp SET fallback = 0 WHERE eid = ?1", vals![&eid])?;
             }
-            tx.execute(
+            tx.exec(
                 "UPDATE isdp SET fallback = ?3 WHERE eid = ?1 AND aid = ?2",
-                params![eid, aid, f],
+                vals![&eid, &aid, f],
             )?;
         }
         if let Some(p) = pol2 {
-            tx.execute(
+            tx.exec(
                 "UPDATE isdp SET pol2 = ?3 WHERE eid = ?1 AND aid = ?2",
-                params![eid, aid, p],
+                vals![&eid, &aid, p],
             )?;
         }
-        tx.execute(
+        tx.exec(
             "UPDATE isdp SET updated_at = ?3 WHERE eid = ?1 AND aid = ?2",
-            params![eid, aid, now()],
+            vals![&eid, &aid, now()],
         )?;
         tx.commit()?;
         Ok(())
@@ -614,14 +630,14 @@ impl Registry {
     /// The highest SCP80 counter value taken for a key set (used, or reserved by a link that
     /// has not given it back).
     pub fn counter(&self, eid: &Eid, kvn: u8) -> Result<u64, RegistryError> {
-        let c: Option<i64> = self
-            .conn
-            .query_row(
+        let c = self
+            .db
+            .row(
                 "SELECT counter FROM scp80_counter WHERE eid = ?1 AND kvn = ?2",
-                params![eid.to_string(), kvn],
-                |r| r.get(0),
-            )
-            .optional()?;
+                vals![eid.to_string(), kvn],
+            )?
+            .map(|r| r.int(0))
+            .transpose()?;
         Ok(c.map_or(0, |c| u64::try_from(c).unwrap_or(0)))
     }
 
@@ -632,9 +648,10 @@ impl Registry {
     }
 
     /// Takes the next `count` (at least 1) SCP80 counter values of a key set in one committed
-    /// transaction and returns the first; the last is `first + count - 1`. Values not used may
-    /// be given back with [`Registry::release_counters`]; if they are not (a crash), they are
-    /// skipped, which the card accepts (SPI "counter higher than the card's").
+    /// statement (`UPDATE … RETURNING`, so two processes never get overlapping ranges) and
+    /// returns the first; the last is `first + count - 1`. Values not used may be given back
+    /// with [`Registry::release_counters`]; if they are not (a crash), they are skipped, which
+    /// the card accepts (SPI "counter higher than the card's").
     pub fn reserve_counters(
         &mut self,
         eid: &Eid,
@@ -643,18 +660,18 @@ impl Registry {
     ) -> Result<u64, RegistryError> {
         self.require(eid)?;
         let eid = eid.to_string();
-        let count = i64::try_from(count.max(1)).unwrap_or(i64::MAX);
-        let tx = write::immediate(&mut self.conn)?;
-        tx.execute(
-            "INSERT INTO scp80_counter (eid, kvn, counter) VALUES (?1, ?2, ?3)
-             ON CONFLICT (eid, kvn) DO UPDATE SET counter = counter + ?3",
-            params![eid, kvn, count],
-        )?;
-        let c: i64 = tx.query_row(
-            "SELECT counter FROM scp80_counter WHERE eid = ?1 AND kvn = ?2",
-            params![eid, kvn],
-            |r| r.get(0),
-        )?;
+        let count = as_i64(count.max(1));
+        let tx = self.db.tx()?;
+        let c = tx
+            .row(
+                "INSERT INTO scp80_counter (eid, kvn, counter) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (eid, kvn) DO UPDATE SET counter = scp80_counter.counter + ?3
+                 RETURNING counter",
+                vals![&eid, kvn, count],
+            )?
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(count);
         tx.commit()?;
         Ok(u64::try_from(c - count + 1).unwrap_or(0))
     }
@@ -669,10 +686,9 @@ impl Registry {
         last_used: u64,
         reserved_to: u64,
     ) -> Result<bool, RegistryError> {
-        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let n = self.conn.execute(
+        let n = self.db.exec(
             "UPDATE scp80_counter SET counter = ?3 WHERE eid = ?1 AND kvn = ?2 AND counter = ?4",
-            params![eid.to_string(), kvn, as_i64(last_used), as_i64(reserved_to)],
+            vals![eid.to_string(), kvn, last_used, reserved_to],
         )?;
         Ok(n == 1)
     }
@@ -680,10 +696,10 @@ impl Registry {
     /// Notes an audit of the card.
     pub fn audited(&mut self, eid: &Eid, detail: &str) -> Result<(), RegistryError> {
         let eid = eid.to_string();
-        let tx = write::immediate(&mut self.conn)?;
-        tx.execute(
+        let tx = self.db.tx()?;
+        tx.exec(
             "UPDATE eis SET last_audit = ?2 WHERE eid = ?1",
-            params![eid, now()],
+            vals![&eid, now()],
         )?;
         log(&tx, &eid, "audit", "ok", detail)?;
         tx.commit()?;
@@ -698,23 +714,25 @@ impl Registry {
         outcome: &str,
         detail: &str,
     ) -> Result<(), RegistryError> {
-        log(&self.conn, &eid.to_string(), operation, outcome, detail)
+        log(&self.db, &eid.to_string(), operation, outcome, detail)
     }
 
     /// The history of a card, oldest first.
     pub fn history(&self, eid: &Eid) -> Result<Vec<HistoryEntry>, RegistryError> {
-        let mut stmt = self.conn.prepare(
+        let rows = self.db.rows(
             "SELECT at, operation, outcome, detail FROM history WHERE eid = ?1 ORDER BY id",
+            vals![eid.to_string()],
         )?;
-        let rows = stmt.query_map(params![eid.to_string()], |r| {
-            Ok(HistoryEntry {
-                at: r.get(0)?,
-                operation: r.get(1)?,
-                outcome: r.get(2)?,
-                detail: r.get(3)?,
+        rows.into_iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    at: r.text(0)?,
+                    operation: r.text(1)?,
+                    outcome: r.text(2)?,
+                    detail: r.text(3)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
     }
 
     /// Records a notification received from the card; `false` when it was known already.
@@ -725,41 +743,90 @@ impl Registry {
         kind: u8,
         aid: Option<&Aid>,
     ) -> Result<bool, RegistryError> {
-        let n = self.conn.execute(
-            "INSERT OR IGNORE INTO notification (eid, seq, kind, aid, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![eid.to_string(), seq, kind, aid.map(Aid::to_string), now()],
+        let n = self.db.exec(
+            "INSERT INTO notification (eid, seq, kind, aid, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (eid, seq) DO NOTHING",
+            vals![eid.to_string(), seq, kind, aid.map(Aid::to_string), now()],
         )?;
         Ok(n == 1)
     }
 
     /// Marks a notification confirmed to the card.
     pub fn confirm_notification(&mut self, eid: &Eid, seq: u16) -> Result<(), RegistryError> {
-        self.conn.execute(
+        self.db.exec(
             "UPDATE notification SET confirmed_at = ?3 WHERE eid = ?1 AND seq = ?2",
-            params![eid.to_string(), seq, now()],
+            vals![eid.to_string(), seq, now()],
         )?;
         Ok(())
     }
 }
 
-fn eis_exists(conn: &Connection, eid: &str) -> Result<bool, RegistryError> {
-    Ok(conn
-        .query_row("SELECT 1 FROM eis WHERE eid = ?1", params![eid], |_| Ok(()))
-        .optional()?
+/// Opens a SQLite registry file: created mode 0600, waiting for other writers, WAL,
+/// `synchronous = FULL`, foreign keys on.
+fn open_sqlite(path: &Path) -> Result<Connection, RegistryError> {
+    let open_err = |detail: String| RegistryError::Open {
+        path: path.to_owned(),
+        detail,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+    }
+    let existed = path.exists();
+    let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| open_err(e.to_string()))?;
+    #[cfg(unix)]
+    if !existed {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| open_err(e.to_string()))?;
+    }
+    write::wal(&conn).map_err(|e| open_err(e.to_string()))?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+        .map_err(|e| open_err(e.to_string()))?;
+    Ok(conn)
+}
+
+/// The schema version of a registry database (0 when it has none yet).
+fn version(db: &Db) -> Result<i64, RegistryError> {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => "PRAGMA user_version",
+        Dialect::Postgres => {
+            let exists = db
+                .row("SELECT to_regclass('registry_schema')::text", &[])?
+                .map(|r| r.opt_text(0))
+                .transpose()?
+                .flatten()
+                .is_some();
+            if !exists {
+                return Ok(0);
+            }
+            "SELECT version FROM registry_schema"
+        }
+    };
+    Ok(db
+        .row(sql, &[])?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+fn eis_exists(db: &impl Sql, eid: &str) -> Result<bool, RegistryError> {
+    Ok(db
+        .row("SELECT 1 FROM eis WHERE eid = ?1", vals![eid])?
         .is_some())
 }
 
 fn log(
-    conn: &Connection,
+    db: &impl Sql,
     eid: &str,
     operation: &str,
     outcome: &str,
     detail: &str,
 ) -> Result<(), RegistryError> {
-    conn.execute(
+    db.exec(
         "INSERT INTO history (eid, at, operation, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![eid, now(), operation, outcome, detail],
+        vals![eid, now(), operation, outcome, detail],
     )?;
     Ok(())
 }
@@ -789,7 +856,7 @@ mod tests {
     #[test]
     fn register_show_list_and_refuse_twice() {
         let mut r = Registry::in_memory().unwrap();
-        assert_eq!(r.schema_version().unwrap(), 1);
+        assert_eq!(r.schema_version().unwrap(), 2);
         r.register(&eis(), false).unwrap();
         let err = r.register(&eis(), false).unwrap_err();
         assert!(err.to_string().contains("--replace"), "{err}");
@@ -917,7 +984,7 @@ mod tests {
                 cards: Some(1)
             }
         );
-        r.conn.pragma_update(None, "user_version", 99).unwrap();
+        r.db.batch("PRAGMA user_version = 99").unwrap();
         drop(r);
         let err = Registry::open(&path).unwrap_err();
         assert!(
@@ -936,13 +1003,12 @@ mod tests {
     fn a_state_the_registry_cannot_read_is_corrupt() {
         let mut r = Registry::in_memory().unwrap();
         r.register(&eis(), false).unwrap();
-        r.conn
-            .execute(
-                "INSERT INTO isdp (eid, aid, state, updated_at)
+        r.db.exec(
+            "INSERT INTO isdp (eid, aid, state, updated_at)
                  VALUES (?1, 'A0000005591010FFFFFFFF8900001000', 'Enabled', '')",
-                params![EID],
-            )
-            .unwrap();
+            vals![EID],
+        )
+        .unwrap();
         let err = r.isdps(&eid()).unwrap_err();
         assert!(
             matches!(

@@ -27,7 +27,7 @@ pub(super) fn aid(eid: &Eid, text: &str) -> Result<Aid, RegistryError> {
     })
 }
 
-/// A row of the `isdp` table as SQLite gives it.
+/// A row of the `isdp` table as the database gives it.
 #[derive(Debug)]
 pub(super) struct IsdpRow {
     aid: String,
@@ -45,16 +45,16 @@ impl IsdpRow {
     pub(super) const COLUMNS: &'static str =
         "aid, iccid, state, fallback, pol2, memory, pending, updated_at";
 
-    pub(super) fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn read(r: &crate::db::Row) -> Result<Self, crate::db::DbError> {
         Ok(Self {
-            aid: r.get(0)?,
-            iccid: r.get(1)?,
-            state: r.get(2)?,
-            fallback: r.get(3)?,
-            pol2: r.get(4)?,
-            memory: r.get(5)?,
-            pending: r.get(6)?,
-            updated_at: r.get(7)?,
+            aid: r.text(0)?,
+            iccid: r.opt_text(1)?,
+            state: r.text(2)?,
+            fallback: r.int(3)? != 0,
+            pol2: r.text(4)?,
+            memory: r.opt_int(5)?,
+            pending: r.opt_text(6)?,
+            updated_at: r.text(7)?,
         })
     }
 

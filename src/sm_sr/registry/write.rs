@@ -3,7 +3,7 @@
 //!
 //! - Every connection waits up to [`BUSY_TIMEOUT`] for a lock another one holds, instead of
 //!   failing at once with "database is locked".
-//! - Every write transaction is `BEGIN IMMEDIATE` ([`immediate`]): it takes the write lock
+//! - Every write transaction is `BEGIN IMMEDIATE` ([`crate::db::Db::tx`]): it takes the write lock
 //!   before its first read. A deferred transaction that reads and then writes fails with
 //!   `SQLITE_BUSY` whatever the timeout, when another connection committed after its read (in
 //!   WAL mode its snapshot is then stale, and SQLite does not wait for that).
@@ -12,8 +12,9 @@
 //!   ([`Registry::begin_create_next`]), so two processes never hand out the same AID.
 
 use super::{columns, log, now, Registry, RegistryError};
+use crate::db::{vals, Sql};
 use crate::sm_sr::isdp::IsdpState;
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::get_data::Eid;
 use std::time::Duration;
@@ -40,11 +41,6 @@ pub(super) fn wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
-/// A write transaction, the write lock taken at `BEGIN` (waiting up to [`BUSY_TIMEOUT`]).
-pub(super) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>, RegistryError> {
-    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
-}
-
 /// The first ISD-P AID (SGP.02 Annex H layout `A0000005591010FFFFFFFF89 00 nnnn 00`, from
 /// `nnnn` = `0010`) that is not in `taken`.
 pub(super) fn first_free_aid(eid: &Eid, taken: &[Aid]) -> Result<Aid, RegistryError> {
@@ -68,28 +64,29 @@ impl Registry {
         memory: Option<u64>,
     ) -> Result<Aid, RegistryError> {
         let key = eid.to_string();
-        let tx = immediate(&mut self.conn)?;
+        let tx = self.db.tx()?;
+        // PostgreSQL: another instance allocating for this card waits here.
+        tx.lock_key(&key)?;
         if !super::eis_exists(&tx, &key)? {
             return Err(RegistryError::UnknownEid(*eid));
         }
-        let mut taken: Vec<Aid> = {
-            let mut stmt = tx.prepare("SELECT aid FROM isdp WHERE eid = ?1")?;
-            let rows = stmt.query_map(params![key], |r| r.get::<_, String>(0))?;
-            rows.map(|a| columns::aid(eid, &a?))
-                .collect::<Result<_, _>>()?
-        };
+        let mut taken: Vec<Aid> = tx
+            .rows("SELECT aid FROM isdp WHERE eid = ?1", vals![&key])?
+            .iter()
+            .map(|r| columns::aid(eid, &r.text(0)?))
+            .collect::<Result<_, _>>()?;
         taken.extend_from_slice(on_card);
         let aid = first_free_aid(eid, &taken)?;
         let aid_text = aid.to_string();
-        tx.execute(
+        tx.exec(
             "INSERT INTO isdp (eid, aid, iccid, state, memory, pending, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'create', ?6)",
-            params![
-                key,
-                aid_text,
+            vals![
+                &key,
+                &aid_text,
                 iccid,
                 IsdpState::Creating.as_str(),
-                memory.map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+                memory,
                 now()
             ],
         )?;
@@ -184,13 +181,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("smsr.db");
         let mut first = Registry::open(&path).unwrap();
-        let tx = immediate(&mut first.conn).unwrap();
+        let tx = first.db.tx().unwrap();
         let waiter = {
             let path = path.clone();
             std::thread::spawn(move || {
                 let started = std::time::Instant::now();
                 let mut second = Registry::open(&path).unwrap();
-                let tx = immediate(&mut second.conn).unwrap();
+                let tx = second.db.tx().unwrap();
                 tx.commit().unwrap();
                 started.elapsed()
             })
