@@ -35,12 +35,14 @@ fn backends() -> Vec<(&'static str, PathBuf, Option<tempfile::TempDir>)> {
     out
 }
 
-/// A fresh random EID (32 digits).
+/// A fresh random EID (32 digits, valid check digits).
 fn fresh_eid() -> String {
     let mut bytes = [0u8; 14];
     getrandom::getrandom(&mut bytes).unwrap();
     let digits: String = bytes.iter().map(|b| format!("{:02}", b % 100)).collect();
-    format!("89049{}", &digits[..27])
+    let leading = format!("89049{}", &digits[..25]);
+    let check = smsr_proto::gp::get_data::eid_check_digits(leading.as_bytes());
+    format!("{leading}{check:02}")
 }
 
 fn eis(eid: &str, counter: u64) -> Eis {
