@@ -195,6 +195,10 @@ pub enum Command {
     /// SM-DP: the profile stock DownloadProfile takes profiles from (add, list).
     #[command(subcommand)]
     Stock(crate::commands::stock::StockCommand),
+    /// A fleet of EUM-personalized emulator cards for `serve sm-sr --fleet` (init): made on
+    /// every core, each EIS registered through ES1 or in the registry.
+    #[command(subcommand)]
+    Fleet(crate::commands::fleet::FleetCommand),
 }
 
 /// `smsr bench`.

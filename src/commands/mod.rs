@@ -5,6 +5,7 @@ pub mod apdu;
 pub mod bench;
 pub mod decrypt;
 pub mod doctor;
+pub mod fleet;
 pub mod gp;
 pub mod info;
 pub mod keys;
@@ -106,6 +107,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Mno(cmd) => remote::mno(g, cmd),
         Command::Eum(cmd) => remote::eum(g, cmd),
         Command::Stock(cmd) => stock::run(g, cmd),
+        Command::Fleet(cmd) => fleet::run(g, cmd),
     }
 }
 
