@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what smsr needs on a Debian (or Ubuntu) machine: pcscd, vsmartcard's virtual reader
 # driver (vpcd), the PC/SC headers the Rust `pcsc` crate links against, and pcsc-tools (scriptor,
-# pcsc_scan) used by the tests as an independent PC/SC client. Skips apt-get when all are present.
+# pcsc_scan) used by the tests as an independent PC/SC client, and chromium, in which the load
+# report test opens report.html headless. Skips apt-get when all are present.
 set -euo pipefail
 
-packages=(pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools pkg-config)
+packages=(pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools pkg-config chromium)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,4 +29,4 @@ if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found. Install a Rust toolchain (https://rustup.rs) and run this again." >&2
   exit 1
 fi
-echo "install-deps: pcscd, vpcd driver, libpcsclite-dev, pcsc-tools and cargo are present" >&2
+echo "install-deps: pcscd, vpcd driver, libpcsclite-dev, pcsc-tools, chromium and cargo are present" >&2
