@@ -75,7 +75,8 @@ pub fn latency_percentiles(ops: &[OperationStats]) -> Drawn {
     if hi <= 0.0 {
         return Ok(None);
     }
-    let (lo, hi) = ((lo / 2.0).max(0.01), hi * 2.0);
+    // Headroom above the bars for the legend.
+    let (lo, hi) = ((lo / 2.0).max(0.01), hi * 6.0);
     let names: Vec<String> = ops.iter().map(|o| o.name.clone()).collect();
     let mut svg = String::new();
     {
@@ -95,6 +96,7 @@ pub fn latency_percentiles(ops: &[OperationStats]) -> Drawn {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .light_line_style(RGBColor(238, 238, 238))
             .disable_x_mesh()
             .x_labels(names.len() + 2)
             .x_label_formatter(&|x| category(&names, *x))
@@ -119,6 +121,15 @@ pub fn latency_percentiles(ops: &[OperationStats]) -> Drawn {
                 .map_err(err)?
                 .label(*label)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+            #[allow(clippy::cast_precision_loss)]
+            let values = ops.iter().enumerate().filter_map(|(i, o)| {
+                let v = f(o);
+                (v.is_finite() && v > 0.0).then(|| {
+                    let x0 = i as f64 - 0.4 + k as f64 * width;
+                    Text::new(format_ms(v), (x0, v * 1.15), (FONT, 11).into_font())
+                })
+            });
+            chart.draw_series(values).map_err(err)?;
         }
         chart
             .configure_series_labels()
@@ -158,6 +169,7 @@ pub fn timeline(points: &[TimePoint]) -> Drawn {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .light_line_style(RGBColor(238, 238, 238))
             .x_desc("seconds since the start")
             .y_desc("operations per second")
             .label_style((FONT, 12))
@@ -236,6 +248,7 @@ pub fn steps_stacked(columns: &[(String, Vec<StepMedian>)]) -> Drawn {
             .map_err(err)?;
         chart
             .configure_mesh()
+            .light_line_style(RGBColor(238, 238, 238))
             .disable_x_mesh()
             .x_labels(names.len() + 2)
             .x_label_formatter(&|x| category(&names, *x))
@@ -264,7 +277,7 @@ pub fn steps_stacked(columns: &[(String, Vec<StepMedian>)]) -> Drawn {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
             .label_font((FONT, 12))
@@ -299,10 +312,7 @@ pub fn stress(stages: &[Stage], knee: Option<&Knee>) -> Drawn {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Stress ramp: throughput and p99 per offered rate",
-                (FONT, 16),
-            )
+            .caption("Throughput and p99 per offered rate", (FONT, 16))
             .margin(12)
             .x_label_area_size(34)
             .y_label_area_size(56)
@@ -312,6 +322,7 @@ pub fn stress(stages: &[Stage], knee: Option<&Knee>) -> Drawn {
             .set_secondary_coord(0.0..x_max, 0.0..p_max);
         chart
             .configure_mesh()
+            .light_line_style(RGBColor(238, 238, 238))
             .x_desc("offered rate (operations started per second)")
             .y_desc("completed per second")
             .label_style((FONT, 12))
@@ -465,7 +476,7 @@ mod tests {
                 ..Stage::default()
             })
             .collect();
-        let knee = super::super::knee(&stages, 0.9, 1000.0);
+        let knee = super::super::knee(&stages, 0.9);
         assert!(stress(&stages, knee.as_ref())
             .unwrap()
             .unwrap()

@@ -28,6 +28,20 @@ pub struct Environment {
     /// The stores behind the services (registry, stock).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// `/proc/loadavg` (1, 5, 15 minutes) when the report was begun: other work on the
+    /// machine shares its cores with what was measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_average_before: Option<String>,
+    /// The same when the run ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_average_after: Option<String>,
+}
+
+/// The 1, 5 and 15 minute load averages of `/proc/loadavg`.
+pub fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    (fields.len() == 3).then(|| fields.join(" "))
 }
 
 impl Environment {
@@ -61,6 +75,8 @@ impl Environment {
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
             fleet_size: None,
             store: None,
+            load_average_before: load_average(),
+            load_average_after: None,
         }
     }
 }

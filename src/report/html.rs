@@ -502,6 +502,16 @@ fn environment(o: &mut String, r: &Report) {
     if let Some(s) = &e.store {
         rows.push((false, vec!["store".into(), escape(s)]));
     }
+    if let Some(before) = &e.load_average_before {
+        let after = e.load_average_after.as_deref().unwrap_or("–");
+        rows.push((
+            false,
+            vec![
+                "load average (1, 5, 15 min)".into(),
+                format!("{} before, {} after", escape(before), escape(after)),
+            ],
+        ));
+    }
     if let Some(p) = &r.provision {
         rows.push((false, vec!["EID".into(), escape(&p.eid)]));
         if let Some(i) = &p.iccid {

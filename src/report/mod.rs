@@ -489,15 +489,12 @@ pub fn growing_step(stages: &[Stage]) -> Option<Growth> {
 }
 
 /// The knee of a ramp: the last stage (before the first that fell behind) whose throughput
-/// kept up with its offered rate (at least `follow` of it, e.g. 0.9) and whose p99 stayed
-/// under `p99_limit_ms`; `None` when the first stage already fell behind, or when every
-/// stage kept up (no knee within the ramp).
-pub fn knee(stages: &[Stage], follow: f64, p99_limit_ms: f64) -> Option<Knee> {
+/// kept up with its offered rate (at least `follow` of it, e.g. 0.9) without an error; `None`
+/// when the first stage already fell behind, or when every stage kept up (no knee within the
+/// ramp). The p99 of the knee and of the stage after it say how latency climbed.
+pub fn knee(stages: &[Stage], follow: f64) -> Option<Knee> {
     let keeps_up = |s: &Stage| {
-        s.offered_rate > 0.0
-            && s.throughput >= follow * s.offered_rate
-            && s.p99_ms <= p99_limit_ms
-            && s.errors == 0
+        s.offered_rate > 0.0 && s.throughput >= follow * s.offered_rate && s.errors == 0
     };
     let first_behind = stages.iter().position(|s| !keeps_up(s))?;
     let knee = stages.get(first_behind.checked_sub(1)?)?;
@@ -581,11 +578,20 @@ mod tests {
             stage(2, 20.0, 12.0, 900.0),
             stage(3, 40.0, 12.5, 3000.0),
         ];
-        let k = knee(&stages, 0.9, 2000.0).unwrap();
+        let k = knee(&stages, 0.9).unwrap();
         assert_eq!((k.stage, k.offered_rate), (1, 10.0));
+        assert!(
+            k.detail.contains("completed 12.0/s with p99 900 ms"),
+            "{}",
+            k.detail
+        );
         // Kept up throughout: no knee within the ramp; behind from the start: none either.
-        assert!(knee(&stages[..2], 0.9, 2000.0).is_none());
-        assert!(knee(&stages[2..], 0.9, 2000.0).is_none());
+        assert!(knee(&stages[..2], 0.9).is_none());
+        assert!(knee(&stages[2..], 0.9).is_none());
+        // An error is falling behind too.
+        let mut with_error = stages.clone();
+        with_error[1].errors = 1;
+        assert_eq!(knee(&with_error, 0.9).unwrap().stage, 0);
         let g = growing_step(&stages).unwrap();
         assert_eq!((g.step.as_str(), g.from_ms, g.to_ms), ("x", 10.0, 300.0));
     }

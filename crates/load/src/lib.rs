@@ -205,7 +205,15 @@ pub async fn run(args: Args) -> Result<(smsr::report::Report, u8), LoadError> {
             ))
         }
     };
-    report.environment.fleet_size = Some(eids.len());
+    let cards = eids.len();
+    if needed > cards * 20 {
+        eprintln!(
+            "smsr-load: warning: up to {needed} downloads over {cards} card(s): an emulator card \
+             holds about 30 profiles (then 6A84, not enough memory) and each one it holds slows \
+             its commands; give a larger fleet or a smaller --count/--duration"
+        );
+    }
+    report.environment.fleet_size = Some(cards);
     report.environment.store = Some(match &args.stock_db {
         Some(db) => format!("SM-DP stock {} (SQLite)", db.display()),
         None => "ICCIDs from a list; the SM-DP's stock filled by the caller".into(),
@@ -276,6 +284,7 @@ pub async fn run(args: Args) -> Result<(smsr::report::Report, u8), LoadError> {
     run.pacer.start(started);
     let metrics = attack(Arc::clone(&run), users, limit).await?;
     let now = Instant::now();
+    report.environment.load_average_after = smsr::report::environment::load_average();
     let seconds = now.duration_since(run.recorder.start()).as_secs_f64();
     report.duration_s = seconds;
     report.operations = run.recorder.operations(seconds, paced);
@@ -285,6 +294,19 @@ pub async fn run(args: Args) -> Result<(smsr::report::Report, u8), LoadError> {
     report.steps = run.recorder.all_steps().summary(false);
     summary::analyse(&mut report, &args);
     report.verdict = summary::verdict(&args, &run, &report);
+    if let Some(d) = report
+        .operations
+        .iter()
+        .find(|o| o.name == "es2.DownloadProfile")
+    {
+        #[allow(clippy::cast_precision_loss)]
+        report.notes.push(format!(
+            "{} DownloadProfile over {cards} card(s), {:.1} per card: each profile a card holds \
+             makes its state file (rewritten after each command that changes it) longer.",
+            d.count,
+            d.count as f64 / cards as f64
+        ));
+    }
     if let Some(reason) = run.pacer.stop_reason() {
         report.notes.push(format!("The schedule ended: {reason}."));
     }

@@ -157,7 +157,7 @@ pub fn verdict(args: &Args, run: &Run, report: &Report) -> Verdict {
 /// The report's knee and growing step (stress), bottleneck (every run).
 pub fn analyse(report: &mut Report, args: &Args) {
     if args.scenario == Scenario::Stress {
-        report.knee = report::knee(&report.stages, 0.9, args.p99_ms);
+        report.knee = report::knee(&report.stages, 0.9);
     }
     report.steps.growing = report::growing_step(&report.stages);
 }
@@ -238,6 +238,17 @@ pub fn print(report: &Report) {
         println!(
             "failed: {} {} x {}: {}",
             f.operation, f.code, f.count, f.example
+        );
+    }
+    if let Some(before) = &report.environment.load_average_before {
+        println!(
+            "machine load average: {before} before, {} after ({} cores)",
+            report
+                .environment
+                .load_average_after
+                .as_deref()
+                .unwrap_or("-"),
+            report.environment.cores
         );
     }
     for n in &report.notes {

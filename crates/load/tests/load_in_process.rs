@@ -266,7 +266,7 @@ async fn a_stress_report_opens_in_headless_chromium() {
     // Latency, timeline, steps per stage, stress ramp.
     assert!(dom.matches("<svg").count() >= 4, "{dom}");
     assert!(!dom.contains("chart not drawn"), "{dom}");
-    assert!(dom.contains("Stress ramp"), "{dom}");
+    assert!(dom.contains("per offered rate"), "{dom}");
     let shot = tmp.path().join("report.png");
     let out = std::process::Command::new(&browser)
         .args([
