@@ -26,6 +26,7 @@ use args::{Args, Scenario};
 use call::Caller;
 use flows::Run;
 use goose::config::GooseConfiguration;
+use goose::goose::Scenario as GooseScenario;
 use goose::prelude::*;
 use plan::{CardPool, Iccids, Pacer, StageSpec};
 use smsr::tls::{self, TlsFiles};
@@ -137,7 +138,7 @@ async fn attack(run: Arc<Run>, users: usize, limit: Duration) -> Result<GooseMet
         let r = Arc::clone(&r);
         Box::pin(async move { flows::flow(&r, user).await })
     });
-    let scenario = Scenario_::new(run.scenario.as_str())
+    let scenario = GooseScenario::new(run.scenario.as_str())
         .register_transaction(
             Transaction::new(client)
                 .set_name("mTLS client")
@@ -171,8 +172,6 @@ async fn attack(run: Arc<Run>, users: usize, limit: Duration) -> Result<GooseMet
         .await
         .map_err(g)
 }
-
-use goose::goose::Scenario as Scenario_;
 
 /// Runs `smsr-load` with `args`; the report and the exit code.
 pub async fn run(args: Args) -> Result<(smsr::report::Report, u8), LoadError> {
