@@ -28,4 +28,5 @@ export SMSR_TEST_POSTGRES
 
 export SMSR_TEST_VPCD_READER="Virtual PCD 00 01"
 export SMSR_REQUIRE_VPCD=1
+export SMSR_REQUIRE_CHROMIUM=1
 cargo test --workspace

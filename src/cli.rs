@@ -204,6 +204,10 @@ pub enum Command {
     },
     /// Print the manual page (roff), e.g. `smsr manpage > smsr.1 && man ./smsr.1`.
     Manpage,
+    /// A fleet of EUM-personalized emulator cards for `serve sm-sr --fleet` (init): made on
+    /// every core, each EIS registered through ES1 or in the registry.
+    #[command(subcommand)]
+    Fleet(crate::commands::fleet::FleetCommand),
 }
 
 /// `smsr bench`.

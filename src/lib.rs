@@ -14,6 +14,8 @@
 //!   ES4 in our JSON binding), long functions as operations, the cards a service reaches.
 //! - [`tls`]: the TLS test PKI (X.509, rcgen) and the mutual-TLS configurations (rustls) of
 //!   the services; who the peer of a connection is.
+//! - [`report`]: the run report (`report.json`, a self-contained `report.html` with SVG charts)
+//!   of `smsr-load` and `smsr provision --report`.
 //! - [`cli`], [`commands`]: the `smsr` command line.
 
 pub mod cli;
@@ -24,6 +26,7 @@ pub mod gp;
 pub mod hexfmt;
 pub mod keys;
 pub mod names;
+pub mod report;
 pub mod secret_file;
 pub mod secure;
 pub mod sensitive;

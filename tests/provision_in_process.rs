@@ -943,3 +943,25 @@ fn keys_establish_probe_finds_the_default_reading_on_the_emulator() {
     assert_eq!(states, ["personalized", "personalized"], "{audit}");
     assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
 }
+
+#[test]
+fn provision_writes_its_report() {
+    let s = Setup::new();
+    let dir = s.dir.join("report");
+    let mut args = vec!["provision", "--eid", &s.eid, "--pki", path(&s.pki)];
+    args.extend(inline("0F0E0D0C0B0A09080706050403020100"));
+    args.extend(["--report", path(&dir)]);
+    let out = s.ok(&args);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["kind"], "provision");
+    assert_eq!(report["provision"]["eid"], s.eid.as_str());
+    assert_eq!(report["provision"]["apdus"], out["apdus"], "{report:#}");
+    let steps = report["steps"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), out["steps"].as_array().unwrap().len());
+    assert!(steps
+        .iter()
+        .any(|s| s["step"] == "download" && s["bytes"].as_f64() > Some(0.0)));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("this provisioning"));
+}

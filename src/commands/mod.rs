@@ -5,6 +5,7 @@ pub mod apdu;
 pub mod bench;
 pub mod decrypt;
 pub mod doctor;
+pub mod fleet;
 pub mod gp;
 pub mod info;
 pub mod keys;
@@ -126,6 +127,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             print!("{}", String::from_utf8_lossy(&out));
             Ok(())
         }
+        Command::Fleet(cmd) => fleet::run(g, cmd),
     }
 }
 

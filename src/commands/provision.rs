@@ -35,6 +35,9 @@ pub struct ProvisionArgs {
     pub no_enable: bool,
     #[command(flatten)]
     pub es5: Es5Args,
+    /// Also write report.json and report.html (steps, APDUs, bytes, charts) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 impl From<Es8Error> for CliError {
@@ -102,6 +105,11 @@ pub fn run(g: &GlobalArgs, args: &ProvisionArgs) -> Result<(), CliError> {
         print_json(&done);
     } else {
         print_steps(&done.steps, done.total_ms, done.apdus, done.bytes);
+    }
+    if let Some(dir) = &args.report {
+        crate::report::provisioning(&done)
+            .write(dir)
+            .map_err(|e| CliError::Input(format!("report {}: {e}", dir.display())))?;
     }
     Ok(())
 }

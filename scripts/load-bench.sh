@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The load test and its report (README "Speed", "Load test and report"): release build,
+# `smsr serve sm-sr` over a fleet of emulator cards and `smsr serve sm-dp` on loopback with
+# mutual TLS, then `smsr-load`:
+#   1. performance: DownloadProfile with enable at each rate of RATES, DURATION s per rate;
+#   2. stress: the rate ramped from STRESS_RATE (x RAMP per stage of STAGE s) until a stage
+#      breaks the thresholds (an error, or p99 over STRESS_P99_MS) or MAX_STAGES: the knee.
+# Each run writes report.json and report.html into OUT/<scenario>/. Every run is bounded in
+# count and time; the services listen on 127.0.0.1 only and are stopped at the end.
+#
+#   scripts/load-bench.sh            (FLEET=1000 RATES=5,10,15,20,30 DURATION=30 USERS=100,
+#                                     STRESS_RATE=8 RAMP=1.25 STAGE=15 MAX_STAGES=10)
+#   FLEET=1000 RATES=10,20 DURATION=60 OUT=/tmp/load scripts/load-bench.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+fleet_size=${FLEET:-1000}
+rates=${RATES:-5,10,15,20,30}
+duration=${DURATION:-30}
+stress_rate=${STRESS_RATE:-8}
+ramp=${RAMP:-1.25}
+stage=${STAGE:-15}
+max_stages=${MAX_STAGES:-10}
+p99_ms=${P99_MS:-2000}
+stress_p99_ms=${STRESS_P99_MS:-5000}
+users=${USERS:-100}
+es5=${ES5:-scp80}
+out=${OUT:-$root/target/load-bench}
+
+cargo build --quiet --release --workspace --bins
+smsr=$root/target/release/smsr
+load=$root/target/release/smsr-load
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Starts a service; prints its URL.
+serve() {
+  local log=$1; shift
+  "$smsr" "$@" --listen 127.0.0.1:0 >"$log" 2>"$log.err" &
+  pids+=($!)
+  for _ in $(seq 200); do
+    grep -q "listening on" "$log" 2>/dev/null && break
+    sleep 0.05
+  done
+  sed -n 's/.* listening on //p' "$log"
+}
+
+"$smsr" pki init --dir "$work/pki" >/dev/null
+echo "== fleet: $fleet_size cards (smsr fleet init, registered into the SM-SR registry)"
+start=$(date +%s%N)
+"$smsr" --db "$work/sr.db" fleet init --dir "$work/fleet" --count "$fleet_size" --pki "$work/pki" >/dev/null
+echo "   made and registered in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+sr=$(serve "$work/sr.log" --db "$work/sr.db" serve sm-sr --pki "$work/pki" --fleet "$work/fleet" --no-pcsc --es5 "$es5")
+dp=$(serve "$work/dp.log" --db "$work/dp.db" serve sm-dp --pki "$work/pki" --sm-sr "$sr")
+common=(--sm-dp "$dp" --sm-sr "$sr" --cert "$work/pki/mno.tls.crt.pem" --key "$work/pki/mno.tls.key.pem"
+  --fleet "$work/fleet" --stock-db "$work/dp.db" --users "$users")
+
+status=0
+echo "== performance: rates $rates per second, $duration s each"
+"$load" "${common[@]}" --scenario performance --rate "$rates" --duration "$duration" \
+  --p99-ms "$p99_ms" --report "$out/performance" || status=$?
+echo "== stress: from $stress_rate/s, x$ramp per $stage s stage, at most $max_stages stages"
+"$load" "${common[@]}" --scenario stress --rate "$stress_rate" --ramp "$ramp" --duration "$stage" \
+  --max-stages "$max_stages" --p99-ms "$stress_p99_ms" --report "$out/stress" || status=$?
+echo "reports: $out/performance/report.html $out/stress/report.html"
+exit "$status"
