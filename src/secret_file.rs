@@ -2,7 +2,6 @@
 //! read them, as OpenSSH treats its keys; files this program writes with secrets in them
 //! (a profile package with K and OPc) are created mode 0600.
 
-use std::io::Write;
 use std::path::Path;
 
 /// The permission bits when group or others have any access (unix), else `None`.
@@ -35,21 +34,7 @@ pub fn check_private(path: &Path, what: &str) -> Result<(), String> {
 /// Writes `bytes` to `path` readable by its owner only (mode 0600, also when it existed with
 /// another mode).
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(bytes)?;
-    file.sync_all()
+    smsr_proto::pki::dir::replace_file(path, bytes, 0o600)
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use rcgen::{
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SanType,
     PKCS_ECDSA_P256_SHA256,
 };
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -232,23 +232,7 @@ fn refuse_existing(paths: &[PathBuf]) -> Result<(), TlsError> {
 /// Replaces `path` with `bytes`, the new file created with `mode` (Unix) so that a key is never
 /// readable by others, not even for a moment.
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(write_error(path)(e)),
-    }
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options.open(path).map_err(write_error(path))?;
-    file.write_all(bytes).map_err(write_error(path))?;
-    file.sync_all().map_err(write_error(path))
+    smsr_proto::pki::dir::replace_file(path, bytes, mode).map_err(write_error(path))
 }
 
 fn write_error(path: &Path) -> impl FnOnce(io::Error) -> TlsError + '_ {

@@ -167,10 +167,16 @@ pub fn read_certificate(path: &Path) -> Result<Certificate, PkiDirError> {
 /// Replaces `path` with `bytes`, the new file created with `mode` (Unix) so that a key is
 /// never readable by others, not even for a moment.
 pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiDirError> {
+    replace_file(path, bytes, mode).map_err(io_error(path))
+}
+
+/// [`write_file`] as plain I/O: the old file removed, the new one created with `mode` (Unix)
+/// before anything is written to it, and synced. Every key or secret file is written so.
+pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_error(path)(e)),
+        Err(e) => return Err(e),
     }
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -181,9 +187,9 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiDirErro
     }
     #[cfg(not(unix))]
     let _ = mode;
-    let mut file = options.open(path).map_err(io_error(path))?;
-    file.write_all(bytes).map_err(io_error(path))?;
-    file.sync_all().map_err(io_error(path))
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 #[cfg(test)]
