@@ -75,6 +75,9 @@ async fn download_with_enable_then_audit_and_profile_check() {
         .arg(&state)
         .args(["profile", "check", "--eid", eid, "--profile"])
         .arg(&package)
+        // Its own registry: the default one in $HOME may belong to another smsr.
+        .arg("--db")
+        .arg(tmp.path().join("check.db"))
         .output()
         .unwrap();
     assert!(
