@@ -39,16 +39,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a service; prints its URL.
+# Starts a service writing to log $1 (in this shell, so cleanup knows its pid).
 serve() {
   local log=$1; shift
   "$smsr" "$@" --listen 127.0.0.1:0 >"$log" 2>"$log.err" &
   pids+=($!)
+}
+
+# The URL a service printed in its log.
+url_of() {
   for _ in $(seq 200); do
-    grep -q "listening on" "$log" 2>/dev/null && break
+    grep -q "listening on" "$1" 2>/dev/null && break
     sleep 0.05
   done
-  sed -n 's/.* listening on //p' "$log"
+  sed -n 's/.* listening on //p' "$1"
 }
 
 "$smsr" pki init --dir "$work/pki" >/dev/null
@@ -56,8 +60,10 @@ echo "== fleet: $fleet_size cards (smsr fleet init, registered into the SM-SR re
 start=$(date +%s%N)
 "$smsr" --db "$work/sr.db" fleet init --dir "$work/fleet" --count "$fleet_size" --pki "$work/pki" >/dev/null
 echo "   made and registered in $(( ($(date +%s%N) - start) / 1000000 )) ms"
-sr=$(serve "$work/sr.log" --db "$work/sr.db" serve sm-sr --pki "$work/pki" --fleet "$work/fleet" --no-pcsc --es5 "$es5")
-dp=$(serve "$work/dp.log" --db "$work/dp.db" serve sm-dp --pki "$work/pki" --sm-sr "$sr")
+serve "$work/sr.log" --db "$work/sr.db" serve sm-sr --pki "$work/pki" --fleet "$work/fleet" --no-pcsc --es5 "$es5"
+sr=$(url_of "$work/sr.log")
+serve "$work/dp.log" --db "$work/dp.db" serve sm-dp --pki "$work/pki" --sm-sr "$sr"
+dp=$(url_of "$work/dp.log")
 common=(--sm-dp "$dp" --sm-sr "$sr" --cert "$work/pki/mno.tls.crt.pem" --key "$work/pki/mno.tls.key.pem"
   --fleet "$work/fleet" --stock-db "$work/dp.db" --users "$users")
 

@@ -26,16 +26,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a service; prints its URL.
+# Starts a service writing to $1 (in this shell, so its pid is kept for the cleanup).
 serve() {
   local out=$1; shift
   "$smsr" "$@" --listen 127.0.0.1:0 >"$out" 2>"$out.err" &
   pids+=($!)
+}
+
+# The URL a service printed.
+url_of() {
   for _ in $(seq 100); do
-    grep -q "listening on" "$out" 2>/dev/null && break
+    grep -q "listening on" "$1" 2>/dev/null && break
     sleep 0.05
   done
-  sed -n 's/.* listening on //p' "$out"
+  sed -n 's/.* listening on //p' "$1"
 }
 
 eid_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["eid"])' "$1"; }
@@ -61,8 +65,10 @@ mkdir -p "$work/fleet"
 for i in $(seq -w 1 "$n"); do
   "$emulator" init --state "$work/fleet/card-$i.json" --pki "$work/pki" --eis-out "$work/eis-$i.json" >/dev/null
 done
-sr=$(serve "$work/sr.out" --db "$work/sr.db" serve sm-sr --pki "$work/pki" --fleet "$work/fleet" --no-pcsc)
-dp=$(serve "$work/dp.out" --db "$work/dp.db" serve sm-dp --pki "$work/pki" --sm-sr "$sr")
+serve "$work/sr.out" --db "$work/sr.db" serve sm-sr --pki "$work/pki" --fleet "$work/fleet" --no-pcsc
+sr=$(url_of "$work/sr.out")
+serve "$work/dp.out" --db "$work/dp.db" serve sm-dp --pki "$work/pki" --sm-sr "$sr"
+dp=$(url_of "$work/dp.out")
 : >"$work/orders"
 mapfile -t iccids < <(stock "$work/dp.db" 898828000000000000)
 i=0
@@ -82,8 +88,10 @@ export SMSR_RUN_DIR="$work/vr" SMSR_VPCD_PORT=35964
 mkdir -p "$SMSR_RUN_DIR"
 cp -r "$work/pki" "$SMSR_RUN_DIR/pki"
 scripts/virtual-reader.sh start >/dev/null
-sr=$(serve "$work/sr2.out" --db "$work/sr2.db" serve sm-sr --pki "$work/pki")
-dp=$(serve "$work/dp2.out" --db "$work/dp2.db" serve sm-dp --pki "$work/pki" --sm-sr "$sr")
+serve "$work/sr2.out" --db "$work/sr2.db" serve sm-sr --pki "$work/pki"
+sr=$(url_of "$work/sr2.out")
+serve "$work/dp2.out" --db "$work/dp2.db" serve sm-dp --pki "$work/pki" --sm-sr "$sr"
+dp=$(url_of "$work/dp2.out")
 "$smsr" eum register "$SMSR_RUN_DIR/eis.json" --sm-sr "$sr" "${eum[@]}" >/dev/null
 eid=$(eid_of "$SMSR_RUN_DIR/eis.json")
 : >"$work/orders2"

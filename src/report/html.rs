@@ -106,11 +106,15 @@ pub fn render(r: &Report) -> String {
         (ReportKind::Load, Some(s)) => format!("load run, scenario <code>{}</code>", escape(s)),
         (ReportKind::Load, None) => "load run".to_owned(),
     };
+    let took = if r.duration_s < 10.0 {
+        format!("{:.1} ms", r.duration_s * 1000.0)
+    } else {
+        format!("{:.1} s", r.duration_s)
+    };
     let _ = write!(
         o,
-        "<p class=\"sub\">{what}; started {} (UTC); {:.1} s</p>",
+        "<p class=\"sub\">{what}; started {} (UTC); {took}</p>",
         escape(&r.started),
-        r.duration_s
     );
     verdict(&mut o, r);
     o.push_str("<h2>Charts</h2>");

@@ -1,4 +1,5 @@
-//! The command line of `smsr-load` (clap derive); every option has an environment variable.
+//! The command line of `smsr-load` (clap derive); the services, the certificate, the fleet, the
+//! stock and the scenario also come from the environment variables `smsr` uses (`SMSR_SM_DP`…).
 
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;

@@ -289,7 +289,7 @@ pub async fn run(args: Args) -> Result<(smsr::report::Report, u8), LoadError> {
     report.operations = run.recorder.operations(seconds, paced);
     report.requests = summary::requests(&metrics);
     report.timeline = run.recorder.timeline();
-    report.stages = summary::stages(&run, now);
+    report.stages = summary::stages(&run, run.recorder.last_flow_end().unwrap_or(now));
     report.steps = run.recorder.all_steps().summary(false);
     summary::analyse(&mut report, &args);
     report.verdict = summary::verdict(&args, &run, &report);

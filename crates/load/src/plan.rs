@@ -150,7 +150,8 @@ impl Pacer {
         self.is_stopped() || lock(&self.state).as_ref().is_some_and(|st| st.stage > i)
     }
 
-    /// When stage `i` ran: its start and end (or now, for the running or stopped stage).
+    /// When stage `i` ran: its start and end (for the last stage run, `now` if that is sooner:
+    /// when its last flow ended).
     pub fn stage_window(&self, i: usize, now: Instant) -> Option<(Instant, Instant)> {
         let guard = lock(&self.state);
         let st = guard.as_ref()?;

@@ -71,6 +71,8 @@ struct Inner {
     failed_checks: Vec<String>,
     /// When each successful flow ended (seconds since the start).
     flows_ok_at: Vec<f64>,
+    /// When the last flow ended.
+    last_end: Option<Instant>,
 }
 
 /// The recorder, shared by every user.
@@ -135,6 +137,7 @@ impl Recorder {
     /// A flow of stage `stage` ended at `end`, due at `due`; `ok` if every operation succeeded.
     pub fn flow_ended(&self, stage: usize, due: Instant, end: Instant, ok: bool) {
         let mut i = lock(&self.inner);
+        i.last_end = Some(i.last_end.map_or(end, |t| t.max(end)));
         let s = i.stage(stage);
         s.ended += 1;
         if ok {
@@ -309,6 +312,11 @@ impl Recorder {
             .iter()
             .filter(|t| **t >= from && **t < to)
             .count() as u64
+    }
+
+    /// When the last flow ended.
+    pub fn last_flow_end(&self) -> Option<Instant> {
+        lock(&self.inner).last_end
     }
 
     /// Flows started and not ended, over every stage.

@@ -284,14 +284,11 @@ pub(super) fn environment(o: &mut String, r: &Report) {
         rows.push((false, vec!["store".into(), escape(s)]));
     }
     if let Some(before) = &e.load_average_before {
-        let after = e.load_average_after.as_deref().unwrap_or("–");
-        rows.push((
-            false,
-            vec![
-                "load average (1, 5, 15 min)".into(),
-                format!("{} before, {} after", escape(before), escape(after)),
-            ],
-        ));
+        let value = match &e.load_average_after {
+            Some(after) => format!("{} before, {} after", escape(before), escape(after)),
+            None => escape(before),
+        };
+        rows.push((false, vec!["load average (1, 5, 15 min)".into(), value]));
     }
     if let Some(p) = &r.provision {
         rows.push((false, vec!["EID".into(), escape(&p.eid)]));
@@ -311,7 +308,7 @@ pub(super) fn environment(o: &mut String, r: &Report) {
             ],
         ));
     }
-    table(o, &["<", "<"], &rows);
+    table(o, &["<what", "<value"], &rows);
     if !r.settings.is_empty() {
         o.push_str("<h2>Settings</h2>");
         let rows: Vec<(bool, Vec<String>)> = r
@@ -319,6 +316,6 @@ pub(super) fn environment(o: &mut String, r: &Report) {
             .iter()
             .map(|(k, v)| (false, vec![escape(k), escape(v)]))
             .collect();
-        table(o, &["<", "<"], &rows);
+        table(o, &["<setting", "<value"], &rows);
     }
 }
