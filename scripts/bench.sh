@@ -6,23 +6,52 @@
 # 12 KB TS.48 package (a built one without ../shared) RUNS times through pcscd + vpcd and with
 # the emulator linked in, over --es5 scp80 and scp03: median per step, APDU count and the ratio
 # to the transport floor.
-# Prints figures; asserts nothing.
+# Then the fleet figures (README "Speed"): sustained DownloadProfile rate of the 12 KB package
+# through both services over 1,000 linked-in cards for DURATION s, on SQLite and with two
+# SM-SR and two SM-DP instances on one PostgreSQL; the latency at half that rate; the stress
+# knee. Release build (PROFILE=debug for a debug one). Prints figures; asserts nothing.
 #
 #   scripts/bench.sh [COUNT] [RUNS]   COUNT round trips with tuning (default 2000), 40 without;
 #                                      RUNS provisionings per transport (default 10)
+#   FLEET_RATE=60 PG_RATE=20 DURATION=60 SYNC=normal SKIP_TRANSPORT=1 scripts/bench.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 count=${1:-2000}
 runs=${2:-10}
 
+profile_dir=${PROFILE:-release}
 scripts/install-deps.sh
-cargo build --quiet --workspace --bins
+if [ "$profile_dir" = release ]; then
+  cargo build --quiet --release --workspace --bins
+else
+  cargo build --quiet --workspace --bins
+fi
+bin=$root/target/$profile_dir
+export SMSR_BIN_DIR=$bin
+fleet() {
+  # The fleet figures: SQLite, then two instances of each service on one PostgreSQL.
+  local rate=${FLEET_RATE:-60} pg_rate=${PG_RATE:-20} duration=${DURATION:-60}
+  local out=$root/target/bench-fleet template=$shared/testdata/saip-ts48/TS48V5-SAIP2-3-NOBERTLV-UNIQUE.der
+  [ -f "$template" ] || { echo "bench: no $template: the fleet figures need it" >&2; return 0; }
+  echo "== fleet, SQLite (--db-sync ${SYNC:-normal}): $rate/s, then $((rate / 2))/s, then the stress ramp"
+  SMSR_DB_SYNC=${SYNC:-normal} FLEET=1000 RATES=$rate,$((rate / 2)) DURATION=$duration \
+    STRESS_RATE=$((rate / 2)) RAMP=1.25 STAGE=15 MAX_STAGES=8 TEMPLATE=$template OUT=$out/sqlite \
+    scripts/load-bench.sh || true
+  echo "== fleet, two SM-SR and two SM-DP instances on one PostgreSQL (fsync on): $pg_rate/s"
+  PG_FSYNC=on FLEET=1000 RATES=$pg_rate DURATION=$duration INSTANCES=2 TEMPLATE=$template \
+    OUT=$out/postgres MAX_STAGES=0 scripts/load-bench.sh || true
+}
+shared=${SMSR_SHARED:-$root/../shared}
+if [ -n "${SKIP_TRANSPORT:-}" ]; then
+  fleet
+  exit 0
+fi
 export SMSR_RUN_DIR="$root/target/bench-virtual-reader"
 rm -rf "$SMSR_RUN_DIR"
 trap 'scripts/virtual-reader.sh stop' EXIT
 reader=$(scripts/virtual-reader.sh start)
-smsr=target/debug/smsr
+smsr=$bin/smsr
 
 echo "== through pcscd + vpcd, emulator with socket tuning"
 "$smsr" --reader "$reader" bench -n "$count"
@@ -35,11 +64,10 @@ echo "== emulator linked in (no pcscd)"
 # Another card: the one in the reader is served by its emulator, which holds its state file.
 # This one also takes the in-process provisionings below (the reader's card has moved its SCP80
 # counter past a new registry's).
-target/debug/euicc-emulator init --state "$SMSR_RUN_DIR/card2.json" --pki "$SMSR_RUN_DIR/pki" \
+"$bin/euicc-emulator" init --state "$SMSR_RUN_DIR/card2.json" --pki "$SMSR_RUN_DIR/pki" \
   --eis-out "$SMSR_RUN_DIR/eis2.json" >/dev/null
 "$smsr" --transport emulator --emulator-state "$SMSR_RUN_DIR/card2.json" bench -n "$count"
 
-shared=${SMSR_SHARED:-$root/../shared}
 profile="$shared/testdata/saip-ts48/TS48V5-SAIP2-3-NOBERTLV-UNIQUE.der"
 if [ ! -f "$profile" ]; then
   echo "bench: no $profile: a built profile instead" >&2
@@ -48,7 +76,7 @@ if [ ! -f "$profile" ]; then
     --ki 000102030405060708090A0B0C0D0E0F --opc 00112233445566778899AABBCCDDEEFF --out "$profile" >/dev/null
 fi
 scripts/virtual-reader.sh restart-emulator >/dev/null
-bench=(target/debug/provision-bench --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis.json"
+bench=("$bin/provision-bench" --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis.json"
        --profile "$profile" --runs "$runs")
 
 echo "== provisioning through pcscd + vpcd (--es5 scp80)"
@@ -58,8 +86,10 @@ echo "== provisioning through pcscd + vpcd (--es5 scp03)"
 
 echo "== provisioning with the emulator linked in (--es5 scp80)"
 scripts/virtual-reader.sh stop >/dev/null
-target/debug/provision-bench --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
+"$bin/provision-bench" --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
   --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json"
 echo "== provisioning with the emulator linked in (--es5 scp03)"
-target/debug/provision-bench --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
+"$bin/provision-bench" --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
   --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json" --es5 scp03
+
+fleet

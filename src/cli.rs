@@ -93,6 +93,19 @@ pub struct GlobalArgs {
     /// $XDG_DATA_HOME/smsr/smsr.db or ~/.local/share/smsr/smsr.db.
     #[arg(long, global = true, value_name = "FILE", env = "SMSR_DB")]
     pub db: Option<PathBuf>,
+    /// What a SQLite commit (registry, stock) survives: `full` syncs the log at every commit
+    /// (a crash of the machine loses nothing committed); `normal` syncs it at checkpoints only
+    /// (a crash of the process loses nothing, one of the machine may undo the last commits).
+    /// README "Durability".
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "LEVEL",
+        default_value = "full",
+        env = "SMSR_DB_SYNC"
+    )]
+    pub db_sync: crate::db::sqlite::Durability,
     /// More diagnostics on stderr (-v: each APDU, -vv: debug).
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

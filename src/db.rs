@@ -8,14 +8,19 @@
 //! differs (schema DDL, the schema version's home, locks) the stores choose by [`Dialect`].
 //!
 //! - SQLite: every write transaction is `BEGIN IMMEDIATE` (the write lock taken first, other
-//!   connections waiting up to the busy timeout).
+//!   connections waiting up to the busy timeout), after this process's write gate for the file
+//!   ([`sqlite::hold_gate`]). Files are opened by [`sqlite::open_file`].
 //! - PostgreSQL: transactions are `READ COMMITTED`; a write that reads to decide takes the
 //!   row or advisory lock it needs ([`Tx::lock_key`]).
 //!
 //! Both are blocking. The PostgreSQL client (the sync `postgres` crate) drives its connection
 //! on a small runtime of its own, which panics inside a Tokio runtime's worker thread: the
 //! services open and use their stores in `spawn_blocking` threads (or before their runtime
-//! starts), never in async code directly. Each store opens one connection (no pool).
+//! starts), never in async code directly. Each store holds one connection; the services keep
+//! stores open between uses in a [`pool::Pool`].
+
+pub mod pool;
+pub mod sqlite;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -353,12 +358,14 @@ pub trait Sql {
 }
 
 fn sqlite_exec(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<u64, DbError> {
-    let n = c.execute(sql, rusqlite::params_from_iter(params.iter()))?;
+    let n = c
+        .prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(params.iter()))?;
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
 }
 
 fn sqlite_rows(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError> {
-    let mut st = c.prepare(sql)?;
+    let mut st = c.prepare_cached(sql)?;
     let n = st.column_count();
     let rows = st.query_map(rusqlite::params_from_iter(params.iter()), |r| {
         sqlite_row(r, n)
@@ -392,6 +399,15 @@ impl Db {
         Ok(Self::Postgres(Box::new(Mutex::new(client))))
     }
 
+    /// Whether the connection can serve again (a PostgreSQL connection the server closed
+    /// cannot).
+    pub fn reusable(&self) -> bool {
+        match self {
+            Self::Sqlite(_) => true,
+            Self::Postgres(c) => !lock(c).is_closed(),
+        }
+    }
+
     /// The SQLite connection, if it is one.
     pub fn sqlite(&self) -> Option<&rusqlite::Connection> {
         match self {
@@ -405,7 +421,11 @@ impl Db {
     pub fn tx(&mut self) -> Result<Tx<'_>, DbError> {
         Ok(match self {
             Self::Sqlite(c) => {
-                Tx::Sqlite(c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+                let gate = sqlite::hold_gate(c);
+                Tx::Sqlite(
+                    c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+                    gate,
+                )
             }
             Self::Postgres(c) => Tx::Postgres(RefCell::new(
                 c.get_mut()
@@ -452,7 +472,8 @@ impl Sql for Db {
 
 /// A transaction; dropped without [`Tx::commit`], it rolls back.
 pub enum Tx<'a> {
-    Sqlite(rusqlite::Transaction<'a>),
+    /// The transaction, then the write gate it holds (dropped after it: fields drop in order).
+    Sqlite(rusqlite::Transaction<'a>, Option<sqlite::GateHeld>),
     Postgres(RefCell<postgres::Transaction<'a>>),
 }
 
@@ -466,7 +487,11 @@ impl Tx<'_> {
     /// Commits.
     pub fn commit(self) -> Result<(), DbError> {
         match self {
-            Self::Sqlite(t) => Ok(t.commit()?),
+            Self::Sqlite(t, gate) => {
+                let done = t.commit();
+                drop(gate);
+                Ok(done?)
+            }
             Self::Postgres(t) => Ok(t.into_inner().commit()?),
         }
     }
@@ -476,7 +501,7 @@ impl Tx<'_> {
     /// IMMEDIATE` took already).
     pub fn lock_key(&self, key: &str) -> Result<(), DbError> {
         match self {
-            Self::Sqlite(_) => Ok(()),
+            Self::Sqlite(..) => Ok(()),
             // `exec`: the function returns `void`, which no row reader takes.
             Self::Postgres(_) => self
                 .exec("SELECT pg_advisory_xact_lock(hashtext(?1))", vals![key])
@@ -488,21 +513,21 @@ impl Tx<'_> {
 impl Sql for Tx<'_> {
     fn dialect(&self) -> Dialect {
         match self {
-            Self::Sqlite(_) => Dialect::Sqlite,
+            Self::Sqlite(..) => Dialect::Sqlite,
             Self::Postgres(_) => Dialect::Postgres,
         }
     }
 
     fn exec(&self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
         match self {
-            Self::Sqlite(t) => sqlite_exec(t, sql, params),
+            Self::Sqlite(t, _) => sqlite_exec(t, sql, params),
             Self::Postgres(t) => Ok(t.borrow_mut().execute(&pg_sql(sql), &pg_params(params))?),
         }
     }
 
     fn rows(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError> {
         match self {
-            Self::Sqlite(t) => sqlite_rows(t, sql, params),
+            Self::Sqlite(t, _) => sqlite_rows(t, sql, params),
             Self::Postgres(t) => t
                 .borrow_mut()
                 .query(&pg_sql(sql), &pg_params(params))?
@@ -514,7 +539,7 @@ impl Sql for Tx<'_> {
 
     fn batch(&self, sql: &str) -> Result<(), DbError> {
         match self {
-            Self::Sqlite(t) => Ok(t.execute_batch(sql)?),
+            Self::Sqlite(t, _) => Ok(t.execute_batch(sql)?),
             Self::Postgres(t) => Ok(t.borrow_mut().batch_execute(sql)?),
         }
     }

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         .with_env_filter(env_filter)
         .with_writer(std::io::stderr)
         .init();
+    smsr::db::sqlite::set_durability(cli.global.db_sync);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -5,6 +5,7 @@
 
 use crate::adapter::Adapter;
 use crate::card::Card;
+use crate::state::journal::{self, Journal};
 use crate::state::{CardState, Durability, StateLock};
 use crate::{EmulatorError, ATR};
 use smsr_proto::StatusWord;
@@ -24,8 +25,30 @@ pub struct Emulator {
     /// How the state file is written after a command that changed the state.
     durability: Durability,
     powered: bool,
-    /// The lock on the state file, held until the emulator is dropped; `None` in memory.
+    /// The state file's journal, when new states are appended to it ([`Emulator::with_journal`]).
+    journal: Option<Journal>,
+    /// The lock on the state file, held until the emulator is dropped; `None` in memory. Last:
+    /// fields drop in order, and the journal is folded in before the lock goes.
     lock: Option<StateLock>,
+}
+
+impl Drop for Emulator {
+    /// Folds the journal into the state file (before the lock goes): the state file alone is
+    /// the state again. On failure the journal stays, and the next open folds it.
+    fn drop(&mut self) {
+        let (Some(j), Some(path)) = (self.journal.take(), &self.state_path) else {
+            return;
+        };
+        if !j.is_empty() {
+            if let Err(e) = self.adapter.card().state().save_with(path, self.durability) {
+                tracing::error!("cannot fold the journal into the card state: {e}");
+                return;
+            }
+        }
+        if let Err(e) = j.remove() {
+            tracing::warn!("cannot remove the card state journal: {e}");
+        }
+    }
 }
 
 impl Emulator {
@@ -35,6 +58,16 @@ impl Emulator {
     pub fn open(path: &Path) -> Result<Self, EmulatorError> {
         let lock = StateLock::acquire(path)?;
         let state = CardState::load(path)?;
+        // A journal left by a card that was not closed (its process killed): its last state,
+        // loaded above, goes into the state file and the journal away.
+        let left = journal::journal_path(path);
+        if left.symlink_metadata().is_ok() {
+            state.save(path)?;
+            std::fs::remove_file(&left).map_err(|source| EmulatorError::Io {
+                path: left.clone(),
+                source,
+            })?;
+        }
         Ok(Self::with_store(state, Some(path.to_path_buf())).with_lock(lock))
     }
 
@@ -73,6 +106,7 @@ impl Emulator {
             state_path,
             durability: Durability::default(),
             powered: true,
+            journal: None,
             lock: None,
         }
     }
@@ -88,6 +122,21 @@ impl Emulator {
     pub fn with_durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
+    }
+
+    /// Appends each new state to the state file's journal and folds it into the state file
+    /// when the emulator is dropped or the journal grows past [`journal::COMPACT_AT`]
+    /// ([`crate::state::journal`]): for a card opened for a while and closed (a fleet card in
+    /// a service). Other readers see the state file as it was when the card was opened until
+    /// then. No effect on a card in memory.
+    pub fn with_journal(mut self) -> Result<Self, EmulatorError> {
+        if let Some(path) = &self.state_path {
+            self.journal = Some(Journal::open(path).map_err(|source| EmulatorError::Io {
+                path: journal::journal_path(path),
+                source,
+            })?);
+        }
+        Ok(self)
     }
 
     /// The non-volatile state.
@@ -136,7 +185,21 @@ impl Emulator {
         let Some(path) = &self.state_path else {
             return true;
         };
-        match self.adapter.card().state().save_with(path, self.durability) {
+        let state = self.adapter.card().state();
+        let saved = match self.journal.as_mut() {
+            Some(j) => state.append_to(path, j, self.durability).and_then(|()| {
+                if j.len() < journal::COMPACT_AT {
+                    return Ok(());
+                }
+                state.save_with(path, self.durability)?;
+                j.clear().map_err(|source| EmulatorError::Io {
+                    path: journal::journal_path(path),
+                    source,
+                })
+            }),
+            None => state.save_with(path, self.durability),
+        };
+        match saved {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!("cannot persist the card state: {e}");
@@ -277,6 +340,45 @@ mod tests {
         ));
         std::fs::write(&path, [0xFFu8, 0x00, 0x12]).unwrap();
         assert!(Emulator::open(&path).is_err());
+    }
+
+    #[test]
+    fn a_journaled_card_appends_and_folds_its_journal_in_when_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        drop(Emulator::create(&path, state(), false).unwrap());
+        let before = std::fs::read(&path).unwrap();
+        let mut e = Emulator::open(&path).unwrap().with_journal().unwrap();
+        let kvn = e.state().kvns()[0];
+        assert!(e
+            .adapter
+            .card_mut()
+            .state_mut()
+            .set_sequence_counter(kvn, 7));
+        assert_eq!(send(&mut e, SELECT_ECASD), "9000");
+        assert_ne!(*e.state(), state());
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "no replace while open"
+        );
+        let journal = journal::journal_path(&path);
+        assert!(journal.metadata().unwrap().len() > 0);
+        // Killed now: the files left say the new state (a copy of them stands for them).
+        let copy = dir.path().join("copy.json");
+        std::fs::copy(&path, &copy).unwrap();
+        std::fs::copy(&journal, journal::journal_path(&copy)).unwrap();
+        assert_eq!(CardState::load(&copy).unwrap(), *e.state());
+        drop(Emulator::open(&copy).unwrap());
+        assert!(!journal::journal_path(&copy).exists(), "folded in at open");
+        assert_eq!(CardState::load(&copy).unwrap(), *e.state());
+        let now = e.state().to_json();
+        drop(e);
+        assert!(!journal.exists(), "folded in when closed");
+        assert_eq!(
+            CardState::load(&path).unwrap(),
+            CardState::from_json(&now).unwrap()
+        );
     }
 
     #[test]

@@ -54,6 +54,7 @@
 
 mod es8;
 mod file;
+pub mod journal;
 pub mod lock;
 mod profiles;
 
@@ -361,6 +362,20 @@ impl CardState {
             path: path.to_path_buf(),
             source,
         })?;
+        // A card closed without folding its journal in: the journal's last state is the card's.
+        let journaled = journal::last_state(path).map_err(|source| EmulatorError::Io {
+            path: journal::journal_path(path),
+            source,
+        })?;
+        let text = match journaled {
+            Some(bytes) => {
+                Zeroizing::new(String::from_utf8(bytes).map_err(|_| EmulatorError::Io {
+                    path: journal::journal_path(path),
+                    source: io::Error::new(io::ErrorKind::InvalidData, "a record is not UTF-8"),
+                })?)
+            }
+            None => text,
+        };
         let packages = packages_dir(path);
         let decoded = file::decode(&text, file::Packages::Files(&packages)).map_err(|source| {
             EmulatorError::State {
@@ -389,6 +404,43 @@ impl CardState {
     /// [`CardState::save`] with the given durability (the emulator saves after every command
     /// with its own, [`Durability::Atomic`] unless asked for more).
     pub fn save_with(&self, path: &Path, durability: Durability) -> Result<(), EmulatorError> {
+        let (dir, named) = self.write_packages(path, durability)?;
+        let json = file::encode(self, file::Packages::Files(&dir));
+        replace_file(path, json.as_bytes(), durability).map_err(|source| EmulatorError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        remove_unnamed_packages(&dir, &named);
+        Ok(())
+    }
+
+    /// [`CardState::save_with`] into the state file's journal: the packages written as there,
+    /// the state appended to `journal` ([`journal`]).
+    pub fn append_to(
+        &self,
+        path: &Path,
+        journal: &mut journal::Journal,
+        durability: Durability,
+    ) -> Result<(), EmulatorError> {
+        let (dir, named) = self.write_packages(path, durability)?;
+        let json = file::encode(self, file::Packages::Files(&dir));
+        journal
+            .append(json.as_bytes(), durability == Durability::Synced)
+            .map_err(|source| EmulatorError::Io {
+                path: journal::journal_path(path),
+                source,
+            })?;
+        remove_unnamed_packages(&dir, &named);
+        Ok(())
+    }
+
+    /// Writes the installed packages the package directory lacks; returns the directory and
+    /// the files the state names.
+    fn write_packages(
+        &self,
+        path: &Path,
+        durability: Durability,
+    ) -> Result<(PathBuf, Vec<PathBuf>), EmulatorError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| EmulatorError::Io { path, source }
@@ -406,10 +458,7 @@ impl CardState {
             }
             named.push(file);
         }
-        let json = file::encode(self, file::Packages::Files(&dir));
-        replace_file(path, json.as_bytes(), durability).map_err(io(path))?;
-        remove_unnamed_packages(&dir, &named);
-        Ok(())
+        Ok((dir, named))
     }
 }
 
@@ -426,6 +475,9 @@ pub fn packages_dir(state_path: &Path) -> PathBuf {
 /// Removes the `.der` files of `dir` that the state no longer names (best effort: a file left
 /// behind is only unused).
 fn remove_unnamed_packages(dir: &Path, named: &[PathBuf]) {
+    if named.is_empty() && dir.symlink_metadata().is_err() {
+        return;
+    }
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };

@@ -210,7 +210,12 @@ pub(crate) fn link_for(
 ) -> Result<Box<dyn es5::Es5Link>, CliError> {
     let eis = registry.eis(eid)?;
     let card = open_card(g)?;
-    Ok(link::open(card, &eis, es5.es5.into(), registry.path())?)
+    Ok(link::open(
+        card,
+        &eis,
+        es5.es5.into(),
+        &Registry::pool(registry.path(), 2),
+    )?)
 }
 
 impl From<Es5Choice> for LinkKind {

@@ -296,12 +296,13 @@ impl Cards {
 /// the lease back; a process outside the lease (`smsr` run by hand) may hold it a moment.
 const FLEET_OPEN_WAIT: Duration = Duration::from_secs(2);
 
-/// Opens a fleet card's state file for one operation (closed when dropped), waiting up to
+/// Opens a fleet card's state file for one operation (closed when dropped; its new states go
+/// to the state file's journal meanwhile, [`InProcess::open_journaled`]), waiting up to
 /// [`FLEET_OPEN_WAIT`] for a process that holds it.
 fn open_fleet_card(state: &Path) -> Result<InProcess, TransportError> {
     let started = std::time::Instant::now();
     loop {
-        match InProcess::open(state) {
+        match InProcess::open_journaled(state) {
             Err(TransportError::EmulatorInUse { .. }) if started.elapsed() < FLEET_OPEN_WAIT => {
                 std::thread::sleep(Duration::from_millis(20));
             }

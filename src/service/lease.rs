@@ -7,7 +7,8 @@ use super::binding::registry_error;
 use super::envelope::{reason, subject, FunctionError};
 use crate::sm_sr::registry::Registry;
 use smsr_proto::gp::get_data::Eid;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How long a card's lease lasts unless renewed; an operation renews it every third of that.
@@ -54,53 +55,65 @@ pub(super) fn take(
     }
 }
 
-/// Renews a card's lease every third of [`LEASE_TTL`] while an operation runs (its own
-/// registry connection, opened at the first renewal); stops when dropped.
-pub(super) struct Renewal {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+/// The cards whose operations run now in this instance: their leases are renewed by the
+/// instance's lease keeper (one thread for all, every third of [`LEASE_TTL`]) as long as
+/// their [`Running`] guard lives.
+#[derive(Debug, Default)]
+pub(super) struct RunningSet(Mutex<HashMap<Eid, usize>>);
 
-impl Renewal {
-    pub(super) fn start(db: PathBuf, eid: Eid, owner: String) -> Self {
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let mut registry = None;
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(LEASE_TTL / 3)
-            {
-                if registry.is_none() {
-                    registry = Registry::open(&db)
-                        .map_err(|e| tracing::warn!("lease on {eid} not renewed: {e}"))
-                        .ok();
-                }
-                if let Some(r) = registry.as_mut() {
-                    match r.renew_lease(&eid, &owner, LEASE_TTL) {
-                        Ok(true) => {}
-                        Ok(false) => tracing::warn!("lease on {eid} lost: it expired"),
-                        Err(e) => tracing::warn!("lease on {eid} not renewed: {e}"),
-                    }
-                }
-            }
-        });
-        Self {
-            stop: Some(stop),
-            thread: Some(thread),
+impl RunningSet {
+    /// Marks an operation on `eid` running until the guard is dropped.
+    pub(super) fn enter(self: &Arc<Self>, eid: Eid) -> Running {
+        *lock(&self.0).entry(eid).or_default() += 1;
+        Running {
+            set: Arc::clone(self),
+            eid,
         }
+    }
+
+    /// The cards with a running operation.
+    pub(super) fn eids(&self) -> Vec<Eid> {
+        lock(&self.0).keys().copied().collect()
     }
 }
 
-impl Drop for Renewal {
+/// An operation running on a card ([`RunningSet::enter`]).
+#[derive(Debug)]
+pub(super) struct Running {
+    set: Arc<RunningSet>,
+    eid: Eid,
+}
+
+impl Drop for Running {
     fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let mut map = lock(&self.set.0);
+        if let Some(n) = map.get_mut(&self.eid) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.eid);
+            }
         }
     }
 }
 
-impl std::fmt::Debug for Renewal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Renewal")
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_set_counts_operations_per_card() {
+        let set = Arc::new(RunningSet::default());
+        let eid: Eid = "89001999000010000000000000000022".parse().unwrap();
+        let a = set.enter(eid);
+        let b = set.enter(eid);
+        assert_eq!(set.eids(), [eid]);
+        drop(a);
+        assert_eq!(set.eids(), [eid]);
+        drop(b);
+        assert!(set.eids().is_empty());
     }
 }

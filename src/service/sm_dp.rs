@@ -27,7 +27,7 @@ use crate::hexfmt;
 use crate::sm_dp::es3_link::{Es3Link, SendData};
 use crate::sm_dp::es8::{self, SmDp};
 use crate::sm_dp::provision::Timer;
-use crate::sm_dp::stock::{Stock, StockError};
+use crate::sm_dp::stock::{Stock, StockError, StockPool};
 use crate::sm_sr::eis::Eis;
 use crate::sm_sr::es5::Es5Error;
 use crate::tls::Role;
@@ -49,6 +49,9 @@ pub const FUNCTIONS: &[Function] = &[
     Function::new("es2", "UpdatePolicyRules", Role::Mno, Kind::Answer),
 ];
 
+/// The most stock connections the service opens (see the SM-SR's registry connections).
+const STOCK_CONNECTIONS: usize = 12;
+
 /// How the SM-DP service runs.
 #[derive(Debug, Clone)]
 pub struct SmDpConfig {
@@ -69,13 +72,17 @@ pub struct SmDpService {
     ops: Operations,
     turns: Turns,
     stopping: AtomicBool,
+    /// The stock's connections, kept open between requests.
+    stocks: Arc<StockPool>,
 }
 
 impl SmDpService {
     /// The service with the SM-DP's ES8 identity `dp`, driving the SM-SR at `sm_sr`.
     pub fn new(config: SmDpConfig, dp: SmDp, sm_sr: &str) -> Result<Arc<Self>, FunctionError> {
-        let mut stock =
-            Stock::open(&config.db).map_err(|e| FunctionError::execution(e.to_string()))?;
+        let stocks = Stock::pool(&config.db, STOCK_CONNECTIONS);
+        let mut stock = stocks
+            .get()
+            .map_err(|e| FunctionError::execution(e.to_string()))?;
         // Downloads this SM-DP was running when it stopped did not end: their profiles go
         // back to the stock.
         for iccid in stock
@@ -84,6 +91,7 @@ impl SmDpService {
         {
             tracing::warn!("profile {iccid}: its download did not end; available again");
         }
+        drop(stock);
         let sm_sr = Client::new(sm_sr, config.client.clone())
             .map_err(|e| FunctionError::execution(e.to_string()))?;
         Ok(Arc::new(Self {
@@ -93,6 +101,7 @@ impl SmDpService {
             ops: Operations::default(),
             turns: Turns::default(),
             stopping: AtomicBool::new(false),
+            stocks,
         }))
     }
 
@@ -209,9 +218,9 @@ impl SmDpService {
             Some(p) => Some(super::binding::pol2_from(p)?),
             None => None,
         };
-        let db = self.config.db.clone();
+        let stocks = Arc::clone(&self.stocks);
         let (i, e) = (iccid.clone(), eid.to_owned());
-        let der = tokio::task::spawn_blocking(move || Stock::open(&db)?.reserve(&i, &e))
+        let der = tokio::task::spawn_blocking(move || stocks.get()?.reserve(&i, &e))
             .await
             .map_err(|e| FunctionError::execution(e.to_string()))?
             .map_err(|e| stock_error(&e, &iccid))?;
@@ -312,9 +321,9 @@ impl SmDpService {
     }
 
     async fn release(&self, iccid: &str) {
-        let db = self.config.db.clone();
+        let stocks = Arc::clone(&self.stocks);
         let iccid = iccid.to_owned();
-        let _ = tokio::task::spawn_blocking(move || Stock::open(&db)?.release(&iccid)).await;
+        let _ = tokio::task::spawn_blocking(move || stocks.get()?.release(&iccid)).await;
     }
 
     /// Calls an ES3 function of the SM-SR for the order `parent` (call identifier
@@ -452,12 +461,13 @@ impl SmDpService {
             }
             Ok(aid_text)
         })();
-        let db = self.config.db.clone();
+        let stocks = &self.stocks;
         match result {
             Ok(aid) => {
                 let total_ms = start.elapsed().as_secs_f64() * 1000.0;
                 timer.finish(total_ms);
-                Stock::open(&db)
+                stocks
+                    .get()
                     .and_then(|mut s| s.downloaded(&order.iccid))
                     .map_err(|e| FunctionError::execution(e.to_string()))?;
                 let apdus: u64 = timer.steps.iter().map(|s| s.apdus).sum();
@@ -481,7 +491,7 @@ impl SmDpService {
                 let on_card = created.is_none() && e.reason == reason::ALREADY_IN_USE;
                 if completed || on_card {
                     // The profile is on the card: it stays out of the stock.
-                    let _ = Stock::open(&db).and_then(|mut s| s.downloaded(&order.iccid));
+                    let _ = stocks.get().and_then(|mut s| s.downloaded(&order.iccid));
                 } else {
                     if created.is_some() {
                         // A half-done ISD-P holds no profile: it goes, and the profile returns
@@ -491,7 +501,7 @@ impl SmDpService {
                             tracing::warn!("clean-up of the ISD-P for {}: {d}", order.iccid);
                         }
                     }
-                    let _ = Stock::open(&db).and_then(|mut s| s.release(&order.iccid));
+                    let _ = stocks.get().and_then(|mut s| s.release(&order.iccid));
                 }
                 if let Some(step) = at {
                     e.message = format!("DownloadProfile stopped at {step}: {}", e.message);

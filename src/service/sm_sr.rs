@@ -35,7 +35,7 @@ use super::{reply_to, Function, Kind};
 use crate::hexfmt;
 use crate::sm_sr::es5::{self, Es5Error, Es5Link, ProfileChange};
 use crate::sm_sr::link::{self, LinkKind};
-use crate::sm_sr::registry::{IsdpRecord, Registry};
+use crate::sm_sr::registry::{IsdpRecord, Registry, RegistryPool};
 use crate::sm_sr::{eis::Eis, relay};
 use crate::tls::Role;
 use crate::transport::count::Counts;
@@ -93,7 +93,20 @@ pub struct SmSr {
     stopping: AtomicBool,
     /// ES5 links kept open for the next operation on the card (`moreToDo`).
     sessions: Mutex<HashMap<Eid, Session>>,
+    /// The registry connections, kept open between requests.
+    registries: Arc<RegistryPool>,
+    /// The SCP80 links' connections, for their counter reservations: a pool of their own,
+    /// since a link takes one while its operation holds one of `registries`.
+    counters: Arc<RegistryPool>,
+    /// The cards with an operation running here, whose leases the keeper renews.
+    running: Arc<lease::RunningSet>,
 }
+
+/// The most registry connections an instance opens for its requests and card operations, and
+/// for its SCP80 counters: with a PostgreSQL registry, two instances and their SM-DPs stay
+/// under the server's default of 100 clients.
+const REGISTRY_CONNECTIONS: usize = 20;
+const COUNTER_CONNECTIONS: usize = 6;
 
 /// How long an ES5 link kept open for `moreToDo` waits for the next operation.
 const SESSION_IDLE: Duration = Duration::from_secs(60);
@@ -119,7 +132,10 @@ impl SmSr {
     /// a PostgreSQL registry, call it outside async code (before the runtime, or in
     /// `spawn_blocking`; see [`crate::db`]).
     pub fn new(config: SmSrConfig, cards: Arc<Cards>) -> Result<Arc<Self>, FunctionError> {
-        Registry::open(&config.db).map_err(|e| registry_error(&e))?;
+        let registries = Registry::pool(&config.db, REGISTRY_CONNECTIONS);
+        let counters = Registry::pool(&config.db, COUNTER_CONNECTIONS);
+        // Opened (and migrated) now: a registry that cannot be used stops the start.
+        registries.get().map_err(|e| registry_error(&e))?;
         let mut nonce = [0u8; 4];
         getrandom::getrandom(&mut nonce).map_err(|e| FunctionError::execution(e.to_string()))?;
         let instance = format!(
@@ -135,8 +151,11 @@ impl SmSr {
             ops: Operations::default(),
             stopping: AtomicBool::new(false),
             sessions: Mutex::default(),
+            registries,
+            counters,
+            running: Arc::default(),
         });
-        keep_sessions(Arc::downgrade(&me));
+        keep_leases(Arc::downgrade(&me));
         Ok(me)
     }
 
@@ -319,11 +338,11 @@ impl SmSr {
     ) -> Result<Value, FunctionError> {
         let start = Instant::now();
         let before = Counts::snapshot();
-        let mut registry = Registry::open(&self.config.db).map_err(|e| registry_error(&e))?;
+        let mut registry = self.registries.get().map_err(|e| registry_error(&e))?;
         lease::take(&mut registry, eid, &self.instance, deadline)?;
-        let renewal = lease::Renewal::start(self.config.db.clone(), *eid, self.instance.clone());
+        let running = self.running.enter(*eid);
         let result = self.drive(&mut registry, eid, work, keep);
-        drop(renewal);
+        drop(running);
         let kept = keep && result.is_ok();
         let lease = if kept {
             // Renewed by the session keeper while the session stays open.
@@ -369,7 +388,7 @@ impl SmSr {
                     FunctionError::new(subject::EID, reason::UNAVAILABLE, e.to_string())
                         .about(eid.to_string())
                 })?;
-                link::open_send(card, &eis, self.config.es5, &self.config.db)
+                link::open_send(card, &eis, self.config.es5, &self.counters)
                     .map_err(|e| es5_error(&e))?
             }
         };
@@ -389,7 +408,7 @@ impl SmSr {
     /// Checks a request against the registry (blocking) and prepares its answer or its card
     /// work.
     fn check(&self, f: &Function, r: &FunctionRequest) -> Result<Prepared, FunctionError> {
-        let mut registry = Registry::open(&self.config.db).map_err(|e| registry_error(&e))?;
+        let mut registry = self.registries.get().map_err(|e| registry_error(&e))?;
         if f.name == "RegisterEIS" {
             let doc = r.body.get("eis").ok_or_else(|| {
                 FunctionError::new(
@@ -527,37 +546,42 @@ impl SmSr {
     }
 }
 
-/// While the service lives: every third of [`LEASE_TTL`], renews the leases of the cards whose
-/// ES5 link a `moreToDo` session keeps open, and closes the sessions idle for
-/// [`SESSION_IDLE`] (their leases then run out; an operation of this instance that took one
-/// again renews it itself). An instance that dies so holds no card longer than [`LEASE_TTL`].
-fn keep_sessions(service: std::sync::Weak<SmSr>) {
-    std::thread::spawn(move || {
-        let mut registry: Option<Registry> = None;
-        loop {
-            std::thread::sleep(LEASE_TTL / 3);
-            let Some(me) = service.upgrade() else {
-                return;
-            };
-            let open: Vec<Eid> = {
-                let mut sessions = lock(&me.sessions);
-                sessions.retain(|_, s| s.since.elapsed() < SESSION_IDLE);
-                sessions.keys().copied().collect()
-            };
-            if open.is_empty() {
+/// While the service lives, every third of [`LEASE_TTL`]: renews the leases of the cards with
+/// an operation running ([`lease::RunningSet`]) and of those whose ES5 link a `moreToDo`
+/// session keeps open, and closes the sessions idle for [`SESSION_IDLE`] (their leases then
+/// run out; an operation of this instance that takes one again renews it). An instance that
+/// dies so holds no card longer than [`LEASE_TTL`].
+fn keep_leases(service: std::sync::Weak<SmSr>) {
+    std::thread::spawn(move || loop {
+        std::thread::sleep(LEASE_TTL / 3);
+        let Some(me) = service.upgrade() else {
+            return;
+        };
+        let mut cards: Vec<Eid> = {
+            let mut sessions = lock(&me.sessions);
+            sessions.retain(|_, s| s.since.elapsed() < SESSION_IDLE);
+            sessions.keys().copied().collect()
+        };
+        cards.extend(me.running.eids());
+        cards.sort_unstable();
+        cards.dedup();
+        if cards.is_empty() {
+            continue;
+        }
+        let mut registry = match me.registries.get() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("card leases not renewed: {e}");
                 continue;
             }
-            if registry.is_none() {
-                registry = Registry::open(&me.config.db)
-                    .map_err(|e| tracing::warn!("session leases not renewed: {e}"))
-                    .ok();
-            }
-            for eid in open {
-                if let Some(r) = registry.as_mut() {
-                    if let Err(e) = r.renew_lease(&eid, &me.instance, LEASE_TTL) {
-                        tracing::warn!("lease on {eid} not renewed: {e}");
-                        registry = None;
-                    }
+        };
+        for eid in cards {
+            match registry.renew_lease(&eid, &me.instance, LEASE_TTL) {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!("lease on {eid} lost: it expired"),
+                Err(e) => {
+                    tracing::warn!("lease on {eid} not renewed: {e}");
+                    break;
                 }
             }
         }

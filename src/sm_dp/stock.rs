@@ -12,10 +12,12 @@ use rusqlite::Connection;
 use serde::Serialize;
 use smsr_proto::saip::Package;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
 
-/// How long a writer waits for another one.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::db::sqlite::BUSY_TIMEOUT;
+
+/// Stocks kept open between uses ([`Stock::pool`]).
+pub type StockPool = db::pool::Pool<Stock, StockError>;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS stock (
     iccid TEXT PRIMARY KEY,
@@ -94,6 +96,25 @@ fn now() -> String {
 }
 
 impl Stock {
+    /// Stocks kept open between uses (the SM-DP service), at `path`.
+    /// At most `max_open` at once.
+    pub fn pool(path: &Path, max_open: usize) -> Arc<StockPool> {
+        let (open_path, full_path) = (path.to_owned(), path.to_owned());
+        db::pool::Pool::new(
+            max_open,
+            BUSY_TIMEOUT,
+            |s: &Stock| s.db.reusable(),
+            move || Stock::open(&open_path),
+            move |wait| StockError::Open {
+                path: PathBuf::from(db::redacted(&full_path.to_string_lossy())),
+                detail: format!(
+                    "all {max_open} connections of this process stayed busy for {wait:?}: \
+                     the stock is too slow for the load"
+                ),
+            },
+        )
+    }
+
     /// Opens (creating, mode 0600) the stock at `path`: a SQLite file, or a PostgreSQL
     /// database when `path` is a `postgres://` URL (several SM-DP instances may share it).
     pub fn open(path: &Path) -> Result<Self, StockError> {
@@ -118,21 +139,7 @@ impl Stock {
             path: path.to_owned(),
             detail,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
-        }
-        let existed = path.exists();
-        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        #[cfg(unix)]
-        if !existed {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| open_err(e.to_string()))?;
-        }
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| open_err(e.to_string()))?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-            .map_err(|e| open_err(e.to_string()))?;
+        let conn = db::sqlite::open_file(path).map_err(open_err)?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| open_err(e.to_string()))?;
         Ok(Self {

@@ -5,13 +5,14 @@
 use super::eis::Eis;
 use super::es5::scp80::Scp80Link;
 use super::es5::{Es5Error, Es5Link, Scp03Link};
+use super::registry::RegistryPool;
 use crate::hexfmt;
 use crate::transport::Transport;
 use smsr_proto::gp::aid::{Aid, ECASD};
 use smsr_proto::gp::get_data::{tags, DataObject, Eid, GetData};
 use smsr_proto::gp::select::Select;
 use smsr_proto::StatusWord;
-use std::path::Path;
+use std::sync::Arc;
 
 /// How ES5 commands reach the ISD-R.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,12 +65,12 @@ pub fn read_eid(card: &mut dyn Transport) -> Result<Eid, Es5Error> {
 }
 
 /// Checks that `card` reports the EID of `eis`, then opens the ES5 link `kind` on it. The SCP80
-/// link keeps its counters in the registry at `registry`.
+/// link keeps its counters in a registry of `registry`.
 pub fn open(
     mut card: Box<dyn Transport>,
     eis: &Eis,
     kind: LinkKind,
-    registry: &Path,
+    registry: &Arc<RegistryPool>,
 ) -> Result<Box<dyn Es5Link>, Es5Error> {
     check_eid(card.as_mut(), eis)?;
     Ok(match kind {
@@ -84,7 +85,7 @@ pub fn open_send(
     mut card: Box<dyn Transport + Send>,
     eis: &Eis,
     kind: LinkKind,
-    registry: &Path,
+    registry: &Arc<RegistryPool>,
 ) -> Result<Box<dyn Es5Link + Send>, Es5Error> {
     check_eid(card.as_mut(), eis)?;
     Ok(match kind {

@@ -40,8 +40,8 @@ mod write;
 
 use schema::MIGRATIONS;
 
+pub use crate::db::sqlite::BUSY_TIMEOUT;
 pub use lease::Lease;
-pub use write::BUSY_TIMEOUT;
 
 /// Why the registry cannot do what was asked.
 #[derive(Debug, Error)]
@@ -161,7 +161,31 @@ fn as_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// Registries kept open between uses ([`Registry::pool`]).
+pub type RegistryPool = db::pool::Pool<Registry, RegistryError>;
+/// A registry taken from a [`RegistryPool`], given back when dropped.
+pub type PooledRegistry = db::pool::Pooled<Registry, RegistryError>;
+
 impl Registry {
+    /// Registries at `path` kept open between uses (the SM-SR service), at most `max_open`
+    /// at once: opened and migrated once per connection, not per request.
+    pub fn pool(path: &Path, max_open: usize) -> std::sync::Arc<RegistryPool> {
+        let (open_path, full_path) = (path.to_owned(), path.to_owned());
+        db::pool::Pool::new(
+            max_open,
+            BUSY_TIMEOUT,
+            |r: &Registry| r.db.reusable(),
+            move || Registry::open(&open_path),
+            move |wait| RegistryError::Open {
+                path: PathBuf::from(db::redacted(&full_path.to_string_lossy())),
+                detail: format!(
+                    "all {max_open} connections of this process stayed busy for {wait:?}: \
+                     the registry is too slow for the load"
+                ),
+            },
+        )
+    }
+
     /// Opens (creating when absent, mode 0600) and migrates the registry at `path`: a SQLite
     /// file, or a PostgreSQL database when `path` is a `postgres://` URL.
     pub fn open(path: &Path) -> Result<Self, RegistryError> {
@@ -188,7 +212,7 @@ impl Registry {
             Target::File(file) => {
                 let conn =
                     Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-                conn.busy_timeout(BUSY_TIMEOUT)?;
+                db::sqlite::configure(&conn)?;
                 conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
                     .and_then(|verdict| {
                         if verdict == "ok" {
@@ -220,7 +244,7 @@ impl Registry {
     /// An in-memory registry (tests).
     pub fn in_memory() -> Result<Self, RegistryError> {
         let conn = Connection::open_in_memory()?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        db::sqlite::configure(&conn)?;
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         let mut registry = Self {
             db: Db::Sqlite(conn),
@@ -761,28 +785,14 @@ impl Registry {
     }
 }
 
-/// Opens a SQLite registry file: created mode 0600, waiting for other writers, WAL,
-/// `synchronous = FULL`, foreign keys on.
+/// Opens a SQLite registry file ([`db::sqlite::open_file`]) with foreign keys on.
 fn open_sqlite(path: &Path) -> Result<Connection, RegistryError> {
     let open_err = |detail: String| RegistryError::Open {
         path: path.to_owned(),
         detail,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
-    }
-    let existed = path.exists();
-    let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| open_err(e.to_string()))?;
-    #[cfg(unix)]
-    if !existed {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| open_err(e.to_string()))?;
-    }
-    write::wal(&conn).map_err(|e| open_err(e.to_string()))?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+    let conn = db::sqlite::open_file(path).map_err(open_err)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;")
         .map_err(|e| open_err(e.to_string()))?;
     Ok(conn)
 }

@@ -26,27 +26,24 @@ impl InProcess {
 
     /// [`InProcess::open`], the state file written with `durability` after each change.
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self, TransportError> {
-        let emulator = Emulator::open(path)
-            .map_err(|e| match e {
-                EmulatorError::InUse { path, pid } => TransportError::EmulatorInUse { path, pid },
-                EmulatorError::State { path, source } => TransportError::EmulatorDamaged {
-                    path,
-                    detail: source.to_string(),
-                },
-                EmulatorError::Io { path, source }
-                    if source.kind() == std::io::ErrorKind::InvalidData =>
-                {
-                    TransportError::EmulatorDamaged {
-                        path,
-                        detail: source.to_string(),
-                    }
-                }
-                other => TransportError::Emulator {
+        let emulator = open_emulator(path)?.with_durability(durability);
+        Ok(Self::from_emulator(
+            emulator,
+            format!("in-process emulator ({})", path.display()),
+        ))
+    }
+
+    /// [`InProcess::open`] for a card opened for one operation and closed (a fleet card of a
+    /// service): each new state is appended to the state file's journal, folded into the
+    /// state file when the transport is dropped ([`euicc_emulator::state::journal`]).
+    pub fn open_journaled(path: &Path) -> Result<Self, TransportError> {
+        let emulator =
+            open_emulator(path)?
+                .with_journal()
+                .map_err(|e| TransportError::Emulator {
                     path: path.to_path_buf(),
-                    detail: other.to_string(),
-                },
-            })?
-            .with_durability(durability);
+                    detail: e.to_string(),
+                })?;
         Ok(Self::from_emulator(
             emulator,
             format!("in-process emulator ({})", path.display()),
@@ -105,6 +102,27 @@ impl Drop for InProcess {
     fn drop(&mut self) {
         self.emulator.power_off();
     }
+}
+
+/// Opens and locks the card of a state file, its errors as transport errors.
+fn open_emulator(path: &Path) -> Result<Emulator, TransportError> {
+    Emulator::open(path).map_err(|e| match e {
+        EmulatorError::InUse { path, pid } => TransportError::EmulatorInUse { path, pid },
+        EmulatorError::State { path, source } => TransportError::EmulatorDamaged {
+            path,
+            detail: source.to_string(),
+        },
+        EmulatorError::Io { path, source } if source.kind() == std::io::ErrorKind::InvalidData => {
+            TransportError::EmulatorDamaged {
+                path,
+                detail: source.to_string(),
+            }
+        }
+        other => TransportError::Emulator {
+            path: path.to_path_buf(),
+            detail: other.to_string(),
+        },
+    })
 }
 
 #[cfg(test)]

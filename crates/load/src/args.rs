@@ -55,12 +55,26 @@ impl Scenario {
 #[derive(Debug, Parser)]
 #[command(name = "smsr-load", version, about = "Load generator for the smsr SM-DP and SM-SR services", long_about = LONG_ABOUT)]
 pub struct Args {
-    /// The SM-DP's URL (ES2).
-    #[arg(long = "sm-dp", value_name = "URL", env = "SMSR_SM_DP")]
-    pub sm_dp: String,
-    /// The SM-SR's URL (ES4, and its status).
-    #[arg(long = "sm-sr", value_name = "URL", env = "SMSR_SM_SR")]
-    pub sm_sr: String,
+    /// The SM-DP's URL (ES2); several, comma-separated, share the users (user i calls the
+    /// i-th modulo their number): SM-DP instances on one stock.
+    #[arg(
+        long = "sm-dp",
+        value_name = "URL[,…]",
+        env = "SMSR_SM_DP",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub sm_dp: Vec<String>,
+    /// The SM-SR's URL (ES4, and its status); several, comma-separated, as --sm-dp: SM-SR
+    /// instances on one registry and fleet.
+    #[arg(
+        long = "sm-sr",
+        value_name = "URL[,…]",
+        env = "SMSR_SM_SR",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub sm_sr: Vec<String>,
     /// The operator's TLS certificate, e.g. pki/mno.tls.crt.pem.
     #[arg(long, value_name = "FILE", env = "SMSR_CERT")]
     pub cert: PathBuf,
@@ -84,6 +98,15 @@ pub struct Args {
         conflicts_with = "iccids"
     )]
     pub stock_db: Option<PathBuf>,
+    /// With --stock-db: fill the stock with copies of this SAIP package (DER), each with its
+    /// own ICCID and IMSI, instead of built minimal profiles (e.g. a 12 KB TS.48 package).
+    #[arg(
+        long,
+        value_name = "PACKAGE",
+        requires = "stock_db",
+        env = "SMSR_LOAD_PROFILE_TEMPLATE"
+    )]
+    pub profile_template: Option<PathBuf>,
     /// The ICCIDs to download, one per line (the caller put them in the SM-DP's stock).
     #[arg(long, value_name = "FILE", required_unless_present = "stock_db")]
     pub iccids: Option<PathBuf>,

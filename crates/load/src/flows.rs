@@ -27,8 +27,10 @@ pub const DOWNLOAD_STEPS: [&str; 6] = [
 #[derive(Debug)]
 pub struct Run {
     pub scenario: Scenario,
-    pub sm_dp: String,
-    pub sm_sr: String,
+    /// The SM-DP instances (user i calls the i-th modulo their number).
+    pub sm_dp: Vec<String>,
+    /// The SM-SR instances, as `sm_dp`.
+    pub sm_sr: Vec<String>,
     pub caller: Caller,
     /// The operator's mutual-TLS configuration (ring provider, our CA only).
     pub tls: rustls::ClientConfig,
@@ -44,12 +46,27 @@ pub struct Run {
     judged: Mutex<usize>,
 }
 
+/// The instance of `urls` user `user` calls.
+fn of<'a>(urls: &'a [String], user: &GooseUser) -> &'a str {
+    &urls[user.weighted_users_index % urls.len().max(1)]
+}
+
 impl Run {
+    /// The SM-DP `user` calls.
+    pub fn sm_dp(&self, user: &GooseUser) -> String {
+        of(&self.sm_dp, user).to_owned()
+    }
+
+    /// The SM-SR `user` calls.
+    pub fn sm_sr(&self, user: &GooseUser) -> String {
+        of(&self.sm_sr, user).to_owned()
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         scenario: Scenario,
-        sm_dp: String,
-        sm_sr: String,
+        sm_dp: Vec<String>,
+        sm_sr: Vec<String>,
         caller: Caller,
         tls: rustls::ClientConfig,
         pacer: Pacer,
@@ -180,7 +197,7 @@ async fn download(run: &Run, user: &mut GooseUser, slot: Slot, held: Held) -> (b
     let c = run
         .op(
             user,
-            &run.sm_dp,
+            &run.sm_dp(user),
             "/es2/DownloadProfile",
             fields,
             Some(slot.due),
@@ -202,7 +219,7 @@ async fn smoke(run: &Run, user: &mut GooseUser, slot: Slot, held: Held) -> (bool
     let c = run
         .op(
             user,
-            &run.sm_dp,
+            &run.sm_dp(user),
             "/es2/DownloadProfile",
             fields,
             Some(slot.due),
@@ -218,7 +235,13 @@ async fn smoke(run: &Run, user: &mut GooseUser, slot: Slot, held: Held) -> (bool
         run.recorder.check_failed(problem);
     }
     let a = run
-        .op(user, &run.sm_sr, "/es4/AuditEIS", json!({"eid": eid}), None)
+        .op(
+            user,
+            &run.sm_sr(user),
+            "/es4/AuditEIS",
+            json!({"eid": eid}),
+            None,
+        )
         .await;
     let enabled = a.answer["isdPs"].as_array().into_iter().flatten().any(|i| {
         i["iccid"].as_str() == Some(iccid.as_str()) && i["state"].as_str() == Some("enabled")
@@ -278,14 +301,26 @@ async fn lifecycle(run: &Run, user: &mut GooseUser, slot: Slot, mut held: Held) 
         let mut fields = target.clone();
         fields["enableProfile"] = json!(true);
         let c = run
-            .op(user, &run.sm_dp, "/es2/DownloadProfile", fields, due.take())
+            .op(
+                user,
+                &run.sm_dp(user),
+                "/es2/DownloadProfile",
+                fields,
+                due.take(),
+            )
             .await;
         if c.outcome != Outcome::Success {
             return (false, held);
         }
         run.recorder.steps(slot.stage, &c.answer);
         let c = run
-            .op(user, &run.sm_sr, "/es4/SetFallBackAttribute", target, None)
+            .op(
+                user,
+                &run.sm_sr(user),
+                "/es4/SetFallBackAttribute",
+                target,
+                None,
+            )
             .await;
         if c.outcome != Outcome::Success {
             return (false, held);
@@ -299,17 +334,24 @@ async fn lifecycle(run: &Run, user: &mut GooseUser, slot: Slot, mut held: Held) 
     let mut fields = target.clone();
     fields["enableProfile"] = json!(false);
     let c = run
-        .op(user, &run.sm_dp, "/es2/DownloadProfile", fields, due.take())
+        .op(
+            user,
+            &run.sm_dp(user),
+            "/es2/DownloadProfile",
+            fields,
+            due.take(),
+        )
         .await;
     if c.outcome != Outcome::Success {
         return (false, held);
     }
     run.recorder.steps(slot.stage, &c.answer);
+    let sr = run.sm_sr(user);
     let cycle: [(&str, &str, Value); 4] = [
-        (run.sm_sr.as_str(), "/es4/EnableProfile", target.clone()),
-        (run.sm_sr.as_str(), "/es4/AuditEIS", json!({"eid": eid})),
-        (run.sm_sr.as_str(), "/es4/DisableProfile", target.clone()),
-        (run.sm_sr.as_str(), "/es4/DeleteProfile", target),
+        (sr.as_str(), "/es4/EnableProfile", target.clone()),
+        (sr.as_str(), "/es4/AuditEIS", json!({"eid": eid})),
+        (sr.as_str(), "/es4/DisableProfile", target.clone()),
+        (sr.as_str(), "/es4/DeleteProfile", target),
     ];
     for (base, function, fields) in cycle {
         if run.op(user, base, function, fields, None).await.outcome != Outcome::Success {

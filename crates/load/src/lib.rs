@@ -152,7 +152,7 @@ async fn attack(run: Arc<Run>, users: usize, limit: Duration) -> Result<GooseMet
     GooseAttack::initialize_with_config(GooseConfiguration::default())
         .map_err(g)?
         .register_scenario(scenario)
-        .set_default(GooseDefault::Host, run.sm_dp.as_str())
+        .set_default(GooseDefault::Host, run.sm_dp[0].as_str())
         .map_err(g)?
         .set_default(GooseDefault::Users, users)
         .map_err(g)?
@@ -182,10 +182,14 @@ pub async fn run(args: Args) -> Result<(smsr::report::Report, u8), LoadError> {
         .map_err(|e| LoadError::Input(e.to_string()))?
         .name;
     let mut report = summary::new_report(&args);
-    report.components = vec![
-        setup::component("sm-dp", &args.sm_dp, Arc::clone(&tls_config)).await,
-        setup::component("sm-sr", &args.sm_sr, Arc::clone(&tls_config)).await,
-    ];
+    report.components = Vec::new();
+    for (service, urls) in [("sm-dp", &args.sm_dp), ("sm-sr", &args.sm_sr)] {
+        for url in urls {
+            report
+                .components
+                .push(setup::component(service, url, Arc::clone(&tls_config)).await);
+        }
+    }
     if let Some(down) = report.components.iter().find(|c| !c.ok) {
         return Err(LoadError::Service(format!(
             "{} at {}: {}",
@@ -196,7 +200,14 @@ pub async fn run(args: Args) -> Result<(smsr::report::Report, u8), LoadError> {
     let stages = stages(&args);
     let needed = profiles_needed(&args, &stages, eids.len());
     let iccids = match (&args.stock_db, &args.iccids) {
-        (Some(db), _) => setup::fill_stock(db, needed).map_err(LoadError::Input)?,
+        (Some(db), _) => {
+            // Blocking, and the PostgreSQL client runs a runtime of its own: not on this one.
+            let (db, template) = (db.clone(), args.profile_template.clone());
+            tokio::task::spawn_blocking(move || setup::fill_stock(&db, needed, template.as_deref()))
+                .await
+                .map_err(|e| LoadError::Input(e.to_string()))?
+                .map_err(LoadError::Input)?
+        }
         (None, Some(file)) => setup::iccid_file(file).map_err(LoadError::Input)?,
         (None, None) => {
             return Err(LoadError::Usage(
@@ -265,8 +276,14 @@ pub async fn run(args: Args) -> Result<(smsr::report::Report, u8), LoadError> {
     );
     let run = Arc::new(Run::new(
         args.scenario,
-        args.sm_dp.trim_end_matches('/').to_owned(),
-        args.sm_sr.trim_end_matches('/').to_owned(),
+        args.sm_dp
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .collect(),
+        args.sm_sr
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .collect(),
         Caller {
             requester,
             run_id,

@@ -5,6 +5,7 @@ use smsr::report::Component;
 use smsr::service::client::Client;
 use smsr::sm_dp::stock::Stock;
 use smsr_proto::saip::minimal::MinimalProfile;
+use smsr_proto::saip::package::Package;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -75,9 +76,27 @@ pub fn iccid(n: u64) -> String {
     format!("{body}{}", luhn(&body))
 }
 
-/// The ICCIDs of the stock at `path` still available, after adding built profiles until
-/// there are `needed`; prints what it added on stderr.
-pub fn fill_stock(path: &Path, needed: usize) -> Result<Vec<String>, String> {
+/// The ICCIDs of the stock at `path` still available, after adding profiles until there are
+/// `needed`: copies of `template` (a SAIP package, each copy with its own ICCID and IMSI) or,
+/// without one, built minimal profiles; prints what it added on stderr.
+pub fn fill_stock(
+    path: &Path,
+    needed: usize,
+    template: Option<&Path>,
+) -> Result<Vec<String>, String> {
+    let mut template = match template {
+        Some(t) => {
+            let bytes = smsr_proto::bounded::read(t, smsr_proto::bounded::PACKAGE_MAX, "a package")
+                .map_err(|e| format!("--profile-template {}: {e}", t.display()))?;
+            Some(Package::parse(&bytes).map_err(|e| {
+                format!(
+                    "--profile-template {}: not a profile package: {e}",
+                    t.display()
+                )
+            })?)
+        }
+        None => None,
+    };
     let mut stock = Stock::open(path).map_err(|e| e.to_string())?;
     let items = stock.list().map_err(|e| e.to_string())?;
     let mut available: Vec<String> = items
@@ -101,10 +120,19 @@ pub fn fill_stock(path: &Path, needed: usize) -> Result<Vec<String>, String> {
     for next in first..first + missing as u64 {
         let iccid = iccid(next);
         let imsi = format!("00101{:010}", next % 10_000_000_000);
-        let der = MinimalProfile::milenage(&iccid, &imsi, TEST_K, TEST_OPC)
-            .build()
-            .map_err(|e| format!("building profile {iccid}: {e}"))?
-            .to_der();
+        let der = match template.as_mut() {
+            Some(package) => {
+                package
+                    .set_iccid(&iccid)
+                    .and_then(|()| package.set_imsi(&imsi))
+                    .map_err(|e| format!("personalizing the template for {iccid}: {e}"))?;
+                package.to_der()
+            }
+            None => MinimalProfile::milenage(&iccid, &imsi, TEST_K, TEST_OPC)
+                .build()
+                .map_err(|e| format!("building profile {iccid}: {e}"))?
+                .to_der(),
+        };
         stock
             .add(&format!("smsr-load profile {iccid}"), &der)
             .map_err(|e| e.to_string())?;

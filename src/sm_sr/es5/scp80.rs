@@ -11,7 +11,7 @@
 
 use super::{Es5Error, Es5Link};
 use crate::sm_sr::eis::Eis;
-use crate::sm_sr::registry::Registry;
+use crate::sm_sr::registry::RegistryPool;
 use crate::transport::Transport;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::get_data::Eid;
@@ -21,7 +21,7 @@ use smsr_proto::ota::scp80::{CommandHeader, KeySet, PorStatus, Spi};
 use smsr_proto::ota::script::CommandScript;
 use smsr_proto::ota::sms::{get_response, EnvelopeReply};
 use smsr_proto::{CommandApdu, ResponseApdu};
-use std::path::Path;
+use std::sync::Arc;
 
 /// The SPI of every packet: counter higher than the card's, ciphered, cryptographic checksum,
 /// PoR required in the ENVELOPE response, itself ciphered and checksummed (`16 21`... see
@@ -35,8 +35,9 @@ pub struct Scp80Link<T: Transport> {
     keyset: KeySet,
     tar: [u8; 3],
     eid: Eid,
-    /// Its own connection to the registry, for the counters.
-    counters: Registry,
+    /// Registry connections for the counters, taken for each reservation (never held while
+    /// waiting for another: a pool of their own).
+    counters: Arc<RegistryPool>,
     /// The counter values reserved and not yet used: `next..=last`.
     reserved: Option<Reservation>,
 }
@@ -51,9 +52,9 @@ struct Reservation {
 }
 
 impl<T: Transport> Scp80Link<T> {
-    /// A link with the EIS's first SCP80 key set (AES KIc/KID); counters in the registry at
-    /// `db`.
-    pub fn new(transport: T, eis: &Eis, db: &Path) -> Result<Self, Es5Error> {
+    /// A link with the EIS's first SCP80 key set (AES KIc/KID); counters in a registry of
+    /// `registries`.
+    pub fn new(transport: T, eis: &Eis, registries: &Arc<RegistryPool>) -> Result<Self, Es5Error> {
         let k = eis.isd_r.scp80.first().ok_or_else(|| {
             Es5Error::Input(format!(
                 "the EIS of {} has no ISD-R SCP80 key set (isd_r.scp80), which --es5 scp80 \
@@ -83,7 +84,7 @@ impl<T: Transport> Scp80Link<T> {
             keyset: KeySet::aes(k.kvn, &kic, &kid),
             tar: eis.isd_r_tar(),
             eid: eis.eid(),
-            counters: Registry::open(db)?,
+            counters: Arc::clone(registries),
             reserved: None,
         })
     }
@@ -99,9 +100,11 @@ impl<T: Transport> Scp80Link<T> {
                 Ok(r.next)
             }
             _ => {
-                let first =
-                    self.counters
-                        .reserve_counters(&self.eid, self.keyset.kvn, COUNTER_BLOCK)?;
+                let first = self.counters.get()?.reserve_counters(
+                    &self.eid,
+                    self.keyset.kvn,
+                    COUNTER_BLOCK,
+                )?;
                 self.reserved = Some(Reservation {
                     next: first + 1,
                     last: first + COUNTER_BLOCK - 1,
@@ -117,9 +120,9 @@ impl<T: Transport> Drop for Scp80Link<T> {
     fn drop(&mut self) {
         if let Some(r) = self.reserved.take() {
             if r.next <= r.last {
-                let released =
-                    self.counters
-                        .release_counters(&self.eid, self.keyset.kvn, r.next - 1, r.last);
+                let released = self.counters.get().and_then(|mut c| {
+                    c.release_counters(&self.eid, self.keyset.kvn, r.next - 1, r.last)
+                });
                 if let Err(e) = released {
                     tracing::debug!("SCP80 counters {}..={} not given back: {e}", r.next, r.last);
                 }
@@ -250,10 +253,12 @@ impl<T: Transport> Es5Link for Scp80Link<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sm_sr::registry::Registry;
     use crate::transport::TransportError;
     use smsr_proto::ota::card::OtaCard;
     use smsr_proto::ota::scp80::{MinimumSecurityLevel, ReceivingEntity};
     use smsr_proto::StatusWord;
+    use std::path::Path;
 
     const EID: &str = "89001999000010000000000000000022";
 
@@ -327,7 +332,8 @@ mod tests {
     fn script_runs_and_counters_advance() {
         let dir = tempfile::tempdir().unwrap();
         let (eis, db) = setup(dir.path());
-        let mut link = Scp80Link::new(OtaOnlyCard::new(KID), &eis, &db).unwrap();
+        let mut link =
+            Scp80Link::new(OtaOnlyCard::new(KID), &eis, &Registry::pool(&db, 2)).unwrap();
         let install = CommandApdu::new(0x80, 0xE6, 0x0C, 0x00).with_data(vec![0x10; 150]);
         let delete = CommandApdu::new(0x80, 0xE4, 0x00, 0x80).with_data(vec![0x4F, 0x00]);
         let r = link
@@ -345,7 +351,8 @@ mod tests {
         let registry = Registry::open(&db).unwrap();
         assert_eq!(registry.counter(&eid(), 1).unwrap(), 5 + COUNTER_BLOCK);
         // Another link meanwhile takes values after that block.
-        let mut other = Scp80Link::new(OtaOnlyCard::new(KID), &eis, &db).unwrap();
+        let mut other =
+            Scp80Link::new(OtaOnlyCard::new(KID), &eis, &Registry::pool(&db, 2)).unwrap();
         other.run(std::slice::from_ref(&install)).unwrap();
         assert_eq!(
             registry.counter(&eid(), 1).unwrap(),
@@ -364,7 +371,8 @@ mod tests {
     fn unused_counters_are_given_back() {
         let dir = tempfile::tempdir().unwrap();
         let (eis, db) = setup(dir.path());
-        let mut link = Scp80Link::new(OtaOnlyCard::new(KID), &eis, &db).unwrap();
+        let mut link =
+            Scp80Link::new(OtaOnlyCard::new(KID), &eis, &Registry::pool(&db, 2)).unwrap();
         for _ in 0..COUNTER_BLOCK + 1 {
             link.run(&[CommandApdu::new(0x80, 0xCA, 0x00, 0xE1)])
                 .unwrap();
@@ -386,7 +394,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (eis, db) = setup(dir.path());
         // The card holds another KID: the checksum fails, nothing runs.
-        let mut link = Scp80Link::new(OtaOnlyCard::new(&"00".repeat(16)), &eis, &db).unwrap();
+        let mut link = Scp80Link::new(
+            OtaOnlyCard::new(&"00".repeat(16)),
+            &eis,
+            &Registry::pool(&db, 2),
+        )
+        .unwrap();
         let err = link
             .run(&[CommandApdu::new(0x80, 0xCA, 0x00, 0xE1)])
             .unwrap_err();
@@ -399,7 +412,7 @@ mod tests {
         // A counter the card has seen: a second link over the same card, its registry behind.
         let mut card = OtaOnlyCard::new(KID);
         card.card.entity.keysets[0].counter = 100;
-        let mut link = Scp80Link::new(card, &eis, &db).unwrap();
+        let mut link = Scp80Link::new(card, &eis, &Registry::pool(&db, 2)).unwrap();
         let err = link
             .run(&[CommandApdu::new(0x80, 0xCA, 0x00, 0xE1)])
             .unwrap_err();
@@ -417,7 +430,12 @@ mod tests {
             r#"{{"version":1,"eid":"{EID}","isd_r":{{"aid":"A0000005591010FFFFFFFF8900000100"}}}}"#
         ))
         .unwrap();
-        let err = Scp80Link::new(OtaOnlyCard::new(KID), &eis, &dir.path().join("db")).unwrap_err();
+        let err = Scp80Link::new(
+            OtaOnlyCard::new(KID),
+            &eis,
+            &Registry::pool(&dir.path().join("db"), 2),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("--es5 scp03"), "{err}");
     }
 }

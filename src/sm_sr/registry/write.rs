@@ -1,7 +1,7 @@
 //! Several writers on one registry file: processes (`smsr` commands run side by side, the
 //! services) and threads, each with its own connection.
 //!
-//! - Every connection waits up to [`BUSY_TIMEOUT`] for a lock another one holds, instead of
+//! - Every connection waits up to [`super::BUSY_TIMEOUT`] for a lock another one holds, instead of
 //!   failing at once with "database is locked".
 //! - Every write transaction is `BEGIN IMMEDIATE` ([`crate::db::Db::tx`]): it takes the write lock
 //!   before its first read. A deferred transaction that reads and then writes fails with
@@ -14,32 +14,8 @@
 use super::{columns, log, now, Registry, RegistryError};
 use crate::db::{vals, Sql};
 use crate::sm_sr::isdp::IsdpState;
-use rusqlite::Connection;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::get_data::Eid;
-use std::time::Duration;
-
-/// How long a connection waits for another one's lock before giving up.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Puts the file in WAL mode (readers and one writer at once), waiting up to [`BUSY_TIMEOUT`]
-/// for other connections: the change takes an exclusive lock, and SQLite answers "database is
-/// locked" at once, without its busy handler, when a new file is opened by several at a time.
-pub(super) fn wal(conn: &Connection) -> rusqlite::Result<()> {
-    let started = std::time::Instant::now();
-    loop {
-        let mode = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
-        match mode {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy
-                    && started.elapsed() < BUSY_TIMEOUT =>
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            other => return other.map(drop),
-        }
-    }
-}
 
 /// The first ISD-P AID (SGP.02 Annex H layout `A0000005591010FFFFFFFF89 00 nnnn 00`, from
 /// `nnnn` = `0010`) that is not in `taken`.
@@ -100,6 +76,7 @@ impl Registry {
 mod tests {
     use super::*;
     use crate::sm_sr::eis::Eis;
+    use std::time::Duration;
 
     const EID: &str = "89001999000010000000000000000022";
 
