@@ -92,6 +92,87 @@ fn pg_detail(e: &postgres::Error) -> String {
 }
 
 impl DbError {
+    /// The error as a sentence naming its cause and what to do, for `store` (e.g. "SM-SR
+    /// registry"): the database's own wording (`no such table: eis`, `Conversion error from
+    /// type Text`, `UNIQUE constraint failed: …`) is kept at the end, in parentheses.
+    pub fn explained(&self, store: &str) -> String {
+        let raw = self.to_string();
+        let damaged = |what: &str| {
+            format!(
+                "{what}: the file was changed by another program or is damaged; `smsr doctor \
+                 --db FILE` names what is wrong; restore a backup, or move the file away and \
+                 start a new {store} ({raw})"
+            )
+        };
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, msg)) => {
+                let msg = msg.as_deref().unwrap_or_default();
+                match e.code {
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                        format!(
+                            "another process kept the {store} locked for longer than {} s: \
+                             wait for it (a long `smsr` command or a service on the same file), \
+                             then run the command again ({raw})",
+                            sqlite::BUSY_TIMEOUT.as_secs()
+                        )
+                    }
+                    rusqlite::ErrorCode::ConstraintViolation if msg.starts_with("UNIQUE") => {
+                        format!(
+                            "a row with the same key is already in the {store} (another \
+                             command wrote it at the same time?): look at it (`smsr eis show`, \
+                             `smsr stock list`) and run the command again if needed ({raw})"
+                        )
+                    }
+                    rusqlite::ErrorCode::ConstraintViolation => {
+                        damaged("a stored row breaks the tables' rules")
+                    }
+                    rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt => {
+                        damaged("the file is not a SQLite database, or it is damaged")
+                    }
+                    rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen => format!(
+                        "the {store} cannot be written: check the file's and its directory's \
+                         permissions and free space ({raw})"
+                    ),
+                    rusqlite::ErrorCode::DiskFull => {
+                        format!("the disk holding the {store} is full: free space ({raw})")
+                    }
+                    _ if msg.starts_with("no such table") || msg.starts_with("no such column") => {
+                        damaged("a table or column the program needs is missing")
+                    }
+                    _ => raw.clone(),
+                }
+            }
+            Self::Sqlite(
+                rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..),
+            )
+            | Self::Column { .. } => damaged("a stored value has the wrong type"),
+            Self::Postgres(e) => match e.code() {
+                Some(c)
+                    if *c == postgres::error::SqlState::UNDEFINED_TABLE
+                        || *c == postgres::error::SqlState::UNDEFINED_COLUMN =>
+                {
+                    format!(
+                        "a table or column the program needs is missing from the {store}'s \
+                         database: `smsr doctor --db URL` names it; restore a backup or use a \
+                         new database ({raw})"
+                    )
+                }
+                Some(c) if *c == postgres::error::SqlState::UNIQUE_VIOLATION => format!(
+                    "a row with the same key is already in the {store} (another instance wrote \
+                     it at the same time?): run the command again ({raw})"
+                ),
+                None => format!(
+                    "the connection to the {store}'s server failed: check that it is up and \
+                     reachable ({raw})"
+                ),
+                _ => raw.clone(),
+            },
+            Self::Sqlite(_) => raw.clone(),
+        }
+    }
+
     /// Whether another transaction's conflicting write made this one fail, so that running it
     /// again may succeed (PostgreSQL unique violation or serialization failure, SQLite busy).
     pub fn is_conflict(&self) -> bool {
@@ -219,6 +300,11 @@ impl postgres::types::ToSql for Val {
 pub struct Row(Vec<Val>);
 
 impl Row {
+    /// The row without its first `n` columns.
+    pub fn skip(&self, n: usize) -> Row {
+        Row(self.0.get(n..).unwrap_or_default().to_vec())
+    }
+
     fn get(&self, index: usize) -> Result<&Val, DbError> {
         self.0.get(index).ok_or_else(|| DbError::Column {
             index,

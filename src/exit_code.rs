@@ -21,6 +21,36 @@ pub const SECURITY: u8 = 6;
 pub const SERVICE: u8 = 7;
 
 /// The table shown by `smsr --help`.
+/// The name of an exit code in `--json` errors, and the general fix for it (the message
+/// names the particular cause).
+pub fn describe(code: u8) -> (&'static str, &'static str) {
+    match code {
+        FAILURE => (
+            "failure",
+            "see the message: the card or a check refused the operation",
+        ),
+        USAGE => ("usage", "see `smsr help` for the command's options"),
+        NO_CARD => (
+            "no-card",
+            "check pcscd, the reader and the card with `smsr doctor` (or the emulator's state file)",
+        ),
+        COMMUNICATION => (
+            "communication",
+            "the card was lost mid-operation: re-insert it, run `smsr audit`, then try again",
+        ),
+        INPUT => ("input", "correct the file or value the message names"),
+        SECURITY => (
+            "security",
+            "check the keys (keystore, EIS) the message names with `smsr gp keys-check`",
+        ),
+        SERVICE => (
+            "service",
+            "start the service or correct its URL and TLS files; `smsr doctor --sm-dp URL --sm-sr URL`",
+        ),
+        _ => ("other", "see the message"),
+    }
+}
+
 pub const HELP: &str = "Exit codes:
   0  success
   1  the card refused (error status word), a doctor check failed, keys do not match

@@ -43,10 +43,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     smsr::db::sqlite::set_durability(cli.global.db_sync);
+    let json = cli.global.json;
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("smsr: {e}");
+            // With --json the error is one JSON object on stdout too, unless the command
+            // printed its result already (a failed outcome is that result).
+            if json && !commands::json_printed() {
+                commands::print_json(&e.to_json());
+            }
             ExitCode::from(e.exit_code())
         }
     }

@@ -51,7 +51,7 @@ fn info_reads_the_eid() {
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["eid"], EID);
-    assert_eq!(v["atr"], "3B80800101");
+    assert_eq!(v["atr"], hex::encode_upper(euicc_emulator::ATR));
     assert_eq!(v["applications"][0]["name"], "ISD-R");
     assert_eq!(v["applications"][0]["selectable"], true);
     assert_eq!(v["applications"][1]["selectable"], true);
@@ -154,7 +154,7 @@ fn trace_is_recorded_and_shown() {
     let text = std::fs::read_to_string(&trace).unwrap();
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first["event"], "connect");
-    assert_eq!(first["atr"], "3B80800101");
+    assert_eq!(first["atr"], hex::encode_upper(euicc_emulator::ATR));
     assert!(text.contains(&format!("5A10{EID}9000")), "{text}");
 
     let out = smsr(&state, &["trace", "show", trace.to_str().unwrap()]);
@@ -300,4 +300,51 @@ fn completions_and_manual_page() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn json_errors_are_one_object_with_the_exit_code_and_a_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_smsr"))
+        .arg("--db")
+        .arg(&db)
+        .args(["--json", "eis", "show", "89001999000010000000000000000022"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["exitCode"], 1);
+    assert_eq!(v["error"]["kind"], "failure");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("smsr eis register"),
+        "{v}"
+    );
+    assert!(v["error"]["fix"].as_str().is_some_and(|f| !f.is_empty()));
+    // Bad input: exit 5, kind "input".
+    let out = Command::new(env!("CARGO_BIN_EXE_smsr"))
+        .arg("--db")
+        .arg(&db)
+        .args(["--json", "eis", "register"])
+        .arg(dir.path().join("missing.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["error"]["exitCode"].as_u64(), v["error"]["kind"].as_str()),
+        (Some(5), Some("input"))
+    );
+    // Without --json: the message on stderr, nothing on stdout.
+    let out = Command::new(env!("CARGO_BIN_EXE_smsr"))
+        .arg("--db")
+        .arg(&db)
+        .args(["eis", "show", "89001999000010000000000000000022"])
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("smsr: "));
 }

@@ -28,6 +28,19 @@ impl Setup {
 
     /// A card that follows `reading` of the ES8 open points.
     fn with_reading(reading: euicc_emulator::state::EckaReading) -> Self {
+        Self::made(reading, None)
+    }
+
+    /// A card made by the EUM with `bootstrap` (a package built by `smsr profile build`,
+    /// given its ICCID, IMSI and K) as its bootstrap profile.
+    fn with_bootstrap(bootstrap: (&str, &str, &str)) -> Self {
+        Self::made(euicc_emulator::state::EckaReading::Default, Some(bootstrap))
+    }
+
+    fn made(
+        reading: euicc_emulator::state::EckaReading,
+        bootstrap: Option<(&str, &str, &str)>,
+    ) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let (state, db, pki) = (dir.join("card.json"), dir.join("smsr.db"), dir.join("pki"));
@@ -49,6 +62,11 @@ impl Setup {
         let mut card = CardState::generate(None).unwrap();
         card.set_ecka_reading(reading);
         eum::personalize(&mut card, &issuers).unwrap();
+        if let Some((iccid, imsi, ki)) = bootstrap {
+            let package = s.build(iccid, imsi, ki);
+            let der = std::fs::read(package).unwrap();
+            euicc_emulator::test_installer::install_bootstrap(&mut card, &der).unwrap();
+        }
         let eis = s.dir.join("eis.json");
         std::fs::write(&eis, eum::eis_json(&card, &issuers)).unwrap();
         let eid = hex::encode_upper(card.eid());
@@ -494,6 +512,53 @@ impl Setup {
 /// fallback A takes over), B enabled again and made the fallback profile (A loses the
 /// attribute; B can then be neither disabled nor deleted, even once disabled, nor deleted by
 /// its POL2 auto-delete), A disabled (the fallback B takes over), and A deleted.
+#[test]
+fn a_card_with_a_bootstrap_profile_is_known_at_registration_and_falls_back_to_it() {
+    let s = Setup::with_bootstrap((
+        "89882800000000000045",
+        "001010000000045",
+        "00112233445566778899AABBCCDDEEFF",
+    ));
+    let boot = "A0000005591010FFFFFFFF8900001000";
+    let st = |aid: &str, state: &str, fallback| (aid.to_owned(), state.to_owned(), fallback);
+    // The EIS lists it, the registry learned it at registration, and the card agrees; the
+    // only notification is the eUICC declaration of the first attach (type 01), not a
+    // profile change: installing it changed nothing in the field.
+    let eis: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.dir.join("eis.json")).unwrap()).unwrap();
+    assert_eq!(
+        eis["profiles"],
+        serde_json::json!([{"isd_p_aid": boot, "iccid": "89882800000000000045",
+                            "state": "enabled", "fallback": true}])
+    );
+    assert_eq!(s.agree(), [st(boot, "enabled", true)]);
+    assert_eq!(s.notifications(), [("01".to_owned(), "-".to_owned())]);
+    // The bootstrap profile answers: the device can attach.
+    let bootstrap = s.dir.join("89882800000000000045.der");
+    let v = common::success_json(&["profile", "check"], &s.check(&bootstrap));
+    assert_eq!(v["imsi"], "001010000000045");
+    // An operational profile downloaded and enabled; disabled, the bootstrap takes over.
+    let a = s.build(
+        "89882800000000000011",
+        "001010000000011",
+        "11223344556677889900AABBCCDDEEFF",
+    );
+    let out = s.provision_ok(&a);
+    let pa = out["isdp"].as_str().unwrap().to_owned();
+    assert_ne!(pa, boot);
+    assert_eq!(
+        s.agree(),
+        [st(boot, "disabled", true), st(&pa, "enabled", false)]
+    );
+    s.switch("disable", &pa);
+    assert_eq!(
+        s.agree(),
+        [st(boot, "enabled", true), st(&pa, "disabled", false)]
+    );
+    // The fallback profile is not disabled or deleted.
+    s.refused("disable", boot, &["fallback"]);
+}
+
 #[test]
 fn two_downloaded_profiles_enable_disable_fallback_delete() {
     let s = Setup::new();

@@ -172,7 +172,7 @@ fn readers_lists_the_virtual_reader_with_a_card() {
     assert_eq!(ours["card_present"], true);
     assert_eq!(
         ours["atr"].as_str().map(str::to_uppercase).as_deref(),
-        Some("3B80800101")
+        Some(hex::encode_upper(euicc_emulator::ATR).as_str())
     );
 }
 
@@ -281,6 +281,94 @@ fn scriptor_an_independent_client_reads_the_eid_over_t0() {
         text.contains(&format!("5A10{}9000", v.expected_eid())),
         "EID read by scriptor: {text}"
     );
+}
+
+/// Runs `scriptor` on `reader` with `protocol` ("T=0" or "T=1"); its output, uppercase,
+/// without whitespace, and whether it succeeded.
+fn scriptor(reader: &str, protocol: &str, script: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("script");
+    std::fs::write(&file, script).expect("write script");
+    let out = Command::new("scriptor")
+        .args(["-r", reader, "-p", protocol])
+        .arg(&file)
+        .output()
+        .expect("scriptor installed (scripts/install-deps.sh)");
+    let text: String = (String::from_utf8_lossy(&out.stdout).into_owned()
+        + &String::from_utf8_lossy(&out.stderr))
+        .to_uppercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    (out.status.success() && !text.contains("ERROR"), text)
+}
+
+#[test]
+fn the_default_atr_offers_t0_only_and_a_t1_card_talks_t1() {
+    let Some(v) = vpcd("the_default_atr_offers_t0_only_and_a_t1_card_talks_t1") else {
+        return;
+    };
+    let get_eid = "00 A4 04 0C 10 A0 00 00 05 59 10 10 FF FF FF FF 89 00 00 02 00\n\
+                   80 CA 00 5A 00\n";
+    // The reader's card: its ATR offers T=0 only, as an eUICC in a device does; pcscd talks
+    // T=0 and refuses a client that asks for T=1.
+    let atr = v.json(&["info"])["atr"]
+        .as_str()
+        .expect("atr in smsr info --json")
+        .to_uppercase();
+    assert_eq!(atr, hex::encode_upper(euicc_emulator::ATR));
+    let (ok, text) = scriptor(&v.reader, "T=1", get_eid);
+    assert!(!ok, "a T=1 client of a T=0 card fails: {text}");
+    // A card made with --protocols t1 on the second virtual reader: T=1 works, T=0 does not,
+    // and smsr (which takes what pcscd negotiated) reads its EID.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("t1.json");
+    let init = Command::new(root().join("target/debug/euicc-emulator"))
+        .args(["init", "--protocols", "t1", "--keys", "default", "--state"])
+        .arg(&state)
+        .output()
+        .expect("run euicc-emulator init");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let run = Command::new(root().join("target/debug/euicc-emulator"))
+        .args(["run", "--vpcd", "127.0.0.1:35964", "--state"])
+        .arg(&state)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run euicc-emulator run");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _run = Kill(run);
+    let second = "Virtual PCD 00 01";
+    let mut read = None;
+    for _ in 0..100 {
+        let out = Command::new(root().join("target/debug/smsr"))
+            .args(["--reader", second, "--json", "info"])
+            .output()
+            .expect("run smsr");
+        if out.status.success() {
+            read = Some(String::from_utf8_lossy(&out.stdout).into_owned());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let info: serde_json::Value =
+        serde_json::from_str(&read.expect("the T=1 card reached through the second reader"))
+            .expect("json");
+    let eid = info["eid"].as_str().expect("eid").to_uppercase();
+    let (ok, text) = scriptor(second, "T=1", get_eid);
+    assert!(ok, "T=1 client of a T=1 card: {text}");
+    assert!(text.contains(&format!("5A10{eid}9000")), "{text}");
+    let (ok, text) = scriptor(second, "T=0", get_eid);
+    assert!(!ok, "a T=0 client of a T=1 card fails: {text}");
 }
 
 #[test]

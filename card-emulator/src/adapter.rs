@@ -33,6 +33,9 @@ struct Pending {
     sent: usize,
     /// The status word of the command that produced the data.
     sw: StatusWord,
+    /// The command ended with a warning and its data waits for a GET RESPONSE whose Le
+    /// matches (ETSI TS 102 221 §7.3.1.1.4, case 4b): any other Le gets `6Cxx` first.
+    warning_first: bool,
 }
 
 /// A command chain being received.
@@ -104,7 +107,11 @@ impl Adapter {
             return status(StatusWord::LogicalChannelNotSupported);
         };
 
-        let is_get_response = cmd.ins == INS_GET_RESPONSE && class.is_interindustry();
+        // The T=0 fetch of pending data: a terminal repeats the CLA of the command that left
+        // it (pcsc-lite, pySim: `80 C0` after a GlobalPlatform command), so a proprietary
+        // class is a GET RESPONSE too while data is pending; otherwise `80 C0` is not one.
+        let is_get_response =
+            cmd.ins == INS_GET_RESPONSE && (class.is_interindustry() || slot.pending.is_some());
         if is_get_response && !class.chaining && slot.chain.is_none() {
             return get_response(slot, class, &cmd);
         }
@@ -154,23 +161,37 @@ fn deliver(slot: &mut ChannelTransport, response: ResponseApdu, le: Option<usize
                 data: rest,
                 sent: 0,
                 sw,
+                warning_first: false,
             });
             ResponseApdu::new(data, StatusWord::BytesAvailable(len_byte(remaining)))
         }
         None => {
+            // T=0, case 4 (ETSI TS 102 221 §7.3.1.1.4): data with 9000 is announced by 61xx
+            // (4a); data with a warning (62xx/63xx) by the warning itself, and the terminal's
+            // GET RESPONSE then learns the length from 6Cxx (4b).
+            let [sw1, _] = response.sw.to_bytes();
+            let warning = sw1 == 0x62 || sw1 == 0x63;
+            let sw = response.sw;
             slot.pending = Some(Pending {
                 data: response.data,
                 sent: 0,
-                sw: response.sw,
+                sw,
+                warning_first: warning,
             });
-            status(StatusWord::BytesAvailable(len_byte(available)))
+            if warning {
+                status(sw)
+            } else {
+                status(StatusWord::BytesAvailable(len_byte(available)))
+            }
         }
     }
 }
 
 /// GET RESPONSE `0X C0 00 00 Le` (no Le is taken as 256).
 fn get_response(slot: &mut ChannelTransport, class: Class, cmd: &CommandApdu) -> ResponseApdu {
-    if class.secure_messaging {
+    // `84 C0` after a secured GlobalPlatform command is the transport's fetch (its CLA
+    // repeated), not a secured command: only an interindustry class with secure messaging is.
+    if class.secure_messaging && !class.proprietary {
         slot.pending = None;
         return status(StatusWord::SecureMessagingNotSupported);
     }
@@ -186,6 +207,13 @@ fn get_response(slot: &mut ChannelTransport, class: Class, cmd: &CommandApdu) ->
         return status(StatusWord::ConditionsOfUseNotSatisfied);
     };
     let ne = cmd.le.unwrap_or(SHORT_LE_MAX);
+    if pending.warning_first {
+        let available = pending.data.len().min(SHORT_LE_MAX);
+        if ne != available {
+            return status(StatusWord::WrongLe(len_byte(available)));
+        }
+        pending.warning_first = false;
+    }
     let start = pending.sent.min(pending.data.len());
     let end = start.saturating_add(ne).min(pending.data.len());
     let chunk = pending.data[start..end].to_vec();

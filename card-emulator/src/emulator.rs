@@ -7,7 +7,7 @@ use crate::adapter::Adapter;
 use crate::card::Card;
 use crate::state::journal::{self, Journal};
 use crate::state::{CardState, Durability, StateLock};
-use crate::{EmulatorError, ATR};
+use crate::EmulatorError;
 use smsr_proto::StatusWord;
 use std::path::{Path, PathBuf};
 
@@ -166,7 +166,7 @@ impl Emulator {
         // Profile changes pending until reset were applied: persist them (a failure is logged
         // and the write retried after the next command).
         self.persist();
-        ATR.to_vec()
+        self.state().atr()
     }
 
     /// Powers the card off (volatile state cleared).
@@ -232,6 +232,7 @@ impl Emulator {
 mod tests {
     use super::*;
     use crate::eid::parse_eid;
+    use crate::ATR;
     use proptest::prelude::*;
 
     const EID: &str = "89034011560010000000000000000121";

@@ -137,6 +137,23 @@ pub fn eis_json(card: &CardState, issuers: &Issuers) -> Zeroizing<String> {
             })
         })
         .collect();
+    let profiles: Vec<serde_json::Value> = card
+        .registry()
+        .isd_ps()
+        .filter_map(|r| {
+            let p = r.isd_p.as_ref()?.profile.as_ref()?;
+            Some(serde_json::json!({
+                "isd_p_aid": hex(r.aid.as_bytes()),
+                "iccid": crate::isd_p::iccid_to_string(&p.iccid),
+                "state": if r.life_cycle == smsr_proto::gp::life_cycle::ISD_P_ENABLED {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                "fallback": p.fallback,
+            }))
+        })
+        .collect();
     let mut ecasd = serde_json::json!({ "aid": hex(ECASD_AID) });
     if let Some(keys) = card.ecasd_keys() {
         ecasd["certificate"] = hex(keys.certificate.to_bytes()).into();
@@ -164,6 +181,10 @@ pub fn eis_json(card: &CardState, issuers: &Issuers) -> Zeroizing<String> {
         },
         "available_memory": NON_VOLATILE_MEMORY,
     });
+    let mut eis = eis;
+    if !profiles.is_empty() {
+        eis["profiles"] = profiles.into();
+    }
     let mut out = Zeroizing::new(serde_json::to_string_pretty(&eis).unwrap_or_default());
     out.push('\n');
     out

@@ -23,6 +23,7 @@
 //! - [`vpcd`]: the vsmartcard virtual reader link.
 
 pub mod adapter;
+pub mod atr;
 pub mod card;
 pub mod class;
 pub mod ecasd;
@@ -47,8 +48,12 @@ pub use state::{CardState, Durability, StateError, StateLock};
 
 use std::path::PathBuf;
 
-/// The ATR: T=0 and T=1 offered (TD1 = 80: T=0, TD2 = 01: T=1), no historical bytes, TCK.
-pub const ATR: [u8; 5] = [0x3B, 0x80, 0x80, 0x01, 0x01];
+/// The default ATR ([`atr::default_atr`]): T=0 only, UICC global interface bytes, historical
+/// bytes, TCK. A card's state may name another (`euicc-emulator init --atr/--protocols`).
+pub const ATR: [u8; 21] = [
+    0x3B, 0x8F, 0x80, 0x1F, 0xC7, 0x80, 0x31, 0xE0, 0x73, 0xFE, 0x21, 0x1B, 0x63, 0x3A, 0x20, 0x4E,
+    0x83, 0x00, 0x90, 0x00, 0x15,
+];
 
 /// Errors of the emulator's runtime (state file, network).
 #[derive(Debug, thiserror::Error)]

@@ -68,6 +68,19 @@ enum Command {
         /// `smsr keys establish --probe` to identify.
         #[arg(long, value_enum, default_value_t = Reading::Default)]
         ecka_reading: Reading,
+        /// The protocols the ATR offers: `t0` (the default, as eUICCs in devices: pcscd then
+        /// talks T=0), `t1`, or `both` (pcscd then picks T=1).
+        #[arg(long, value_enum, conflicts_with = "atr")]
+        protocols: Option<ProtocolsArg>,
+        /// The ATR in hex (checked: TS, interface bytes, historical bytes, TCK), e.g. a real
+        /// card's.
+        #[arg(long, value_name = "HEX")]
+        atr: Option<String>,
+        /// Install this SAIP package (DER) as the bootstrap profile, as the EUM does at
+        /// manufacture: in the first ISD-P (…8900001000), ENABLED, with the Fallback
+        /// Attribute; the EIS (--eis-out) lists it. Without it the card has no profile.
+        #[arg(long, value_name = "PACKAGE")]
+        bootstrap: Option<PathBuf>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -143,6 +156,14 @@ enum Command {
     },
 }
 
+/// [`euicc_emulator::atr::Protocols`] on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ProtocolsArg {
+    T0,
+    T1,
+    Both,
+}
+
 /// [`EckaReading`] on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Reading {
@@ -190,6 +211,9 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
             pki,
             eis_out,
             ecka_reading,
+            protocols,
+            atr,
+            bootstrap,
             json,
         } => {
             let eid = eid
@@ -205,6 +229,38 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
                 KeyChoice::Default => CardState::new(eid),
             };
             card.set_ecka_reading(ecka_reading.into());
+            let atr = match (atr, protocols) {
+                (Some(text), _) => {
+                    let compact: String = text.split_whitespace().collect();
+                    Some(
+                        hex::decode(&compact).map_err(|e| EmulatorError::InvalidArgument {
+                            what: "--atr",
+                            input: text.clone(),
+                            reason: e.to_string(),
+                        })?,
+                    )
+                    .map(|bytes| (bytes, text))
+                }
+                (None, Some(p)) => {
+                    let p = match p {
+                        ProtocolsArg::T0 => euicc_emulator::atr::Protocols::T0,
+                        ProtocolsArg::T1 => euicc_emulator::atr::Protocols::T1,
+                        ProtocolsArg::Both => euicc_emulator::atr::Protocols::Both,
+                    };
+                    let bytes = euicc_emulator::atr::for_protocols(p);
+                    let text = hex::encode_upper(&bytes);
+                    Some((bytes, text))
+                }
+                (None, None) => None,
+            };
+            if let Some((bytes, text)) = atr {
+                card.set_atr(Some(bytes))
+                    .map_err(|reason| EmulatorError::InvalidArgument {
+                        what: "--atr",
+                        input: text,
+                        reason,
+                    })?;
+            }
             let issuers = pki
                 .map(|dir| Issuers::read_dir(&dir).map_err(|e| EmulatorError::Pki(e.to_string())))
                 .transpose()?;
@@ -213,6 +269,14 @@ fn run(cli: Cli) -> Result<(), EmulatorError> {
                     eum::EumError::Random(r) => EmulatorError::KeyGeneration(r),
                     other => EmulatorError::Pki(other.to_string()),
                 })?;
+            }
+            if let Some(package) = &bootstrap {
+                let der = std::fs::read(package).map_err(|e| EmulatorError::InvalidArgument {
+                    what: "--bootstrap",
+                    input: package.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                euicc_emulator::test_installer::install_bootstrap(&mut card, &der)?;
             }
             if !force && state.symlink_metadata().is_ok() {
                 return Err(EmulatorError::StateExists { path: state });

@@ -123,6 +123,8 @@ pub struct CardState {
     isd_p_scp03: BTreeMap<Vec<u8>, Scp03Card>,
     /// The reading of the ES8 open points the card follows.
     ecka_reading: EckaReading,
+    /// The ATR, when not [`crate::ATR`] (checked by [`crate::atr::parse`]).
+    atr: Option<Vec<u8>>,
 }
 
 impl CardState {
@@ -161,6 +163,7 @@ impl CardState {
             scp80: Vec::new(),
             isd_p_scp03: BTreeMap::new(),
             ecka_reading: EckaReading::Default,
+            atr: None,
         }
     }
 
@@ -189,6 +192,7 @@ impl CardState {
             scp80: Vec::new(),
             isd_p_scp03: BTreeMap::new(),
             ecka_reading: EckaReading::Default,
+            atr: None,
         })
     }
 
@@ -336,6 +340,21 @@ impl CardState {
         }
         self.personalization = next;
         true
+    }
+
+    /// The ATR the card answers a reset with.
+    pub fn atr(&self) -> Vec<u8> {
+        self.atr.clone().unwrap_or_else(|| crate::ATR.to_vec())
+    }
+
+    /// Sets the ATR (`None`: [`crate::ATR`]); one that is not well formed is refused with the
+    /// fault ([`crate::atr::parse`]).
+    pub fn set_atr(&mut self, atr: Option<Vec<u8>>) -> Result<(), String> {
+        if let Some(a) = &atr {
+            crate::atr::parse(a)?;
+        }
+        self.atr = atr.filter(|a| a[..] != crate::ATR[..]);
+        Ok(())
     }
 
     /// The state as its JSON file content (it holds the keys: handle with care).

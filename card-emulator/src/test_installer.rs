@@ -110,6 +110,28 @@ pub fn add_package(
     Ok((card, response))
 }
 
+/// Installs `der` as the bootstrap profile, as the EUM does at manufacture: into the first
+/// ISD-P (`A0000005591010FFFFFFFF8900001000`), ENABLED, with the Fallback Attribute, no
+/// notification queued (nothing changed in the field). Returns the ISD-P's AID. A package the
+/// card refuses is an [`EmulatorError::PackageRefused`].
+pub fn install_bootstrap(card: &mut CardState, der: &[u8]) -> Result<Aid, EmulatorError> {
+    let aid = Aid::isd_p(smsr_proto::gp::aid::FIRST_ISD_P_NUMBER)
+        .map_err(|e| invalid("bootstrap ISD-P", "", &e.to_string()))?;
+    let response = crate::usim::install_package(card, &aid, der, true, 0)?;
+    if !response.is_ok() {
+        return Err(EmulatorError::PackageRefused {
+            response: hex::encode_upper(response.to_der()),
+            reason: response
+                .status_message
+                .clone()
+                .unwrap_or_else(|| "a PE was refused".into()),
+        });
+    }
+    let sequence = card.enable_profile(&aid)?;
+    card.forget_notification(sequence);
+    Ok(aid)
+}
+
 /// What `profile-add` puts on the card.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TestProfile {

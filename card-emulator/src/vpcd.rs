@@ -150,7 +150,7 @@ fn serve_with(emulator: &mut Emulator, mut stream: TcpStream, tuned: bool) -> io
                 tracing::debug!("reset");
                 emulator.reset();
             }
-            &[CTRL_GET_ATR] => write_frame(&mut stream, &mut out, &crate::ATR)?,
+            &[CTRL_GET_ATR] => write_frame(&mut stream, &mut out, &emulator.state().atr())?,
             &[other] => tracing::warn!("unknown vpcd control message {other:02X}; ignored"),
             c_apdu => {
                 let r_apdu = emulator.transmit(c_apdu);

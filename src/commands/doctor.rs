@@ -134,37 +134,6 @@ fn port_listening(port: u16) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
 }
 
-/// Protocols an ATR offers (ISO/IEC 7816-3 §8.2: T=0 unless a TDi says otherwise).
-pub fn atr_protocols(atr: &[u8]) -> Option<Vec<u8>> {
-    let [ts, t0, rest @ ..] = atr else {
-        return None;
-    };
-    if *ts != 0x3B && *ts != 0x3F {
-        return None;
-    }
-    let mut protocols = Vec::new();
-    let mut y = t0 >> 4;
-    let mut i = 0usize;
-    loop {
-        // TAi, TBi, TCi present per bits 5..7 of Y; TDi per bit 8.
-        i += usize::from(y & 1) + usize::from((y >> 1) & 1) + usize::from((y >> 2) & 1);
-        if y & 0x08 == 0 {
-            break;
-        }
-        let td = *rest.get(i)?;
-        i += 1;
-        let t = td & 0x0F;
-        if !protocols.contains(&t) {
-            protocols.push(t);
-        }
-        y = td >> 4;
-    }
-    if protocols.is_empty() {
-        protocols.push(0);
-    }
-    Some(protocols)
-}
-
 /// Files with secrets this tool reads: they must not be readable by others.
 fn secret_files() -> Vec<(&'static str, PathBuf)> {
     let mut files = Vec::new();
@@ -329,15 +298,15 @@ pub fn checks(g: &GlobalArgs) -> Vec<Check> {
 }
 
 fn atr_check(atr: &[u8]) -> Check {
-    match atr_protocols(atr) {
-        None => Check::bad(
+    match smsr_proto::atr::parse(atr) {
+        Err(fault) => Check::bad(
             "ATR",
             Verdict::Warn,
-            format!("{} is not a well-formed ATR", hexfmt::upper(atr)),
+            format!("{} is not a well-formed ATR: {fault}", hexfmt::upper(atr)),
             "re-insert the card; if it persists the card or reader is faulty",
         ),
-        Some(p) => {
-            let list: Vec<String> = p.iter().map(|t| format!("T={t}")).collect();
+        Ok(info) => {
+            let list: Vec<String> = info.protocols.iter().map(|t| format!("T={t}")).collect();
             Check::ok(
                 "ATR",
                 format!("{} offers {}", hexfmt::upper(atr), list.join(" and ")),
@@ -425,6 +394,19 @@ fn registry_check(g: &GlobalArgs, out: &mut Vec<Check>) {
                 h.known
             ),
             "use the smsr that wrote it (or a newer one)",
+        )),
+        Ok(h) if !h.faults.is_empty() => out.push(Check::bad(
+            "registry",
+            Verdict::Fail,
+            format!(
+                "{}: schema {} but {} fault(s): {}",
+                path.display(),
+                h.schema,
+                h.faults.len(),
+                h.faults.join("; ")
+            ),
+            "the file was changed by another program or is damaged: restore a backup; or move \
+             it away, register the cards again (`smsr eis register`) and `smsr audit` each",
         )),
         Ok(h) => out.push(Check::ok(
             "registry",
@@ -698,25 +680,6 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].port, 35963);
         assert!(find_vpcd_config(&dir.path().join("none")).is_empty());
-    }
-
-    #[test]
-    fn atr_protocols_follow_the_td_chain() {
-        // The emulator's ATR: TD1 = 80 (T=0, TD2 follows), TD2 = 01 (T=1).
-        assert_eq!(
-            atr_protocols(&[0x3B, 0x80, 0x80, 0x01, 0x01]),
-            Some(vec![0, 1])
-        );
-        // No TD1: T=0 only.
-        assert_eq!(atr_protocols(&[0x3B, 0x02, 0x14, 0x50]), Some(vec![0]));
-        // TA1 TB1 TC1 TD1(T=1).
-        assert_eq!(
-            atr_protocols(&[0x3B, 0xF0, 0x11, 0x00, 0xFF, 0x81, 0x31]),
-            Some(vec![1])
-        );
-        assert_eq!(atr_protocols(&[0x3B, 0x80]), None);
-        assert_eq!(atr_protocols(&[0x00, 0x00]), None);
-        assert_eq!(atr_protocols(&[]), None);
     }
 
     #[test]

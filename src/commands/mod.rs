@@ -31,6 +31,15 @@ use serde::Serialize;
 use smsr_proto::StatusWord;
 use thiserror::Error;
 
+/// Whether a command printed its JSON on stdout (an error after it is then not printed as a
+/// second JSON object).
+static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether [`print_json`] printed anything.
+pub fn json_printed() -> bool {
+    JSON_PRINTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Why a command failed.
 #[derive(Debug, Error)]
 pub enum CliError {
@@ -60,6 +69,19 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// The error as `--json` prints it on stdout: `{"error": {"exitCode", "kind", "message",
+    /// "fix"}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let code = self.exit_code();
+        let (kind, fix) = exit_code::describe(code);
+        serde_json::json!({"error": {
+            "exitCode": code,
+            "kind": kind,
+            "message": self.to_string(),
+            "fix": fix,
+        }})
+    }
+
     /// The process exit code (see [`crate::exit_code`]).
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -187,7 +209,10 @@ pub fn open_card(g: &GlobalArgs) -> Result<Box<dyn Transport>, CliError> {
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => {
+            JSON_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
+            println!("{text}");
+        }
         Err(e) => eprintln!("smsr: cannot write JSON: {e}"),
     }
 }

@@ -43,7 +43,7 @@ const PG_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS stock (
 pub enum StockError {
     #[error("SM-DP stock {}: {detail}; check --db (or SMSR_DB), its permissions, and that the server is up", path.display())]
     Open { path: PathBuf, detail: String },
-    #[error("SM-DP stock: {0}")]
+    #[error("SM-DP stock: {}", .0.explained("SM-DP stock"))]
     Sql(#[from] DbError),
     #[error("{file}: not a profile package: {detail}")]
     NotAPackage { file: String, detail: String },

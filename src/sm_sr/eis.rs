@@ -174,6 +174,25 @@ pub struct Eis {
     pub capabilities: Capabilities,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_memory: Option<u64>,
+    /// The profiles on the card when the EIS was written (SGP.02 EIS `profiles`): the
+    /// bootstrap profile the EUM installed, for a card that left the factory with one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<EisProfile>,
+}
+
+/// A profile of the EIS (SGP.02 §5.1.1.2 ProfileInfo, the fields this SM-SR keeps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EisProfile {
+    /// The ISD-P holding it (instance AID, hex).
+    pub isd_p_aid: String,
+    /// Its ICCID, 19 or 20 digits.
+    pub iccid: String,
+    /// `enabled` or `disabled`.
+    pub state: String,
+    /// Whether it has the Fallback Attribute.
+    #[serde(default)]
+    pub fallback: bool,
 }
 
 fn default_load_file() -> String {
@@ -321,6 +340,48 @@ impl Eis {
             for (n, key) in [("enc", &k.enc), ("mac", &k.mac), ("dek", &k.dek)] {
                 check_key(format!("isd_r.scp03[{i}].{n}"), key, &[16, 24, 32])?;
             }
+        }
+        let mut enabled = 0;
+        let mut fallbacks = 0;
+        for (i, p) in self.profiles.iter().enumerate() {
+            let at = |f: &str| format!("profiles[{i}].{f}");
+            let aid: smsr_proto::gp::aid::Aid = p
+                .isd_p_aid
+                .parse()
+                .map_err(|e| field(at("isd_p_aid"), format!("{e}")))?;
+            if aid.isd_p_number().is_none() {
+                return Err(field(
+                    at("isd_p_aid"),
+                    "not an ISD-P instance AID (A0000005591010FFFFFFFF89 00 nnnn 00)",
+                ));
+            }
+            let digits = p.iccid.trim();
+            if !(19..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(field(at("iccid"), "19 or 20 digits expected"));
+            }
+            match p.state.as_str() {
+                "enabled" => enabled += 1,
+                "disabled" => {}
+                other => {
+                    return Err(field(
+                        at("state"),
+                        format!("{other:?}: \"enabled\" or \"disabled\" expected"),
+                    ))
+                }
+            }
+            fallbacks += usize::from(p.fallback);
+            if self.profiles[..i]
+                .iter()
+                .any(|q| q.isd_p_aid == p.isd_p_aid)
+            {
+                return Err(field(at("isd_p_aid"), "listed twice"));
+            }
+        }
+        if enabled > 1 || fallbacks > 1 {
+            return Err(field(
+                "profiles",
+                "at most one profile is enabled and at most one has the Fallback Attribute",
+            ));
         }
         for (name, cert) in [
             ("ecasd.certificate", &self.ecasd.certificate),

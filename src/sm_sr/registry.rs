@@ -33,6 +33,7 @@ use smsr_proto::gp::get_data::Eid;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+mod check;
 mod columns;
 mod lease;
 mod schema;
@@ -62,7 +63,7 @@ pub enum RegistryError {
         found: i64,
         known: usize,
     },
-    #[error("SM-SR registry: {0}")]
+    #[error("SM-SR registry: {}", .0.explained("SM-SR registry"))]
     Sql(#[from] DbError),
     #[error("no eUICC with EID {0} is registered: register its EIS with `smsr eis register FILE`")]
     UnknownEid(Eid),
@@ -143,6 +144,9 @@ pub struct RegistryHealth {
     pub known: usize,
     /// Registered cards.
     pub cards: Option<usize>,
+    /// What is wrong with its tables or rows (at the current schema version; empty when
+    /// sound).
+    pub faults: Vec<String>,
 }
 
 /// `$XDG_DATA_HOME/smsr/smsr.db`, else `~/.local/share/smsr/smsr.db`.
@@ -213,31 +217,42 @@ impl Registry {
                 let conn =
                     Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
                 db::sqlite::configure(&conn)?;
-                conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
-                    .and_then(|verdict| {
-                        if verdict == "ok" {
-                            Ok(())
-                        } else {
-                            Err(rusqlite::Error::InvalidParameterName(verdict))
-                        }
-                    })?;
+                let verdict =
+                    conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))?;
+                if verdict != "ok" {
+                    return Err(RegistryError::Open {
+                        path: file.clone(),
+                        detail: format!(
+                            "SQLite's integrity check failed ({verdict}): the file is damaged; \
+                             restore a backup, or move it away and register the cards again"
+                        ),
+                    });
+                }
                 Db::Sqlite(conn)
             }
             Target::Postgres(url) => Db::postgres(&url)?,
         };
         let schema = version(&db)?;
+        // A dropped table is one of the faults below, not an error here.
         let cards = if schema >= 1 {
-            db.row("SELECT COUNT(*) FROM eis", &[])?
-                .map(|r| r.int(0))
-                .transpose()?
+            db.row("SELECT COUNT(*) FROM eis", &[])
+                .ok()
+                .flatten()
+                .and_then(|r| r.int(0).ok())
                 .and_then(|n| usize::try_from(n).ok())
         } else {
             None
+        };
+        let faults = if usize::try_from(schema).ok() == Some(MIGRATIONS.len()) {
+            Self::faults(&db)?
+        } else {
+            Vec::new()
         };
         Ok(RegistryHealth {
             schema,
             known: MIGRATIONS.len(),
             cards,
+            faults,
         })
     }
 
@@ -368,6 +383,32 @@ impl Registry {
                      ON CONFLICT (eid, kvn) DO UPDATE SET counter = {higher}"
                 ),
                 vals![&eid, k.kvn, k.counter],
+            )?;
+        }
+        // The profiles the card left the factory with (a bootstrap profile): known from now
+        // on, as AuditEIS would find them.
+        for p in &eis.profiles {
+            let state = if p.state == "enabled" {
+                IsdpState::Enabled
+            } else {
+                IsdpState::Disabled
+            };
+            let aid: Aid = p.isd_p_aid.parse().map_err(|e| RegistryError::Corrupt {
+                eid: eid.clone(),
+                what: "EIS profile AID",
+                detail: format!("{e}"),
+            })?;
+            tx.exec(
+                "INSERT INTO isdp (eid, aid, iccid, state, fallback, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (eid, aid) DO NOTHING",
+                vals![
+                    &eid,
+                    aid.to_string(),
+                    p.iccid.trim(),
+                    state.as_str(),
+                    i64::from(p.fallback),
+                    now()
+                ],
             )?;
         }
         log(
@@ -863,6 +904,91 @@ mod tests {
         .unwrap()
     }
 
+    /// A registry file with one card and one ISD-P, damaged by `damage` (SQL run on it by
+    /// another program); what `inspect` then finds.
+    fn damaged(damage: &str) -> Result<RegistryHealth, RegistryError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let mut r = Registry::open(&path).unwrap();
+        r.register(&eis(), false).unwrap();
+        r.begin_create(
+            &eid(),
+            &aid("A0000005591010FFFFFFFF8900001000"),
+            Some("8949000000000000018"),
+            None,
+        )
+        .unwrap();
+        drop(r);
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(damage)
+            .unwrap();
+        Registry::inspect(&path)
+    }
+
+    #[test]
+    fn inspect_names_each_fault_of_a_damaged_registry() {
+        assert_eq!(damaged("").unwrap().faults, Vec::<String>::new());
+        for (damage, fault) in [
+            ("DROP TABLE scp80_counter", "table scp80_counter is missing"),
+            ("DROP TABLE eis", "table eis is missing"),
+            (
+                "ALTER TABLE isdp DROP COLUMN pol2",
+                "table isdp has no column pol2",
+            ),
+            (
+                "UPDATE eis SET document = '{\"version\": 1'",
+                "eis row 89001999000010000000000000000022: the EIS document",
+            ),
+            (
+                "UPDATE scp80_counter SET counter = 'many'",
+                "scp80_counter row of \"89001999000010000000000000000022\": not a number",
+            ),
+            ("UPDATE isdp SET state = 'lost'", "isdp row of"),
+            ("UPDATE isdp SET aid = 'ZZ'", "ISD-P AID"),
+        ] {
+            let health = damaged(damage).unwrap();
+            assert!(
+                health.faults.iter().any(|f| f.contains(fault)),
+                "{damage}: {:?}",
+                health.faults
+            );
+        }
+    }
+
+    #[test]
+    fn sql_failures_name_their_cause_and_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let mut r = Registry::open(&path).unwrap();
+        r.register(&eis(), false).unwrap();
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("UPDATE scp80_counter SET counter = 'many'")
+            .unwrap();
+        let err = r.counter(&eid(), 1).unwrap_err().to_string();
+        assert!(
+            err.contains("a stored value has the wrong type") && err.contains("smsr doctor"),
+            "{err}"
+        );
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP TABLE isdp")
+            .unwrap();
+        let err = r.isdps(&eid()).unwrap_err().to_string();
+        assert!(
+            err.contains("a table or column the program needs is missing")
+                && err.contains("no such table: isdp"),
+            "{err}"
+        );
+        let unique = DbError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY),
+            Some("UNIQUE constraint failed: isdp.eid, isdp.aid".into()),
+        ));
+        let text = RegistryError::Sql(unique).to_string();
+        assert!(text.contains("same key is already"), "{text}");
+    }
+
     #[test]
     fn register_show_list_and_refuse_twice() {
         let mut r = Registry::in_memory().unwrap();
@@ -991,7 +1117,8 @@ mod tests {
             RegistryHealth {
                 schema: i64::try_from(MIGRATIONS.len()).unwrap(),
                 known: MIGRATIONS.len(),
-                cards: Some(1)
+                cards: Some(1),
+                faults: Vec::new(),
             }
         );
         r.db.batch("PRAGMA user_version = 99").unwrap();

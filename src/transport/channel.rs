@@ -15,6 +15,11 @@
 //!   classes (`80`–`FF` other than `A0`, e.g. GlobalPlatform `80`/`84`), `9Fxx` has no defined
 //!   meaning and is passed through.
 //!
+//! - `62xx`/`63xx` without data to a command with data (case 4 under T=0, ETSI TS 102 221
+//!   §7.3.1.1.4 4b): the card may hold data and announce it with the warning; GET RESPONSE
+//!   with Le `00` is sent once, and its `6Cxx` leads to the data with the warning. When the
+//!   card has none (it answers the GET RESPONSE with an error), the warning is the answer.
+//!
 //! A card that never stops asking for more is cut off after [`MAX_ROUNDS`] exchanges with
 //! [`TransportError::ResponseNeverEnds`].
 
@@ -95,6 +100,9 @@ impl<T: Transport> Transport for ResponseAssembler<T> {
         let cla = command.first().copied().unwrap_or_default();
         let mut current = command.to_vec();
         let mut data = Vec::new();
+        // Case 4: a warning alone may announce data (4b); asked for once, kept if none comes.
+        let mut case_4_warning = CommandApdu::parse(command).is_ok_and(|c| !c.data.is_empty());
+        let mut warning: Option<Vec<u8>> = None;
         for _ in 0..MAX_ROUNDS {
             let mut response = self.inner.transmit(&current)?;
             let [.., sw1, sw2] = response[..] else {
@@ -109,6 +117,19 @@ impl<T: Transport> Transport for ResponseAssembler<T> {
                         current = again;
                         continue;
                     }
+                }
+                0x62 | 0x63
+                    if response.len() == 2
+                        && data.is_empty()
+                        && std::mem::take(&mut case_4_warning) =>
+                {
+                    warning = Some(response);
+                    current = get_response(cla, 0);
+                    continue;
+                }
+                _ if warning.is_some() && response.len() == 2 && sw1 != 0x61 => {
+                    // No data behind the warning after all.
+                    return Ok(warning.unwrap_or(response));
                 }
                 0x61 => {
                     response.truncate(response.len() - 2);

@@ -31,6 +31,48 @@ fn case_3_with_data_gives_61xx_then_get_response() {
 }
 
 #[test]
+fn get_response_with_the_proprietary_class_of_the_command_fetches_pending_data() {
+    let mut a = adapter();
+    let isd_r = "A0000005591010FFFFFFFF8900000100";
+    assert_eq!(send(&mut a, &format!("00A4040010{isd_r}")), "611A");
+    // INITIALIZE UPDATE (case 4, no Le, as under T=0): 61xx, then `80 C0` as pySim sends it.
+    let r = send(&mut a, "8050300008B3822789244343D0");
+    assert!(r.starts_with("61"), "{r}");
+    let r = send(&mut a, &format!("80C00000{}", &r[2..]));
+    assert!(r.ends_with("9000") && r.len() > 4, "{r}");
+    // The CLA of a secured command (84) repeated: the fetch too.
+    let r = send(&mut a, "8450300008B3822789244343D0");
+    assert!(r.starts_with("61") || r.len() == 4, "{r}");
+    if let Some(len) = r.strip_prefix("61") {
+        let r = send(&mut a, &format!("84C00000{len}"));
+        assert!(r.ends_with("9000"), "{r}");
+    }
+    // With nothing pending, `80 C0` goes to the application, which does not know it.
+    assert_eq!(send(&mut a, "80C0000000"), "6D00");
+}
+
+#[test]
+fn case_4_ending_with_a_warning_announces_it_then_6cxx_gives_the_length() {
+    // ETSI TS 102 221 §7.3.1.1.4, 4b: data with 6310 (GET STATUS, more to come).
+    let mut slot = ChannelTransport::default();
+    let class = Class::parse(0x80).unwrap();
+    let get = |le| CommandApdu::new(0x80, 0xC0, 0, 0).with_le(le);
+    let data = vec![0xE3, 0x02, 0x4F, 0x00];
+    let r = deliver(
+        &mut slot,
+        ResponseApdu::new(data.clone(), StatusWord::MoreDataAvailable),
+        None,
+    );
+    assert_eq!((r.data.len(), r.sw), (0, StatusWord::MoreDataAvailable));
+    // The terminal's GET RESPONSE with Le 00: 6C04; again with Le 04: the data and 6310.
+    let r = get_response(&mut slot, class, &get(256));
+    assert_eq!(r.sw, StatusWord::WrongLe(4));
+    let r = get_response(&mut slot, class, &get(4));
+    assert_eq!((r.data, r.sw), (data, StatusWord::MoreDataAvailable));
+    assert!(slot.pending.is_none());
+}
+
+#[test]
 fn get_response_in_pieces() {
     let mut a = adapter();
     let fci = fci();
@@ -91,9 +133,9 @@ fn get_response_is_per_channel() {
     assert_eq!(send(&mut a, "00C0000001"), "029000");
     assert_eq!(send(&mut a, &format!("02A4040010{ECASD}")), "611A");
     assert_eq!(send(&mut a, "02C0000000"), format!("{}9000", fci()));
-    // GET RESPONSE is an interindustry command: GP class is not GET RESPONSE.
+    // The fetch may repeat the command's GP class (as pcsc-lite and pySim do).
     assert_eq!(send(&mut a, "80CA005A"), "6112");
-    assert_eq!(send(&mut a, "80C0000012"), "6D00");
+    assert_eq!(send(&mut a, "80C0000012"), format!("5A10{EID}9000"));
     assert_eq!(send(&mut a, "00C0000012"), "6985");
 }
 
@@ -144,13 +186,15 @@ fn long_data_chains_61xx_beyond_256() {
     // Extended Le covering everything: all at once.
     let r = deliver(&mut slot, ResponseApdu::success(data.clone()), Some(65536));
     assert_eq!(r.data, data);
-    // A warning status word is kept for the end of the data.
+    // A warning status word is kept for the end of the data; without Le (T=0, case 4) the
+    // warning itself announces the data (ETSI TS 102 221 §7.3.1.1.4, 4b).
     let r = deliver(
         &mut slot,
         ResponseApdu::new(data.clone(), StatusWord::MoreDataAvailable),
         None,
     );
-    assert_eq!(r.sw, StatusWord::BytesAvailable(0));
+    assert_eq!(r.sw, StatusWord::MoreDataAvailable);
+    assert!(r.data.is_empty());
     let sws: Vec<_> = (0..3)
         .map(|_| get_response(&mut slot, class, &get(256)).sw)
         .collect();

@@ -67,6 +67,9 @@ struct StateFileV3 {
     /// ([`super::EckaReading`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ecka_reading: Option<String>,
+    /// The ATR in hex, when not the default ([`crate::ATR`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    atr: Option<String>,
     isd_r: IsdRFile,
     registry: Vec<RegistryFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,6 +258,7 @@ pub(super) fn encode(state: &CardState, packages: Packages) -> Zeroizing<String>
         eid: eid_to_string(&state.eid),
         ecka_reading: (state.ecka_reading != super::EckaReading::Default)
             .then(|| state.ecka_reading.name().to_owned()),
+        atr: state.atr.as_ref().map(hex::encode_upper),
         isd_r: IsdRFile {
             kdd: hex::encode_upper(state.kdd),
             scp03_i: format!("{:02X}", state.scp03.options().to_i()),
@@ -431,6 +435,12 @@ pub(super) fn decode(text: &str, packages: Packages) -> Result<Decoded, StateErr
 
 fn from_v4(file: &StateFileV3, v3: bool, packages: Packages) -> Result<CardState, StateError> {
     let mut state = from_v3(file, v3, packages)?;
+    if let Some(atr) = &file.atr {
+        let bytes = hex_bytes(atr, "atr")?;
+        state
+            .set_atr(Some(bytes))
+            .map_err(|e| StateError::Invalid(format!("\"atr\" {atr}: {e}")))?;
+    }
     if let Some(name) = &file.ecka_reading {
         state.ecka_reading = super::EckaReading::from_name(name).ok_or_else(|| {
             StateError::Invalid(format!(

@@ -154,6 +154,12 @@ impl CardState {
         Ok(())
     }
 
+    /// Drops the notification `sequence` from the queue (a change made at manufacture, which
+    /// the SM-SR learns from the EIS).
+    pub(crate) fn forget_notification(&mut self, sequence: u16) {
+        self.notifications.confirm(sequence);
+    }
+
     /// EnableProfile: the DISABLED ISD-P `aid` becomes ENABLED, the enabled one (if any)
     /// DISABLED; a "profile change succeeded" notification is queued. Returns its number.
     pub fn enable_profile(&mut self, aid: &Aid) -> Result<u16, ProfileError> {

@@ -140,7 +140,12 @@ pub fn fill_stock(
     }
     if missing > 0 {
         eprintln!(
-            "smsr-load: added {missing} built profile(s) to the stock {} in {:.1} s",
+            "smsr-load: added {missing} {} to the stock {} in {:.1} s",
+            if template.is_some() {
+                "copies of the template"
+            } else {
+                "built profile(s)"
+            },
             path.display(),
             start.elapsed().as_secs_f64()
         );

@@ -19,6 +19,7 @@
 //!   3GPP TS 31.115 secured packets (SCP80) and their SMS-PP carrier.
 
 pub mod apdu;
+pub mod atr;
 pub mod auth;
 pub mod bounded;
 pub mod ecka;

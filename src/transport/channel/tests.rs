@@ -218,3 +218,33 @@ fn get_response_command_bytes() {
     assert_eq!(get_response(0xE3, 0x10), hex("43C0000010"));
     assert_eq!(get_response(0xA0, 0x10), hex("A0C0000010"));
 }
+
+#[test]
+fn a_warning_alone_to_a_case_4_command_is_followed_by_get_response() {
+    // ETSI TS 102 221 §7.3.1.1.4, 4b: 6310 announces data; GET RESPONSE 00 gets 6C04.
+    let mut card = FakeCard::new();
+    card.answer_next(hex("6310"));
+    card.answer_next(hex("6C04"));
+    card.answer_next(hex("E3024F006310"));
+    let mut t = ResponseAssembler::new(card);
+    assert_eq!(
+        t.transmit(&hex("80F24002024F00")).unwrap(),
+        hex("E3024F006310")
+    );
+    assert_eq!(
+        t.inner().log_hex(),
+        ["80F24002024F00", "00C0000000", "00C0000004"]
+    );
+    // A card with nothing behind the warning: the warning is the answer.
+    let mut card = FakeCard::new();
+    card.answer_next(hex("6310"));
+    card.answer_next(hex("6985"));
+    let mut t = ResponseAssembler::new(card);
+    assert_eq!(t.transmit(&hex("80F24002024F00")).unwrap(), hex("6310"));
+    // A command without data (case 1 or 2): a warning is only a warning.
+    let mut card = FakeCard::new();
+    card.answer_next(hex("6283"));
+    let mut t = ResponseAssembler::new(card);
+    assert_eq!(t.transmit(&hex("00A40000")).unwrap(), hex("6283"));
+    assert_eq!(t.inner().log_hex().len(), 1);
+}
