@@ -14,6 +14,7 @@
 #   scripts/bench.sh [COUNT] [RUNS]   COUNT round trips with tuning (default 2000), 40 without;
 #                                      RUNS provisionings per transport (default 10)
 #   FLEET_RATE=60 PG_RATE=20 DURATION=60 SYNC=normal SKIP_TRANSPORT=1 scripts/bench.sh
+#   SKIP_FLEET=1 scripts/bench.sh 2000 10     (the transport and provisioning figures only)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -92,4 +93,4 @@ echo "== provisioning with the emulator linked in (--es5 scp03)"
 "$bin/provision-bench" --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
   --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json" --es5 scp03
 
-fleet
+[ -n "${SKIP_FLEET:-}" ] || fleet

@@ -66,6 +66,8 @@ url_of() {
 
 "$smsr" pki init --dir "$work/pki" >/dev/null
 if [ "$instances" -gt 1 ]; then
+  # The server runs as its own user when this runs as root: it must reach its directory.
+  chmod 755 "$work"
   pg=$("$root/scripts/postgres.sh" start "$work/pg")
   sr_db=$pg dp_db=$pg
 else

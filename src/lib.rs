@@ -26,6 +26,7 @@ pub mod gp;
 pub mod hexfmt;
 pub mod keys;
 pub mod names;
+pub mod progress;
 pub mod report;
 pub mod secret_file;
 pub mod secure;

@@ -77,6 +77,9 @@ pub fn run(g: &GlobalArgs, args: &ProvisionArgs) -> Result<(), CliError> {
         enable: !args.no_enable,
     };
     let mut timer = Timer::default();
+    if !g.json && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        crate::progress::enable();
+    }
     let result = provision::provision(
         &mut registry,
         &dp,

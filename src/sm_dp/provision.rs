@@ -87,7 +87,9 @@ impl Timer {
         f: impl FnOnce() -> Result<(T, String), E>,
     ) -> Result<T, E> {
         let t = Instant::now();
+        crate::progress::step(step);
         let result = f();
+        crate::progress::end();
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         let counts = Counts::snapshot().since(before);
         match result {

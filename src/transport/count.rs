@@ -45,6 +45,7 @@ impl<T: Transport> Transport for Counting<T> {
         let n = u64::try_from(command.len() + r.len()).unwrap_or(u64::MAX);
         EXCHANGES.set(EXCHANGES.get().saturating_add(1));
         BYTES.set(BYTES.get().saturating_add(n));
+        crate::progress::exchange(n);
         Ok(r)
     }
 
