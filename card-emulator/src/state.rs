@@ -483,11 +483,16 @@ impl CardState {
 
 /// The package directory of a state file: `<state file>.packages` beside it.
 pub fn packages_dir(state_path: &Path) -> PathBuf {
+    beside(state_path, ".packages")
+}
+
+/// `<state file><suffix>`, beside the state file (its packages, lock and journal).
+pub(crate) fn beside(state_path: &Path, suffix: &str) -> PathBuf {
     let mut name = state_path
         .file_name()
         .map(std::ffi::OsString::from)
         .unwrap_or_default();
-    name.push(".packages");
+    name.push(suffix);
     state_path.with_file_name(name)
 }
 

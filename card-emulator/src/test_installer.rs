@@ -98,16 +98,21 @@ pub fn add_package(
         profile.pol1,
     )?;
     if !response.is_ok() {
-        return Err(EmulatorError::PackageRefused {
-            response: hex::encode_upper(response.to_der()),
-            reason: response
-                .status_message
-                .clone()
-                .unwrap_or_else(|| "a PE was refused".into()),
-        });
+        return Err(refused(&response));
     }
     card.save(path)?;
     Ok((card, response))
+}
+
+/// The error of a package the card refused, with its `EUICCResponse`.
+fn refused(response: &EuiccResponse) -> EmulatorError {
+    EmulatorError::PackageRefused {
+        response: hex::encode_upper(response.to_der()),
+        reason: response
+            .status_message
+            .clone()
+            .unwrap_or_else(|| "a PE was refused".into()),
+    }
 }
 
 /// Installs `der` as the bootstrap profile, as the EUM does at manufacture: into the first
@@ -119,13 +124,7 @@ pub fn install_bootstrap(card: &mut CardState, der: &[u8]) -> Result<Aid, Emulat
         .map_err(|e| invalid("bootstrap ISD-P", "", &e.to_string()))?;
     let response = crate::usim::install_package(card, &aid, der, true, 0)?;
     if !response.is_ok() {
-        return Err(EmulatorError::PackageRefused {
-            response: hex::encode_upper(response.to_der()),
-            reason: response
-                .status_message
-                .clone()
-                .unwrap_or_else(|| "a PE was refused".into()),
-        });
+        return Err(refused(&response));
     }
     let sequence = card.enable_profile(&aid)?;
     card.forget_notification(sequence);

@@ -25,12 +25,7 @@ const READ_MAX: u64 = 64 * 1024 * 1024;
 
 /// The journal of a state file: `<state file>.journal`.
 pub fn journal_path(state_path: &Path) -> PathBuf {
-    let mut name = state_path
-        .file_name()
-        .map(std::ffi::OsString::from)
-        .unwrap_or_default();
-    name.push(".journal");
-    state_path.with_file_name(name)
+    super::beside(state_path, ".journal")
 }
 
 fn digest(content: &[u8]) -> [u8; 8] {

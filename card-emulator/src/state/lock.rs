@@ -22,12 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// The lock file of a state file: `<state file>.lock` beside it.
 pub fn lock_path(state_path: &Path) -> PathBuf {
-    let mut name = state_path
-        .file_name()
-        .map(std::ffi::OsString::from)
-        .unwrap_or_default();
-    name.push(".lock");
-    state_path.with_file_name(name)
+    super::beside(state_path, ".lock")
 }
 
 /// The exclusive lock on a state file's [`lock_path`], held until dropped.
