@@ -289,6 +289,23 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // The trace reader never panics on a line, whatever it holds.
+        #[test]
+        fn reading_any_line_never_panics(line in ".{0,300}") {
+            let _ = Record::from_json_line(&line);
+        }
+
+        #[test]
+        fn reading_any_json_object_never_panics(
+            seq in any::<i64>(), event in "[a-z_]{0,12}", key in "[a-z]{1,8}", value in ".{0,40}"
+        ) {
+            let line = serde_json::json!({"seq": seq, "event": event, key: value}).to_string();
+            let _ = Record::from_json_line(&line);
+        }
+    }
 
     #[test]
     fn minimal_foreign_lines_are_accepted() {

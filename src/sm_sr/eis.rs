@@ -471,6 +471,32 @@ pub fn tar_of(aid: &[u8]) -> [u8; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // The EIS reader (files, ES1 bodies) never panics: arbitrary text, and the sample with
+        // one byte replaced or the text cut anywhere, each an error or a checked EIS.
+        #[test]
+        fn reading_any_text_never_panics(text in ".{0,400}") {
+            let _ = Eis::from_json(&text);
+        }
+
+        #[test]
+        fn reading_a_damaged_sample_never_panics(at in 0usize..2000, byte in any::<u8>(), cut in 0usize..2000) {
+            let mut bytes = sample().into_bytes();
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            let cut = cut % bytes.len();
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let _ = Eis::from_json(text);
+                let mut end = cut.min(text.len());
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let _ = Eis::from_json(&text[..end]);
+            }
+        }
+    }
 
     fn sample() -> String {
         r#"{
