@@ -7,6 +7,7 @@
 # Environment: SMSR_REQUIRE_TESTDATA=1 turns "skipped: no ../shared/testdata" into a failure.
 #              SMSR_TEST_REAL_READER=<reader> also runs the real-card tests against that reader.
 #              SMSR_REQUIRE_POSTGRES=1 turns "skipped: SMSR_TEST_POSTGRES not set" into a failure.
+#              SMSR_FUZZ_SECONDS=N runs each fuzz target N s at the end (default 3; 0: none).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -30,3 +31,10 @@ export SMSR_TEST_VPCD_READER="Virtual PCD 00 01"
 export SMSR_REQUIRE_VPCD=1
 export SMSR_REQUIRE_CHROMIUM=1
 cargo test --workspace
+
+# A short run of every fuzz target (scripts/fuzz.sh; without a sanitizer: the project's code is
+# safe Rust, and the instrumented build is quicker). The long campaign is scripts/fuzz.sh alone.
+fuzz_seconds=${SMSR_FUZZ_SECONDS:-3}
+if [ "$fuzz_seconds" != 0 ]; then
+  FUZZ_SANITIZER=none scripts/fuzz.sh "$fuzz_seconds"
+fi
