@@ -173,6 +173,19 @@ impl DbError {
         }
     }
 
+    /// Whether another connection held the lock this one needed for longer than it waits
+    /// (SQLite busy or locked; PostgreSQL lock not available).
+    pub fn is_busy(&self) -> bool {
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            Self::Postgres(e) => e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE),
+            _ => false,
+        }
+    }
+
     /// Whether another transaction's conflicting write made this one fail, so that running it
     /// again may succeed (PostgreSQL unique violation or serialization failure, SQLite busy).
     pub fn is_conflict(&self) -> bool {

@@ -8,7 +8,8 @@ pub const FAILURE: u8 = 1;
 /// The command line is wrong (clap's own code).
 pub const USAGE: u8 = 2;
 /// No card could be reached: pcscd not running, no reader, no card, card held by another
-/// program, emulator state missing or its card served by another process.
+/// program, emulator state missing or its card served by another process; or the registry held
+/// locked by another process past the wait.
 pub const NO_CARD: u8 = 3;
 /// The card was reached and then the link failed: card reset or removed, response lost.
 pub const COMMUNICATION: u8 = 4;
@@ -55,7 +56,8 @@ pub const HELP: &str = "Exit codes:
   0  success
   1  the card refused (error status word), a doctor check failed, keys do not match
   2  wrong command line
-  3  no card reached: pcscd not running, no reader, no card, card in use
+  3  no card reached: pcscd not running, no reader, no card, card in use;
+     or the registry held locked by another process past the 30 s wait
   4  the card was reached and then lost: reset, removed, no response
   5  bad input: trace, keystore, hex or state file
   6  secure channel failed: wrong keys, MAC verification failed

@@ -66,6 +66,10 @@ pub enum CliError {
     /// A service (SM-SR, SM-DP) could not be reached: down, wrong URL, TLS refused.
     #[error("{0}")]
     Service(String),
+    /// Another process held what the command needed (the registry's lock) for longer than it
+    /// waits.
+    #[error("{0}")]
+    InUse(String),
 }
 
 impl CliError {
@@ -92,6 +96,7 @@ impl CliError {
             Self::Trace(_) | Self::Input(_) => exit_code::INPUT,
             Self::CardRefused { .. } | Self::BadResponse(_) | Self::Failed(_) => exit_code::FAILURE,
             Self::Service(_) => exit_code::SERVICE,
+            Self::InUse(_) => exit_code::NO_CARD,
         }
     }
 }

@@ -184,6 +184,7 @@ impl From<RegistryError> for CliError {
             | RegistryError::AlreadyRegistered(_)
             | RegistryError::UnknownIsdp { .. }
             | RegistryError::UnknownIccid { .. } => CliError::Failed(e.to_string()),
+            RegistryError::Sql(ref db) if db.is_busy() => CliError::InUse(e.to_string()),
             _ => CliError::Input(e.to_string()),
         }
     }
@@ -502,4 +503,29 @@ pub fn audit(g: &GlobalArgs, args: &AuditArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registry_held_by_another_process_exits_3_like_a_card_in_use() {
+        let busy = crate::db::DbError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("database is locked".into()),
+        ));
+        let e = CliError::from(RegistryError::Sql(busy));
+        assert_eq!(e.exit_code(), crate::exit_code::NO_CARD);
+        assert!(
+            e.to_string().contains("kept the SM-SR registry locked"),
+            "{e}"
+        );
+        // Other SQL failures stay input errors (5).
+        let other = crate::db::DbError::Sqlite(rusqlite::Error::InvalidQuery);
+        assert_eq!(
+            CliError::from(RegistryError::Sql(other)).exit_code(),
+            crate::exit_code::INPUT
+        );
+    }
 }
