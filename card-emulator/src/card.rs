@@ -19,6 +19,7 @@ use crate::ecasd::{self, ECASD_AID};
 use crate::fs::{self, MF_FILE_ID};
 use crate::isd_p_sd;
 use crate::isd_r::{self, ISD_R_AID};
+use crate::nv::Nv;
 use crate::ota;
 use crate::state::CardState;
 use crate::usim::{self, FsSelection};
@@ -36,37 +37,6 @@ pub const INS_MANAGE_CHANNEL: u8 = 0x70;
 
 /// Longest AID (ISO/IEC 7816-4 §12.2.3).
 const AID_MAX: usize = 16;
-
-/// The card's non-volatile state, with a flag telling the runtime that it must be persisted.
-#[derive(Debug)]
-pub struct Nv {
-    state: CardState,
-    dirty: bool,
-}
-
-impl Nv {
-    /// Read access.
-    pub fn get(&self) -> &CardState {
-        &self.state
-    }
-
-    /// Write access; marks the state as changed.
-    pub fn get_mut(&mut self) -> &mut CardState {
-        self.dirty = true;
-        &mut self.state
-    }
-
-    /// Write access that leaves the changed flag alone (the caller calls
-    /// [`Nv::mark_dirty`] if it did change something).
-    pub(crate) fn peek_mut(&mut self) -> &mut CardState {
-        &mut self.state
-    }
-
-    /// Marks the state as changed.
-    pub(crate) fn mark_dirty(&mut self) {
-        self.dirty = true;
-    }
-}
 
 /// The applications selectable by AID, in the order SELECT by partial AID finds them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,10 +140,7 @@ impl Card {
     /// A card just powered on.
     pub fn new(state: CardState) -> Self {
         let mut card = Self {
-            nv: Nv {
-                state,
-                dirty: false,
-            },
+            nv: Nv::new(state),
             channels: std::array::from_fn(|_| None),
             ota: ota::Ota::default(),
         };
@@ -208,7 +175,7 @@ impl Card {
 
     /// Whether the non-volatile state changed since the last call (and clears the flag).
     pub fn take_dirty(&mut self) -> bool {
-        std::mem::take(&mut self.nv.dirty)
+        self.nv.take_dirty()
     }
 
     /// Whether a logical channel is open.
@@ -246,7 +213,7 @@ impl Card {
         };
         match self
             .nv
-            .state
+            .peek_mut()
             .scp03_mut()
             .initialize_update_from_values(cmd, Some(challenge))
         {

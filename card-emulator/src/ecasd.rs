@@ -5,8 +5,8 @@
 //! It also keeps what the EUM put there at personalization ([`EcasdKeys`]): SK.ECASD.ECKA,
 //! CERT.ECASD.ECKA and PK.CI.ECDSA, which ES8 key establishment uses (`isd_r/es8.rs`).
 
-use crate::card::Nv;
 use crate::class::Class;
+use crate::nv::Nv;
 use smsr_proto::pki::{Certificate, PrivateKey, PublicKey};
 use smsr_proto::tlv::tlv;
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};

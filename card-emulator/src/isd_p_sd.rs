@@ -11,8 +11,8 @@
 //! through SCP03t and the ISD-P's own GlobalPlatform commands live elsewhere). Commands that
 //! come in clear, or with a secure-messaging class outside a session, get `6982`.
 
-use crate::card::Nv;
 use crate::class::Class;
+use crate::nv::Nv;
 use smsr_proto::scp03::{CardChannel, CardStep};
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 

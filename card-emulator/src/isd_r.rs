@@ -38,8 +38,8 @@ mod install;
 mod put_key;
 mod store_data;
 
-use crate::card::Nv;
 use crate::class::Class;
+use crate::nv::Nv;
 use smsr_proto::gp::BlockAssembler;
 use smsr_proto::scp03::{CardChannel, CardStep};
 use smsr_proto::sgp02::codings::GET_DATA_NOTIFICATION;

@@ -22,9 +22,9 @@
 //! Each ISD-P answers its own TAR (bytes 13–15 of its AID) with the same key sets and minimum
 //! security level: ES8 profile download, SCP03t scripts run on the ISD-P (`ota/download.rs`).
 
-use crate::card::Nv;
 use crate::eum::isd_r_tar;
 use crate::isd_r;
+use crate::nv::Nv;
 use smsr_proto::ota::card::OtaCard;
 use smsr_proto::ota::scp80::MinimumSecurityLevel;
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};

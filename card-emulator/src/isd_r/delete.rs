@@ -14,7 +14,7 @@
 //! The response is `00` (no delete confirmation, §11.2.3). Chained commands (P1 b8) and
 //! malformed data: `6A86` and `6A80`.
 
-use crate::card::Nv;
+use crate::nv::Nv;
 use smsr_proto::gp::{ConfirmationResponse, Delete, DeleteTarget, GpError};
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 

@@ -42,7 +42,7 @@
 //! 80 E2 91 01 Lc <script bytes n+1..>            → AB 80 80 01 <count> <response TLVs> 00 00 9000
 //! ```
 
-use crate::card::Nv;
+use crate::nv::Nv;
 use crate::ota::download::{run_on_isd_p, Downloads};
 use smsr_proto::ecka::{CardConfig, CertificateAccepted, EckaError, KeySetCard};
 use smsr_proto::gp::life_cycle;

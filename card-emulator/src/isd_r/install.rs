@@ -27,8 +27,8 @@
 //! [`ISD_P_MAX`]: smsr_proto::sgp02::codings::ISD_P_MAX
 //! [`SW_MEMORY`]: smsr_proto::sgp02::codings::SW_MEMORY
 
-use crate::card::Nv;
 use crate::isd_p::IsdP;
+use crate::nv::Nv;
 use smsr_proto::gp::install::ForInstall;
 use smsr_proto::gp::install_params::SystemParameter;
 use smsr_proto::gp::{Aid, Install, InstallParameters, Privileges};

@@ -14,7 +14,7 @@
 //! replacement: `6A80`; P1 names no key set: `6A88`; more than [`MAX_KEYSETS`]: `6A84`; the
 //! session's own key set was replaced earlier in the session (no Key-DEK left): `6985`.
 
-use crate::card::Nv;
+use crate::nv::Nv;
 use smsr_proto::gp::{GpError, PutKey};
 use smsr_proto::scp03::put_key::{decode_put_key_data, PutKeyResponse};
 use smsr_proto::scp03::{AesKey, StaticKeys};

@@ -20,7 +20,7 @@
 //! starts over); malformed DGIs or TLVs: `6A80`; response data where P1 b1 asks for none:
 //! `6A86` (§11.11.2.1).
 
-use crate::card::Nv;
+use crate::nv::Nv;
 use crate::state::ProfileError;
 use smsr_proto::gp::get_data::tags;
 use smsr_proto::gp::store_data::DataStructure;

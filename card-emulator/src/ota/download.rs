@@ -22,9 +22,9 @@
 //! the ISD-P PERSONALIZED; an ISD-P that already holds a profile refuses with
 //! [`NOT_PERSONALIZED_STATUS`].
 
-use crate::card::Nv;
 use crate::eum::isd_r_tar;
 use crate::isd_r;
+use crate::nv::Nv;
 use crate::CardState;
 use smsr_proto::gp::{life_cycle, Aid};
 use smsr_proto::ota::executor::{execute_bytes, RawOutcome, ScriptTarget};
