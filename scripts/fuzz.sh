@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that read bytes from outside (APDUs, BER-TLV, GlobalPlatform data, SAIP
-# packages, SCP03t, SCP80 over SMS-PP, remote scripts, ATRs, the emulator's state file and the
-# whole emulated card) with cargo-fuzz and libFuzzer.
+# packages, SCP03t, SCP80 over SMS-PP, remote scripts, ATRs, the emulator's state file, the
+# whole emulated card, and the vpcd frames it is served with) with cargo-fuzz and libFuzzer.
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   SECONDS  how long each target runs (default 60)
@@ -73,6 +73,7 @@ sources = {
     "atr": (None, ["atr.rs"]),
     "emulator_state": (None, []),
     "emulator_apdu": (None, []),
+    "vpcd_frames": (None, []),
 }
 
 # Hand-written inputs (hex), mode byte included where the target has one.
@@ -147,6 +148,12 @@ hand = {
         "0D8050300008FDF38259A1E0DE4400",
     ],
     "emulator_state": [],
+    # vpcd frames: power on, ATR, SELECT ECASD, GET DATA EID, reset, power off.
+    "vpcd_frames": [
+        "000101" "000104" "001500A4040010A0000005591010FFFFFFFF8900000200" "000580CA005A00"
+        "000102" "000100",
+        "0000" "00010700",
+    ],
 }
 
 json_seeds = [

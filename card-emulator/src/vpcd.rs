@@ -133,9 +133,25 @@ pub fn serve(emulator: &mut Emulator, stream: TcpStream) -> io::Result<()> {
 /// [`serve`], with the socket tuning on or off.
 fn serve_with(emulator: &mut Emulator, mut stream: TcpStream, tuned: bool) -> io::Result<()> {
     stream.set_nodelay(tuned)?;
+    serve_stream(emulator, &mut stream, |s| {
+        if tuned {
+            quickack(s);
+        }
+    })
+}
+
+/// Serves the emulator over any byte stream carrying vpcd frames until it ends between frames
+/// (`Ok`) or fails; `around_read` runs before and after every read (the socket tuning). The
+/// frame reader every vpcd connection goes through, and what the `vpcd_frames` fuzz target
+/// feeds.
+pub fn serve_stream<S: Read + Write>(
+    emulator: &mut Emulator,
+    stream: &mut S,
+    mut around_read: impl FnMut(&S),
+) -> io::Result<()> {
     let mut frame = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(512);
-    while read_frame(&mut stream, &mut frame, tuned)? {
+    while read_frame(stream, &mut frame, &mut around_read)? {
         match frame.as_slice() {
             [] => tracing::warn!("vpcd sent an empty frame; ignored"),
             &[CTRL_POWER_OFF] => {
@@ -150,7 +166,7 @@ fn serve_with(emulator: &mut Emulator, mut stream: TcpStream, tuned: bool) -> io
                 tracing::debug!("reset");
                 emulator.reset();
             }
-            &[CTRL_GET_ATR] => write_frame(&mut stream, &mut out, &emulator.state().atr())?,
+            &[CTRL_GET_ATR] => write_frame(stream, &mut out, &emulator.state().atr())?,
             &[other] => tracing::warn!("unknown vpcd control message {other:02X}; ignored"),
             c_apdu => {
                 let r_apdu = emulator.transmit(c_apdu);
@@ -159,7 +175,7 @@ fn serve_with(emulator: &mut Emulator, mut stream: TcpStream, tuned: bool) -> io
                     r_apdu = %HexBytes(&r_apdu),
                     "APDU"
                 );
-                write_frame(&mut stream, &mut out, &r_apdu)?;
+                write_frame(stream, &mut out, &r_apdu)?;
             }
         }
     }
@@ -167,38 +183,39 @@ fn serve_with(emulator: &mut Emulator, mut stream: TcpStream, tuned: bool) -> io
 }
 
 /// Reads one frame into `frame`; `false` when vpcd closed the connection between frames.
-fn read_frame(stream: &mut TcpStream, frame: &mut Vec<u8>, tuned: bool) -> io::Result<bool> {
+fn read_frame<S: Read>(
+    stream: &mut S,
+    frame: &mut Vec<u8>,
+    around_read: &mut impl FnMut(&S),
+) -> io::Result<bool> {
     let mut header = [0u8; 2];
-    if !read_full(stream, &mut header, true, tuned)? {
+    if !read_full(stream, &mut header, true, around_read)? {
         return Ok(false);
     }
     frame.clear();
     frame.resize(usize::from(u16::from_be_bytes(header)), 0);
-    read_full(stream, frame, false, tuned)?;
+    read_full(stream, frame, false, around_read)?;
     Ok(true)
 }
 
-/// Fills `buf`, re-arming `TCP_QUICKACK` around every read. A close before the first byte is
-/// `Ok(false)` if `eof_ok`, any other early close an `UnexpectedEof` error.
-fn read_full(
-    stream: &mut TcpStream,
+/// Fills `buf`, running `around_read` (re-arming `TCP_QUICKACK`) around every read. A close
+/// before the first byte is `Ok(false)` if `eof_ok`, any other early close an `UnexpectedEof`
+/// error.
+fn read_full<S: Read>(
+    stream: &mut S,
     buf: &mut [u8],
     eof_ok: bool,
-    tuned: bool,
+    around_read: &mut impl FnMut(&S),
 ) -> io::Result<bool> {
     let mut filled = 0;
     while filled < buf.len() {
-        if tuned {
-            quickack(stream);
-        }
+        around_read(stream);
         let n = match stream.read(&mut buf[filled..]) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        if tuned {
-            quickack(stream);
-        }
+        around_read(stream);
         if n == 0 {
             return if filled == 0 && eof_ok {
                 Ok(false)
@@ -215,7 +232,7 @@ fn read_full(
 }
 
 /// Writes one frame with a single write.
-fn write_frame(stream: &mut TcpStream, out: &mut Vec<u8>, payload: &[u8]) -> io::Result<()> {
+fn write_frame<S: Write>(stream: &mut S, out: &mut Vec<u8>, payload: &[u8]) -> io::Result<()> {
     let payload = match u16::try_from(payload.len()) {
         Ok(_) => payload,
         Err(_) => {
