@@ -110,6 +110,21 @@ impl Run {
         c
     }
 
+    /// ES2.DownloadProfile of `iccid` to `eid` at the user's SM-DP, with or without enable.
+    async fn download_profile(
+        &self,
+        user: &mut GooseUser,
+        eid: &str,
+        iccid: &str,
+        enable: bool,
+        due: Option<Instant>,
+    ) -> Called {
+        let fields = json!({"eid": eid, "iccid": iccid, "enableProfile": enable});
+        let sm_dp = self.sm_dp(user);
+        self.op(user, &sm_dp, "/es2/DownloadProfile", fields, due)
+            .await
+    }
+
     /// Ends the run when the schedule is over and nothing runs.
     fn finish_if_idle(&self) {
         if self.pacer.is_stopped() && self.recorder.in_flight() == 0 {
@@ -193,15 +208,8 @@ async fn download(run: &Run, user: &mut GooseUser, slot: Slot, held: Held) -> (b
     let Some(iccid) = iccid(run) else {
         return (false, held);
     };
-    let fields = json!({"eid": held.card.eid, "iccid": iccid, "enableProfile": run.enable});
     let c = run
-        .op(
-            user,
-            &run.sm_dp(user),
-            "/es2/DownloadProfile",
-            fields,
-            Some(slot.due),
-        )
+        .download_profile(user, &held.card.eid, &iccid, run.enable, Some(slot.due))
         .await;
     if c.outcome == Outcome::Success {
         run.recorder.steps(slot.stage, &c.answer);
@@ -215,15 +223,8 @@ async fn smoke(run: &Run, user: &mut GooseUser, slot: Slot, held: Held) -> (bool
         return (false, held);
     };
     let eid = held.card.eid.clone();
-    let fields = json!({"eid": eid, "iccid": iccid, "enableProfile": true});
     let c = run
-        .op(
-            user,
-            &run.sm_dp(user),
-            "/es2/DownloadProfile",
-            fields,
-            Some(slot.due),
-        )
+        .download_profile(user, &eid, &iccid, true, Some(slot.due))
         .await;
     if let Outcome::Failure { code, message } = &c.outcome {
         run.recorder
@@ -298,16 +299,8 @@ async fn lifecycle(run: &Run, user: &mut GooseUser, slot: Slot, mut held: Held) 
             return (false, held);
         };
         let target = json!({"eid": eid, "iccid": base});
-        let mut fields = target.clone();
-        fields["enableProfile"] = json!(true);
         let c = run
-            .op(
-                user,
-                &run.sm_dp(user),
-                "/es2/DownloadProfile",
-                fields,
-                due.take(),
-            )
+            .download_profile(user, &eid, &base, true, due.take())
             .await;
         if c.outcome != Outcome::Success {
             return (false, held);
@@ -331,16 +324,8 @@ async fn lifecycle(run: &Run, user: &mut GooseUser, slot: Slot, mut held: Held) 
         return (false, held);
     };
     let target = json!({"eid": eid, "iccid": x});
-    let mut fields = target.clone();
-    fields["enableProfile"] = json!(false);
     let c = run
-        .op(
-            user,
-            &run.sm_dp(user),
-            "/es2/DownloadProfile",
-            fields,
-            due.take(),
-        )
+        .download_profile(user, &eid, &x, false, due.take())
         .await;
     if c.outcome != Outcome::Success {
         return (false, held);
