@@ -48,21 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a service writing to log $1 (in this shell, so cleanup knows its pid).
-serve() {
-  local log=$1; shift
-  "$smsr" "$@" --listen 127.0.0.1:0 >"$log" 2>"$log.err" &
-  pids+=($!)
-}
-
-# The URL a service printed in its log.
-url_of() {
-  for _ in $(seq 200); do
-    grep -q "listening on" "$1" 2>/dev/null && break
-    sleep 0.05
-  done
-  sed -n 's/.* listening on //p' "$1"
-}
+# serve LOG ARGS… and url_of LOG.
+source "$root/scripts/services.sh"
 
 "$smsr" pki init --dir "$work/pki" >/dev/null
 if [ "$instances" -gt 1 ]; then

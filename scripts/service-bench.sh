@@ -26,21 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a service writing to $1 (in this shell, so its pid is kept for the cleanup).
-serve() {
-  local out=$1; shift
-  "$smsr" "$@" --listen 127.0.0.1:0 >"$out" 2>"$out.err" &
-  pids+=($!)
-}
-
-# The URL a service printed.
-url_of() {
-  for _ in $(seq 100); do
-    grep -q "listening on" "$1" 2>/dev/null && break
-    sleep 0.05
-  done
-  sed -n 's/.* listening on //p' "$1"
-}
+# serve LOG ARGS… and url_of LOG.
+source "$root/scripts/services.sh"
 
 eid_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["eid"])' "$1"; }
 
