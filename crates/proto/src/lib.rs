@@ -15,6 +15,9 @@
 //! - [`saip`]: SAIP (TCA eUICC Profile Package) decoding, encoding, personalization.
 //! - [`auth`]: USIM authentication: MILENAGE, the TS 34.108 test algorithm, AUTHENTICATE.
 //! - [`scp03t`]: SGP.02 SCP03t, the protected profile download to the ISD-P, host and card.
+//! - [`scp81`]: SCP81 (GP Amendment B remote admin over HTTP) for ES5: the session trigger,
+//!   the SGP.02 PSK identity, `X-Admin-*` requests and responses, bounded HTTP/1.1 parsing.
+//! - [`cat`]: ETSI TS 102 223 toolkit for BIP: proactive commands, terminal responses, events.
 //! - [`ota`]: ES5 over the air: ETSI TS 102 226 remote command scripts, ETSI TS 102 225 /
 //!   3GPP TS 31.115 secured packets (SCP80) and their SMS-PP carrier.
 
@@ -22,6 +25,7 @@ pub mod apdu;
 pub mod atr;
 pub mod auth;
 pub mod bounded;
+pub mod cat;
 pub mod ecka;
 pub mod gp;
 pub mod ota;
@@ -29,6 +33,7 @@ pub mod pki;
 pub mod saip;
 pub mod scp03;
 pub mod scp03t;
+pub mod scp81;
 pub mod sgp02;
 pub mod status;
 pub mod tlv;
