@@ -247,13 +247,17 @@ impl Card {
             INS_SELECT | INS_MANAGE_CHANNEL if class.secure_messaging => {
                 status(StatusWord::SecureMessagingNotSupported)
             }
-            ota::INS_ENVELOPE | ota::INS_FETCH | ota::INS_TERMINAL_RESPONSE
+            ota::INS_ENVELOPE
+            | ota::INS_FETCH
+            | ota::INS_TERMINAL_RESPONSE
+            | ota::INS_TERMINAL_PROFILE
                 if class.proprietary && !class.secure_messaging && class.channel == 0 =>
             {
                 match cmd.ins {
                     ota::INS_ENVELOPE => self.ota.envelope(&mut self.nv, cmd),
                     ota::INS_FETCH => self.ota.fetch(cmd),
-                    _ => self.ota.terminal_response(cmd),
+                    ota::INS_TERMINAL_PROFILE => self.ota.terminal_profile(cmd),
+                    _ => self.ota.terminal_response(&mut self.nv, cmd),
                 }
             }
             INS_SELECT => self.select(class.channel, cmd),

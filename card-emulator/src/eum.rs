@@ -25,6 +25,21 @@ use zeroize::Zeroizing;
 
 /// The Key Version Number of the ISD-R's SCP80 key set a new card gets.
 pub const SCP80_KVN: u8 = 0x01;
+/// The KVN of the ISD-R's SCP81 (PSK-TLS) key set: the first of SGP.02's `40`–`4F`.
+pub const SCP81_KVN: u8 = 0x40;
+/// The key identifier of the SCP81 PSK within its version.
+pub const SCP81_KID: u8 = 0x01;
+
+/// A fresh 16-byte SCP81 pre-shared key (AES-128 PSK suites).
+pub fn random_scp81_keyset() -> Result<crate::state::Scp81KeySet, KeyGenerationError> {
+    let mut psk = Zeroizing::new(vec![0u8; 16]);
+    getrandom::getrandom(psk.as_mut_slice()).map_err(|e| KeyGenerationError(e.to_string()))?;
+    Ok(crate::state::Scp81KeySet {
+        kvn: SCP81_KVN,
+        kid: SCP81_KID,
+        psk,
+    })
+}
 
 /// The EIS `platform_type` of the emulator.
 pub const PLATFORM_TYPE: &str = "smsr euicc-emulator";
@@ -58,6 +73,8 @@ pub fn personalize(card: &mut CardState, issuers: &Issuers) -> Result<(), EumErr
     card.scp80_keysets_mut().clear();
     card.scp80_keysets_mut()
         .push(random_scp80_keyset(SCP80_KVN)?);
+    card.scp81_keysets_mut().clear();
+    card.scp81_keysets_mut().push(random_scp81_keyset()?);
     Ok(())
 }
 
@@ -124,6 +141,17 @@ pub fn eis_json(card: &CardState, issuers: &Issuers) -> Zeroizing<String> {
             })
         })
         .collect();
+    let scp81: Vec<serde_json::Value> = card
+        .scp81_keysets()
+        .iter()
+        .map(|k| {
+            serde_json::json!({
+                "kvn": k.kvn,
+                "kid": k.kid,
+                "psk": hex(k.psk.as_slice()),
+            })
+        })
+        .collect();
     let scp03: Vec<serde_json::Value> = card
         .scp03()
         .keysets()
@@ -172,10 +200,12 @@ pub fn eis_json(card: &CardState, issuers: &Issuers) -> Zeroizing<String> {
             "aid": hex(ISD_R_AID),
             "tar": hex(isd_r_tar()),
             "scp80": scp80,
+            "scp81": scp81,
             "scp03": scp03,
         },
         "ecasd": ecasd,
         "capabilities": {
+            "http_support": !card.scp81_keysets().is_empty(),
             "secure_packet_version": "1.0",
             "remote_provisioning_version": "2.0",
         },

@@ -15,7 +15,8 @@
 //! - [`registry`]: the GlobalPlatform Registry; [`keyset`]: the ISD-R's SCP03 key sets and the
 //!   keystore document for `smsr --keystore`.
 //! - [`state`]: the non-volatile [`CardState`] and its atomic, versioned file.
-//! - [`ota`]: SCP80 on the card (SMS-PP download ENVELOPE to the ISD-R, PoR, FETCH).
+//! - [`ota`]: SCP80 on the card (SMS-PP download ENVELOPE to the ISD-R, PoR, FETCH), and the
+//!   proactive session of SCP81 ([`admin_agent`]: BIP channel, PSK-TLS client, GP Amendment B).
 //! - [`eum`]: the EUM's personalization (ECASD key and certificate, SCP80 keys) and the EIS.
 //! - [`test_installer`]: a profile into an ISD-P without ES8 (`profile-add`).
 //! - [`usim`]: the SAIP profile package installer and the enabled profile's files and USIM
@@ -23,6 +24,7 @@
 //! - [`vpcd`]: the vsmartcard virtual reader link.
 
 pub mod adapter;
+pub mod admin_agent;
 pub mod atr;
 pub mod card;
 pub mod class;

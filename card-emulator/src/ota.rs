@@ -22,9 +22,11 @@
 //! Each ISD-P answers its own TAR (bytes 13–15 of its AID) with the same key sets and minimum
 //! security level: ES8 profile download, SCP03t scripts run on the ISD-P (`ota/download.rs`).
 
+use crate::admin_agent::{Agent, Ending};
 use crate::eum::isd_r_tar;
 use crate::isd_r;
 use crate::nv::Nv;
+use smsr_proto::cat::{self, Event, Proactive, TerminalResponse};
 use smsr_proto::ota::card::OtaCard;
 use smsr_proto::ota::scp80::MinimumSecurityLevel;
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
@@ -50,16 +52,40 @@ pub(crate) struct Ota {
     isd_r: isd_r::Session,
     downloads: download::Downloads,
     proactive: Option<Vec<u8>>,
+    /// The SCP81 session (GP Amendment B over BIP), while one runs.
+    admin: Option<Agent>,
+    /// How the last SCP81 session ended.
+    pub(crate) last_admin_ending: Option<Ending>,
+}
+
+/// The event download ENVELOPE's tag (TS 102 223 §7.5).
+const TAG_EVENT_DOWNLOAD: u8 = 0xD6;
+
+/// TERMINAL PROFILE (TS 102 221 §10.1.2), CLA `80`.
+pub const INS_TERMINAL_PROFILE: u8 = 0x10;
+
+/// The events the card subscribes to when the terminal announces BIP: Data available and
+/// Channel status (TS 102 223 §8.25).
+pub const BIP_EVENTS: [u8; 2] = [cat::event::DATA_AVAILABLE, cat::event::CHANNEL_STATUS];
+
+/// `91xx` for a proactive command of `len` bytes (`00` for 256).
+fn pending_sw(len: usize) -> StatusWord {
+    StatusWord::ProactiveCommandPending(u8::try_from(len & 0xFF).unwrap_or(0))
 }
 
 impl Ota {
     /// ENVELOPE (SMS-PP download).
     pub(crate) fn envelope(&mut self, nv: &mut Nv, cmd: &CommandApdu) -> ResponseApdu {
+        if cmd.data.first() == Some(&TAG_EVENT_DOWNLOAD) {
+            return self.event(cmd);
+        }
         let Self {
             card,
             isd_r,
             downloads,
             proactive,
+            admin,
+            ..
         } = self;
         card.entity.keysets = nv.get().scp80_keysets().to_vec();
         card.entity.tars = std::iter::once(isd_r_tar())
@@ -68,7 +94,9 @@ impl Ota {
             .collect();
         downloads.forget_unkeyed(nv.get());
         let mut target = download::Router::new(isd_r, downloads, nv);
+        target.admin_busy = admin.as_ref().is_some_and(|a| !a.finished());
         let outcome = card.envelope(cmd, &mut target);
+        let started = target.started.take();
         let counters_moved = card
             .entity
             .keysets
@@ -88,7 +116,53 @@ impl Ota {
         if outcome.proactive.is_some() {
             *proactive = outcome.proactive;
         }
+        if let Some(agent) = started {
+            *admin = Some(agent);
+            return self.with_pending(outcome.response);
+        }
         outcome.response
+    }
+
+    /// `response` with `91xx` when a proactive command waits.
+    fn with_pending(&self, response: ResponseApdu) -> ResponseApdu {
+        let len = self
+            .proactive
+            .as_ref()
+            .map(Vec::len)
+            .or_else(|| self.admin.as_ref().and_then(Agent::pending_len));
+        match len {
+            Some(n) if response.sw.is_success() => ResponseApdu::new(response.data, pending_sw(n)),
+            _ => response,
+        }
+    }
+
+    /// An event download ENVELOPE (`D6`): BIP events go to the SCP81 session.
+    fn event(&mut self, cmd: &CommandApdu) -> ResponseApdu {
+        let Ok(event) = Event::parse(&cmd.data) else {
+            return ResponseApdu::status(StatusWord::IncorrectData);
+        };
+        if let Some(agent) = self.admin.as_mut() {
+            agent.event(&event);
+        }
+        self.with_pending(ResponseApdu::success(vec![]))
+    }
+
+    /// TERMINAL PROFILE: a terminal announcing BIP gets SET UP EVENT LIST for the events the
+    /// SCP81 session needs.
+    pub(crate) fn terminal_profile(&mut self, cmd: &CommandApdu) -> ResponseApdu {
+        if cmd.data.is_empty() {
+            return ResponseApdu::status(StatusWord::WrongLength);
+        }
+        if cat::announces_bip(&cmd.data) {
+            let setup = Proactive::SetUpEventList {
+                number: 1,
+                events: BIP_EVENTS.to_vec(),
+            };
+            if let Ok(bytes) = setup.to_bytes() {
+                self.proactive = Some(bytes);
+            }
+        }
+        self.with_pending(ResponseApdu::success(vec![]))
     }
 
     /// FETCH: the pending proactive command (the PoR's SEND SHORT MESSAGE); `6985` when none
@@ -97,19 +171,40 @@ impl Ota {
         if !cmd.data.is_empty() {
             return ResponseApdu::status(StatusWord::WrongLength);
         }
-        match self.proactive.take() {
+        let command = self
+            .proactive
+            .take()
+            .or_else(|| self.admin.as_mut().and_then(Agent::fetch));
+        match command {
             Some(command) => ResponseApdu::success(command),
             None => ResponseApdu::status(StatusWord::ConditionsOfUseNotSatisfied),
         }
     }
 
-    /// TERMINAL RESPONSE: the terminal reports the proactive command's outcome; nothing more
-    /// is pending.
-    pub(crate) fn terminal_response(&mut self, cmd: &CommandApdu) -> ResponseApdu {
+    /// TERMINAL RESPONSE: the terminal reports the proactive command's outcome; the SCP81
+    /// session takes those of its commands and may have the next one waiting (`91xx`).
+    pub(crate) fn terminal_response(&mut self, nv: &mut Nv, cmd: &CommandApdu) -> ResponseApdu {
         if cmd.data.is_empty() {
             return ResponseApdu::status(StatusWord::WrongLength);
         }
-        ResponseApdu::status(StatusWord::Success)
+        let Self {
+            isd_r,
+            downloads,
+            admin,
+            ..
+        } = self;
+        if let (Some(agent), Ok(response)) = (admin.as_mut(), TerminalResponse::parse(&cmd.data)) {
+            if agent.awaits(&response.details) {
+                downloads.forget_unkeyed(nv.get());
+                let mut target = download::Router::new(isd_r, downloads, nv);
+                agent.terminal_response(&response, &mut target);
+            }
+            if agent.finished() {
+                self.last_admin_ending = agent.ending().cloned();
+                self.admin = None;
+            }
+        }
+        self.with_pending(ResponseApdu::success(vec![]))
     }
 }
 

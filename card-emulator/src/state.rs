@@ -119,6 +119,8 @@ pub struct CardState {
     /// The ISD-R's SCP80 key sets (ETSI TS 102 225), each with the counter of the last
     /// accepted command packet.
     scp80: Vec<Scp80KeySet>,
+    /// The ISD-R's SCP81 key sets (PSK-TLS, GP Amendment B; SGP.02 KVN `40`–`4F`).
+    scp81: Vec<Scp81KeySet>,
     /// The SCP03 key sets ES8 key establishment gave ISD-Ps, by ISD-P AID.
     isd_p_scp03: BTreeMap<Vec<u8>, Scp03Card>,
     /// The reading of the ES8 open points the card follows.
@@ -161,6 +163,7 @@ impl CardState {
             notifications: Notifications::declaration(),
             ecasd: None,
             scp80: Vec::new(),
+            scp81: Vec::new(),
             isd_p_scp03: BTreeMap::new(),
             ecka_reading: EckaReading::Default,
             atr: None,
@@ -190,6 +193,7 @@ impl CardState {
             notifications: Notifications::default(),
             ecasd: None,
             scp80: Vec::new(),
+            scp81: Vec::new(),
             isd_p_scp03: BTreeMap::new(),
             ecka_reading: EckaReading::Default,
             atr: None,
@@ -531,6 +535,7 @@ impl PartialEq for CardState {
             && self.ecasd == other.ecasd
             && self.ecka_reading == other.ecka_reading
             && scp80_equal(&self.scp80, &other.scp80)
+            && self.scp81 == other.scp81
             && self.isd_p_scp03.len() == other.isd_p_scp03.len()
             && self
                 .isd_p_scp03
@@ -556,6 +561,18 @@ fn scp03_equal(x: &Scp03Card, y: &Scp03Card) -> bool {
                         & x.keys.dek().as_bytes().ct_eq(y.keys.dek().as_bytes()),
                 )
         })
+}
+
+/// An SCP81 key set of the ISD-R: the pre-shared key of the card's PSK-TLS client (GP Card
+/// Specification Amendment B; SGP.02 §2.4.3, key type `85`), with its version and identifier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scp81KeySet {
+    /// Key version number, `40` to `4F` (SGP.02).
+    pub kvn: u8,
+    /// Key identifier within the version (`01`).
+    pub kid: u8,
+    /// The pre-shared key (16 bytes: AES-128 suites).
+    pub psk: zeroize::Zeroizing<Vec<u8>>,
 }
 
 fn scp80_equal(a: &[Scp80KeySet], b: &[Scp80KeySet]) -> bool {

@@ -22,6 +22,7 @@
 //! the ISD-P PERSONALIZED; an ISD-P that already holds a profile refuses with
 //! [`NOT_PERSONALIZED_STATUS`].
 
+use crate::admin_agent::{Agent, AgentTarget};
 use crate::eum::isd_r_tar;
 use crate::isd_r;
 use crate::nv::Nv;
@@ -32,6 +33,7 @@ use smsr_proto::saip::{EuiccResponse, PeStatus, PeStatusCode};
 use smsr_proto::scp03::Scp03Card;
 use smsr_proto::scp03t::card::Scp03tCard;
 use smsr_proto::scp03t::{ErrorReason, ErrorTag};
+use smsr_proto::scp81::AdminTrigger;
 use smsr_proto::tlv::Tlv;
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
 use std::collections::BTreeMap;
@@ -99,6 +101,10 @@ pub(crate) struct Router<'a> {
     downloads: &'a mut Downloads,
     nv: &'a mut Nv,
     addressee: Addressee,
+    /// Whether an SCP81 session runs (a trigger is then refused).
+    pub(crate) admin_busy: bool,
+    /// The SCP81 session a trigger started.
+    pub(crate) started: Option<Agent>,
 }
 
 impl<'a> Router<'a> {
@@ -112,6 +118,8 @@ impl<'a> Router<'a> {
             downloads,
             nv,
             addressee: Addressee::Nobody,
+            admin_busy: false,
+            started: None,
         }
     }
 
@@ -184,6 +192,27 @@ impl ScriptTarget for Router<'_> {
         }
     }
 
+    /// GP Amendment B triggering parameters, to the ISD-R only.
+    fn admin_trigger(&mut self, parameters: &[u8]) -> Option<StatusWord> {
+        if !matches!(self.addressee, Addressee::IsdR) {
+            return None;
+        }
+        if self.admin_busy {
+            return Some(StatusWord::ConditionsOfUseNotSatisfied);
+        }
+        let Ok(trigger) = AdminTrigger::parse(parameters) else {
+            return Some(StatusWord::IncorrectData);
+        };
+        let state = self.nv.get();
+        match Agent::start(&trigger, state.scp81_keysets(), &state.eid()) {
+            Ok(agent) => {
+                self.started = Some(agent);
+                Some(StatusWord::Success)
+            }
+            Err(sw) => Some(sw),
+        }
+    }
+
     fn raw(&mut self, tlv: &Tlv) -> RawOutcome {
         match &self.addressee {
             Addressee::IsdP(aid) => {
@@ -191,6 +220,32 @@ impl ScriptTarget for Router<'_> {
                 self.isd_p_raw(&aid, tlv)
             }
             Addressee::IsdR | Addressee::Nobody => RawOutcome::Unsupported,
+        }
+    }
+}
+
+impl AgentTarget for Router<'_> {
+    fn address(&mut self, aid: Option<&Aid>) -> bool {
+        match aid {
+            None => {
+                self.addressee = Addressee::IsdR;
+                self.isd_r.is_some()
+            }
+            Some(aid) if *aid == Aid::isd_r() => {
+                self.addressee = Addressee::IsdR;
+                self.isd_r.is_some()
+            }
+            Some(aid) => {
+                let known = isd_p_tars(self.nv.get())
+                    .into_iter()
+                    .any(|(_, a)| a == *aid);
+                self.addressee = if known {
+                    Addressee::IsdP(aid.clone())
+                } else {
+                    Addressee::Nobody
+                };
+                known
+            }
         }
     }
 }
@@ -212,6 +267,8 @@ pub(crate) fn run_on_isd_p(
         downloads,
         nv,
         addressee: Addressee::IsdP(aid.clone()),
+        admin_busy: false,
+        started: None,
     };
     execute_bytes(script, &mut router)
         .ok()

@@ -75,6 +75,16 @@ impl CardState {
         &mut self.scp80
     }
 
+    /// The ISD-R's SCP81 (PSK-TLS) key sets.
+    pub fn scp81_keysets(&self) -> &[super::Scp81KeySet] {
+        &self.scp81
+    }
+
+    /// Write access to the ISD-R's SCP81 key sets.
+    pub fn scp81_keysets_mut(&mut self) -> &mut Vec<super::Scp81KeySet> {
+        &mut self.scp81
+    }
+
     /// Whether the registry holds a personalized ISD-P (past SELECTABLE) with this AID: only
     /// such an ISD-P has keys. A key set left from a deleted ISD-P whose AID CreateISDP gave
     /// again (SELECTABLE) is so never used, and the state file drops it.

@@ -99,6 +99,14 @@ struct Scp80File {
     counter: u64,
 }
 
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+struct Scp81File {
+    kvn: u8,
+    kid: u8,
+    psk: String,
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IsdPKeysFile {
@@ -202,6 +210,9 @@ struct IsdRFile {
     /// Version 4.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     scp80: Vec<Scp80File>,
+    /// The ISD-R's SCP81 (PSK-TLS) key sets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    scp81: Vec<Scp81File>,
 }
 
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -278,6 +289,15 @@ pub(super) fn encode(state: &CardState, packages: Packages) -> Zeroizing<String>
                     kic: hex::encode_upper(k.kic.as_bytes()),
                     kid: hex::encode_upper(k.kid.as_bytes()),
                     counter: k.counter,
+                })
+                .collect(),
+            scp81: state
+                .scp81
+                .iter()
+                .map(|k| Scp81File {
+                    kvn: k.kvn,
+                    kid: k.kid,
+                    psk: hex::encode_upper(k.psk.as_slice()),
                 })
                 .collect(),
         },
@@ -490,6 +510,25 @@ fn from_v4(file: &StateFileV3, v3: bool, packages: Packages) -> Result<CardState
         let mut set = Scp80KeySet::aes(k.kvn, &kic, &kid);
         set.counter = k.counter;
         state.scp80.push(set);
+    }
+    for k in &file.isd_r.scp81 {
+        let what = format!("SCP81 key set {:02X}", k.kvn);
+        if !(0x40..=0x4F).contains(&k.kvn) || state.scp81.iter().any(|s| s.kvn == k.kvn) {
+            return Err(StateError::Invalid(format!(
+                "{what}: KVN must be 40 to 4F, once each"
+            )));
+        }
+        let psk = hex_key(&k.psk, &what, "psk")?;
+        if !(16..=64).contains(&psk.len()) {
+            return Err(StateError::Invalid(format!(
+                "{what}: the PSK must be 16 to 64 bytes"
+            )));
+        }
+        state.scp81.push(super::Scp81KeySet {
+            kvn: k.kvn,
+            kid: k.kid,
+            psk,
+        });
     }
     for p in &file.isd_p_keys {
         let aid = hex_bytes(&p.aid, "isd_p_keys aid")?;

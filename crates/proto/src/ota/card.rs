@@ -78,15 +78,26 @@ impl OtaCard {
                 target.addressed(command.header.tar);
                 // Expanded format (a scripting template, what SGP.02 uses), else the compact
                 // format of SIM RFM/RAM (TS 102 226 §5.1.1), answered in kind.
-                let (execution, data) = match execute_bytes(&command.data, target) {
-                    Ok(e) => {
-                        let data = e.response.to_bytes();
-                        (Some(e), data)
+                // GP Amendment B: the administration session triggering parameters (`81`)
+                // open an HTTPS session; the PoR answers like a compact script of one command
+                // (number of commands, status word).
+                let trigger = (command.data.first() == Some(&0x81))
+                    .then(|| target.admin_trigger(&command.data))
+                    .flatten();
+                let (execution, data) = if let Some(sw) = trigger {
+                    let [sw1, sw2] = sw.to_u16().to_be_bytes();
+                    (None, vec![0x01, sw1, sw2])
+                } else {
+                    match execute_bytes(&command.data, target) {
+                        Ok(e) => {
+                            let data = e.response.to_bytes();
+                            (Some(e), data)
+                        }
+                        Err(ScriptError::NotATemplate { .. }) => {
+                            (None, execute_compact(&command.data, target).to_bytes())
+                        }
+                        Err(_) => (None, Vec::new()),
                     }
-                    Err(ScriptError::NotATemplate { .. }) => {
-                        (None, execute_compact(&command.data, target).to_bytes())
-                    }
-                    Err(_) => (None, Vec::new()),
                 };
                 let por = self
                     .entity

@@ -63,6 +63,14 @@ pub trait ScriptTarget {
     fn immediate_action(&mut self, _value: &[u8]) -> Option<Vec<u8>> {
         None
     }
+
+    /// Takes secured data that is the HTTPS administration session triggering parameters
+    /// (tag `81`, GP Amendment B) instead of a script; returns the status word of the
+    /// outcome, or `None` when the target does not take triggers (the data is then read as
+    /// a script).
+    fn admin_trigger(&mut self, _parameters: &[u8]) -> Option<StatusWord> {
+        None
+    }
 }
 
 impl<F: FnMut(&CommandApdu) -> ResponseApdu> ScriptTarget for F {

@@ -38,7 +38,18 @@ pub fn script_envelopes(
     keysets: &[KeySet],
     sms: &SmsParameters,
 ) -> Result<Vec<CommandApdu>, OtaError> {
-    let packet = CommandPacket::encode(header, keysets, &script.to_bytes()?)?;
+    data_envelopes(&script.to_bytes()?, header, keysets, sms)
+}
+
+/// The SMS-PP download ENVELOPEs carrying `data` (any secured data: a script, or the HTTPS
+/// administration session triggering parameters of GP Amendment B) in one secured packet.
+pub fn data_envelopes(
+    data: &[u8],
+    header: &CommandHeader,
+    keysets: &[KeySet],
+    sms: &SmsParameters,
+) -> Result<Vec<CommandApdu>, OtaError> {
+    let packet = CommandPacket::encode(header, keysets, data)?;
     command_packet_messages(&packet, &sms.originator, sms.scts, sms.reference)?
         .iter()
         .map(|m| sms_pp_download(m, sms.service_centre.as_ref()).map_err(OtaError::from))
