@@ -4,7 +4,7 @@
 # tuning (TCP_NODELAY, TCP_QUICKACK re-armed around every read) and without it, and through the
 # emulator linked in. Then the provisioning benchmark (`provision-bench`): `smsr provision` of a
 # 12 KB TS.48 package (a built one without ../shared) RUNS times through pcscd + vpcd and with
-# the emulator linked in, over --es5 scp80 and scp03: median per step, APDU count and the ratio
+# the emulator linked in, over --es5 scp80, scp03 and scp81: median per step, APDU count and the ratio
 # to the transport floor.
 # Then the fleet figures (README "Speed"): sustained DownloadProfile rate of the 12 KB package
 # through both services over 1,000 linked-in cards for DURATION s, on SQLite and with two
@@ -77,20 +77,30 @@ if [ ! -f "$profile" ]; then
     --ki 000102030405060708090A0B0C0D0E0F --opc 00112233445566778899AABBCCDDEEFF --out "$profile" >/dev/null
 fi
 scripts/virtual-reader.sh restart-emulator >/dev/null
+# One registry for the reader's card across the runs: SCP81 wakes the card with SCP80 packets,
+# whose counters the earlier runs moved.
 bench=("$bin/provision-bench" --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis.json"
-       --profile "$profile" --runs "$runs")
+       --profile "$profile" --runs "$runs" --db "$SMSR_RUN_DIR/bench-reader.db")
 
 echo "== provisioning through pcscd + vpcd (--es5 scp80)"
 "${bench[@]}" --reader "$reader"
 echo "== provisioning through pcscd + vpcd (--es5 scp03)"
 "${bench[@]}" --reader "$reader" --es5 scp03
+echo "== provisioning through pcscd + vpcd (--es5 scp81)"
+"${bench[@]}" --reader "$reader" --es5 scp81
 
 echo "== provisioning with the emulator linked in (--es5 scp80)"
 scripts/virtual-reader.sh stop >/dev/null
 "$bin/provision-bench" --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
-  --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json"
+  --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json" \
+  --db "$SMSR_RUN_DIR/bench-linked.db"
 echo "== provisioning with the emulator linked in (--es5 scp03)"
 "$bin/provision-bench" --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
-  --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json" --es5 scp03
+  --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json" --es5 scp03 \
+  --db "$SMSR_RUN_DIR/bench-linked.db"
+echo "== provisioning with the emulator linked in (--es5 scp81)"
+"$bin/provision-bench" --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
+  --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json" --es5 scp81 \
+  --db "$SMSR_RUN_DIR/bench-linked.db"
 
 [ -n "${SKIP_FLEET:-}" ] || fleet

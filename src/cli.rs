@@ -132,6 +132,10 @@ pub enum Es5Choice {
     Scp80,
     /// An SCP03 session on the ISD-R with the EIS's keys (test-card convenience).
     Scp03,
+    /// HTTPS with a pre-shared key (GP Amendment B, EIS SCP81 PSK): an SCP80 SMS wakes the
+    /// card, which opens a BIP channel this tool relays to its own PSK-TLS admin server; every
+    /// script of the operation travels in one TLS session.
+    Scp81,
 }
 
 /// The commands.

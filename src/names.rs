@@ -110,6 +110,25 @@ pub fn describe_command(bytes: &[u8]) -> String {
         0x82 => Some(format!("level {:02X}", cmd.p1)),
         0x70 if cmd.p1 == 0x80 => Some(format!("close channel {}", cmd.p2)),
         0x70 => Some("open channel".to_owned()),
+        0x14 => smsr_proto::cat::CommandDetails::peek(&cmd.data).map(|d| {
+            let result = smsr_proto::cat::TerminalResponse::parse(&cmd.data)
+                .map(|r| format!(", result {:02X}", r.general_result))
+                .unwrap_or_default();
+            format!("to {}{result}", smsr_proto::cat::command_type::name(d.kind))
+        }),
+        0xC2 => match cmd.data.first() {
+            Some(0xD1) => Some("SMS-PP download".to_owned()),
+            Some(0xD6) => Some(match smsr_proto::cat::Event::parse(&cmd.data) {
+                Ok(smsr_proto::cat::Event::DataAvailable { length, .. }) => {
+                    format!("event: data available ({length} bytes)")
+                }
+                Ok(smsr_proto::cat::Event::ChannelStatus { channel_status }) => {
+                    format!("event: channel status {}", hexfmt::upper(&channel_status))
+                }
+                Err(_) => "event download".to_owned(),
+            }),
+            _ => None,
+        },
         _ => None,
     };
     if let Some(d) = detail {
@@ -120,6 +139,34 @@ pub fn describe_command(bytes: &[u8]) -> String {
         text.push_str(" [secure messaging]");
     }
     text
+}
+
+/// What a FETCH's response holds: the proactive command's name and, for BIP, its channel
+/// data length (`OPEN CHANNEL`, `SEND DATA (237 bytes)`).
+pub fn describe_proactive(data: &[u8]) -> Option<String> {
+    use smsr_proto::cat::Proactive;
+    let command = Proactive::parse(data).ok()?;
+    Some(match &command {
+        Proactive::SendData(s) => format!(
+            "{} ({} bytes{})",
+            command.name(),
+            s.data.len(),
+            if s.flush { ", send now" } else { "" }
+        ),
+        Proactive::ReceiveData(r) => format!("{} ({} bytes asked)", command.name(), r.length),
+        Proactive::OpenChannel(o) => match (&o.destination, o.transport) {
+            (Some(d), Some(t)) => format!(
+                "{} to {}:{} (buffer {})",
+                command.name(),
+                d.ipv4()
+                    .map_or_else(|| hexfmt::upper(&d.address), |ip| ip.to_string()),
+                t.port,
+                o.buffer_size
+            ),
+            _ => command.name().to_owned(),
+        },
+        _ => command.name().to_owned(),
+    })
 }
 
 /// Whether a class byte says the command is protected by secure messaging (ISO/IEC 7816-4

@@ -18,6 +18,7 @@
 //! A typical stack, outermost first: `ResponseAssembler(Recorder(PcscTransport))`: the trace
 //! shows what went over the wire, GET RESPONSE included.
 
+pub mod bip;
 pub mod channel;
 pub mod count;
 pub mod fault;

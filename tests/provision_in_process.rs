@@ -1030,3 +1030,41 @@ fn provision_writes_its_report() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("this provisioning"));
 }
+
+#[test]
+fn provision_over_scp81_then_enable_audit_and_wrong_psk() {
+    let s = Setup::new();
+    let p1 = s.build(
+        "89882800000000000813",
+        "001010000000813",
+        "11223344556677889900AABBCCDDEEFF",
+    );
+    let mut args = s.provision_args(&p1).to_vec();
+    args.extend(["--es5", "scp81"]);
+    let out = s.ok(&args);
+    assert_eq!(out["check"]["imsi"], "001010000000813", "{out}");
+    assert_eq!(out["check"]["authenticated"], true);
+    let audit = s.ok(&["audit", "--eid", &s.eid, "--es5", "scp81"]);
+    assert_eq!(audit["isdps"][0]["state"], "enabled", "{audit}");
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
+
+    // The SM-SR's PSK is not the card's: the handshake fails, nothing runs on the card.
+    let eis_path = s.dir.join("eis.json");
+    let mut eis: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&eis_path).unwrap()).unwrap();
+    eis["isd_r"]["scp81"][0]["psk"] = "00112233445566778899AABBCCDDEEFF".into();
+    let wrong = s.dir.join("eis-wrong-psk.json");
+    std::fs::write(&wrong, eis.to_string()).unwrap();
+    s.ok(&["eis", "register", "--replace", path(&wrong)]);
+    let out = s.smsr(&["isdp", "create", "--eid", &s.eid, "--es5", "scp81"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("PSK"), "{stderr}");
+    // The intent recorded before the command is all there is: the audit drops it.
+    let audit = s.ok(&["audit", "--eid", &s.eid]);
+    assert_eq!(audit["isdps"].as_array().unwrap().len(), 1, "{audit}");
+    for c in audit["changes"].as_array().unwrap() {
+        assert_eq!(c["card"], serde_json::Value::Null, "{audit}");
+        assert_eq!(c["registry"], "creating", "{audit}");
+    }
+}

@@ -697,6 +697,33 @@ fn provision_through_pcscd_over_scp80() {
         "scp03",
     ]);
     assert_eq!(out["check"]["authenticated"], true, "{out}");
+
+    // And over SCP81: the card opens a BIP channel, smsr relays it to its PSK-TLS admin
+    // server, the whole download is one TLS session.
+    let tls = dir.path().join("scp81.der");
+    sm(&[
+        "profile",
+        "personalize",
+        big.to_str().expect("utf-8 path"),
+        "--iccid",
+        "89882800000000000046",
+        "--out",
+        tls.to_str().expect("utf-8 path"),
+    ]);
+    let out = sm(&[
+        "provision",
+        "--eid",
+        &eid,
+        "--profile",
+        tls.to_str().expect("utf-8 path"),
+        "--pki",
+        run.join("pki").to_str().expect("utf-8 path"),
+        "--es5",
+        "scp81",
+    ]);
+    assert_eq!(out["check"]["authenticated"], true, "{out}");
+    let audit = sm(&["audit", "--eid", &eid, "--es5", "scp81"]);
+    assert_eq!(audit["changes"], serde_json::json!([]), "{audit}");
 }
 
 #[test]

@@ -26,12 +26,15 @@ struct Args {
     runs: usize,
     card: Vec<String>,
     es5: String,
+    /// A registry kept from run to run (the SCP80 counters of a card that earlier runs moved).
+    db: Option<PathBuf>,
 }
 
 fn parse() -> Result<Args, String> {
     let mut a = std::env::args().skip(1);
     let (mut smsr, mut pki, mut eis, mut profile) = (None, None, None, None);
     let (mut runs, mut card, mut es5) = (10, Vec::new(), "scp80".to_owned());
+    let mut db = None;
     while let Some(k) = a.next() {
         let mut v = || a.next().ok_or_else(|| format!("{k} needs a value"));
         match k.as_str() {
@@ -41,6 +44,7 @@ fn parse() -> Result<Args, String> {
             "--profile" => profile = Some(PathBuf::from(v()?)),
             "--runs" => runs = v()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--es5" => es5 = v()?,
+            "--db" => db = Some(PathBuf::from(v()?)),
             "--reader" => card = vec!["--reader".into(), v()?],
             "--emulator-state" => {
                 card = vec![
@@ -65,6 +69,7 @@ fn parse() -> Result<Args, String> {
         runs,
         card,
         es5,
+        db,
     })
 }
 
@@ -97,15 +102,18 @@ fn run() -> Result<(), String> {
     let a = parse()?;
     let dir = std::env::temp_dir().join(format!("provision-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let db = dir.join("smsr.db");
-    let db = db.to_str().ok_or("temp path is not UTF-8")?;
+    let db = a.db.clone().unwrap_or_else(|| dir.join("smsr.db"));
+    let known = db.exists();
+    let db = db.to_str().ok_or("registry path is not UTF-8")?;
     let path = |p: &PathBuf| p.to_string_lossy().into_owned();
     let eis: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&a.eis).map_err(|e| format!("{}: {e}", a.eis.display()))?,
     )
     .map_err(|e| format!("{}: {e}", a.eis.display()))?;
     let eid = eis["eid"].as_str().ok_or("EIS without eid")?.to_owned();
-    smsr_json(&a, db, &["eis", "register", &path(&a.eis)])?;
+    if !known {
+        smsr_json(&a, db, &["eis", "register", &path(&a.eis)])?;
+    }
     smsr_json(&a, db, &["audit", "--eid", &eid, "--es5", &a.es5])?;
     let floor = smsr_json(&a, db, &["bench", "-n", "1000"])?;
     let rtt_ms = floor["median_us"].as_f64().unwrap_or(0.0) / 1000.0;
@@ -115,7 +123,8 @@ fn run() -> Result<(), String> {
     let (mut totals, mut apdus, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..a.runs {
         let copy = dir.join(format!("run-{run}.der"));
-        let iccid = format!("898828999999999{run:05}");
+        // ICCIDs of their own per invocation: runs sharing a registry (--db) and a card.
+        let iccid = format!("8988289{:08}{run:05}", std::process::id() % 100_000_000);
         smsr_json(
             &a,
             db,

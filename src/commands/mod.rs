@@ -66,6 +66,9 @@ pub enum CliError {
     /// A service (SM-SR, SM-DP) could not be reached: down, wrong URL, TLS refused.
     #[error("{0}")]
     Service(String),
+    /// A security check failed outside a secure channel session (a PSK-TLS handshake).
+    #[error("{0}")]
+    Security(String),
     /// Another process held what the command needed (the registry's lock) for longer than it
     /// waits.
     #[error("{0}")]
@@ -92,7 +95,7 @@ impl CliError {
             Self::Transport(e) | Self::Secure(crate::secure::SecureError::Transport(e)) => {
                 transport_exit_code(e)
             }
-            Self::Secure(_) => exit_code::SECURITY,
+            Self::Secure(_) | Self::Security(_) => exit_code::SECURITY,
             Self::Trace(_) | Self::Input(_) => exit_code::INPUT,
             Self::CardRefused { .. } | Self::BadResponse(_) | Self::Failed(_) => exit_code::FAILURE,
             Self::Service(_) => exit_code::SERVICE,

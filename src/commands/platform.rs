@@ -197,6 +197,7 @@ impl From<Es5Error> for CliError {
             Es5Error::Registry(r) => r.into(),
             Es5Error::Secure(s) => CliError::Secure(s),
             Es5Error::Input(m) => CliError::Input(m),
+            e @ Es5Error::TlsRefused(_) => CliError::Security(e.to_string()),
             other => CliError::Failed(other.to_string()),
         }
     }
@@ -224,6 +225,7 @@ impl From<Es5Choice> for LinkKind {
         match c {
             Es5Choice::Scp80 => Self::Scp80,
             Es5Choice::Scp03 => Self::Scp03,
+            Es5Choice::Scp81 => Self::Scp81,
         }
     }
 }

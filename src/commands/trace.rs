@@ -93,6 +93,14 @@ pub fn render(records: &[Record]) -> String {
                 let (data, sw) = split_response(&x.r_apdu);
                 if !data.is_empty() {
                     let _ = writeln!(out, "  < {}", hexfmt::upper(data));
+                    let fetch =
+                        matches!(&x.c_apdu, Recorded::Bytes(b) if b.starts_with(&[0x80, 0x12]));
+                    if let Some(p) = fetch
+                        .then(|| crate::names::describe_proactive(data))
+                        .flatten()
+                    {
+                        let _ = writeln!(out, "  proactive command: {p}");
+                    }
                     if let Ok(tlvs) = Tlv::parse_all(data) {
                         for t in &tlvs {
                             tlv_tree(&mut out, t, 2);

@@ -125,6 +125,14 @@ pub fn es5_error(e: &Es5Error) -> FunctionError {
             reason::VERIFICATION_FAILED,
             s.to_string(),
         ),
+        Es5Error::TlsRefused(_) => FunctionError::new(
+            subject::FUNCTION_PROVIDER,
+            reason::VERIFICATION_FAILED,
+            e.to_string(),
+        ),
+        Es5Error::Session(_) => {
+            FunctionError::new(subject::FUNCTION_PROVIDER, reason::TRANSPORT, e.to_string())
+        }
         Es5Error::Input(m) => {
             FunctionError::new(subject::FUNCTION_REQUESTER, reason::INVALID, m.clone())
         }

@@ -99,6 +99,27 @@ pub struct Scp80Keyset {
     pub counter: u64,
 }
 
+/// An SCP81 key set of the ISD-R (GP Card Specification Amendment B, PSK-TLS; SGP.02 KVN
+/// `40`–`4F`, key type `85`): the pre-shared key of the card's TLS client.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Scp81Keyset {
+    pub kvn: u8,
+    /// Key identifier within the version (`01` when absent).
+    #[serde(default = "default_scp81_kid")]
+    pub kid: u8,
+    /// The pre-shared key, 16 to 64 bytes (hex).
+    pub psk: SecretHex,
+    /// The PSK identity the card presents (text), when not the SGP.02 one derived from the
+    /// EID, the ISD-R AID, KID and KVN ([`smsr_proto::scp81::PskIdentity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+}
+
+fn default_scp81_kid() -> u8 {
+    1
+}
+
 /// An SCP03 key set of the ISD-R.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -118,6 +139,8 @@ pub struct IsdR {
     pub tar: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scp80: Vec<Scp80Keyset>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scp81: Vec<Scp81Keyset>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scp03: Vec<Scp03Keyset>,
 }
@@ -315,6 +338,7 @@ impl Eis {
                 "scp80",
                 self.isd_r.scp80.iter().map(|k| k.kvn).collect::<Vec<_>>(),
             ),
+            ("scp81", self.isd_r.scp81.iter().map(|k| k.kvn).collect()),
             ("scp03", self.isd_r.scp03.iter().map(|k| k.kvn).collect()),
         ] {
             for (i, kvn) in kvns.iter().enumerate() {
@@ -334,6 +358,35 @@ impl Eis {
                     format!("isd_r.scp80[{i}].counter"),
                     "more than the 5 bytes of CNTR",
                 ));
+            }
+        }
+        for (i, k) in self.isd_r.scp81.iter().enumerate() {
+            if !(0x40..=0x4F).contains(&k.kvn) {
+                return Err(field(
+                    format!("isd_r.scp81[{i}].kvn"),
+                    format!(
+                        "{}: SGP.02 gives SCP81 key sets versions 64 to 79 (40-4F)",
+                        k.kvn
+                    ),
+                ));
+            }
+            let psk = k
+                .psk
+                .bytes()
+                .map_err(|e| field(format!("isd_r.scp81[{i}].psk"), e))?;
+            if !(16..=64).contains(&psk.len()) {
+                return Err(field(
+                    format!("isd_r.scp81[{i}].psk"),
+                    format!("{} bytes: a PSK of 16 to 64 bytes expected", psk.len()),
+                ));
+            }
+            if let Some(id) = &k.identity {
+                if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(field(
+                        format!("isd_r.scp81[{i}].identity"),
+                        "1 to 128 printable ASCII characters expected",
+                    ));
+                }
             }
         }
         for (i, k) in self.isd_r.scp03.iter().enumerate() {
@@ -436,6 +489,9 @@ impl Eis {
         for k in &mut e.isd_r.scp80 {
             k.kic = SecretHex::new("REDACTED");
             k.kid = SecretHex::new("REDACTED");
+        }
+        for k in &mut e.isd_r.scp81 {
+            k.psk = SecretHex::new("REDACTED");
         }
         for k in &mut e.isd_r.scp03 {
             k.enc = SecretHex::new("REDACTED");

@@ -6,6 +6,8 @@
 //! Links, chosen per card with `--es5`:
 //! - `scp80` ([`scp80::Scp80Link`]): ETSI TS 102 225 secured packets in SMS-PP download
 //!   ENVELOPEs, the transport SGP.02 cards accept over PC/SC.
+//! - `scp81` ([`scp81::Scp81Link`]): GP Amendment B remote administration over PSK-TLS, the
+//!   card's BIP channel relayed by this tool as the terminal, woken by an SCP80 trigger.
 //! - `scp03`: SELECT the ISD-R and send the script's APDUs through an SCP03 session with the
 //!   EIS's ISD-R SCP03 key set — a test-card convenience for cards and emulators that expose
 //!   the ISD-R to the terminal.
@@ -37,6 +39,7 @@ use thiserror::Error;
 mod iccid;
 pub mod refusal;
 pub mod scp80;
+pub mod scp81;
 
 pub use iccid::{check_iccid_free, iccid_holder};
 
@@ -57,6 +60,14 @@ pub enum Es5Error {
     },
     #[error("{0}")]
     Input(String),
+    /// The SCP81 session failed (BIP channel, HTTP dialogue, timeout).
+    #[error("SCP81 session: {0}")]
+    Session(String),
+    /// The card's PSK-TLS handshake with the admin server failed.
+    #[error(
+        "{0}; check the EIS's isd_r.scp81 key set against the card's (nothing was run on the card)"
+    )]
+    TlsRefused(String),
     #[error("the card's answer does not follow SGP.02: {0}")]
     BadResponse(String),
     /// The card refused an SCP80 packet; its PoR says why.

@@ -4,6 +4,7 @@
 
 use super::eis::Eis;
 use super::es5::scp80::Scp80Link;
+use super::es5::scp81::Scp81Link;
 use super::es5::{Es5Error, Es5Link, Scp03Link};
 use super::registry::RegistryPool;
 use crate::hexfmt;
@@ -21,6 +22,8 @@ pub enum LinkKind {
     Scp80,
     /// An SCP03 session on the ISD-R with the EIS's keys (test cards, the emulator).
     Scp03,
+    /// GP Amendment B over PSK-TLS through the card's BIP channel, woken by an SCP80 trigger.
+    Scp81,
 }
 
 fn input(e: impl std::fmt::Display) -> Es5Error {
@@ -76,6 +79,7 @@ pub fn open(
     Ok(match kind {
         LinkKind::Scp03 => Box::new(Scp03Link::new(card, eis)?),
         LinkKind::Scp80 => Box::new(Scp80Link::new(card, eis, registry)?),
+        LinkKind::Scp81 => Box::new(Scp81Link::new(card, eis, registry)?),
     })
 }
 
@@ -91,6 +95,7 @@ pub fn open_send(
     Ok(match kind {
         LinkKind::Scp03 => Box::new(Scp03Link::new(card, eis)?),
         LinkKind::Scp80 => Box::new(Scp80Link::new(card, eis, registry)?),
+        LinkKind::Scp81 => Box::new(Scp81Link::new(card, eis, registry)?),
     })
 }
 

@@ -15,6 +15,7 @@
 //! The CLI (`smsr eis|isdp|profile|audit|notifications`) and the SM-SR service (ES1, ES3, ES4)
 //! call these same functions.
 
+pub mod admin;
 pub mod eis;
 pub mod es5;
 pub mod isdp;

@@ -15,8 +15,9 @@ use crate::sm_sr::registry::RegistryPool;
 use crate::transport::Transport;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::gp::get_data::Eid;
-use smsr_proto::ota::host::{open_por, script_envelopes, SmsParameters};
+use smsr_proto::ota::host::{data_envelopes, open_por, SmsParameters};
 use smsr_proto::ota::response::ResponseScript;
+use smsr_proto::ota::scp80::ResponsePacket;
 use smsr_proto::ota::scp80::{CommandHeader, KeySet, PorStatus, Spi};
 use smsr_proto::ota::script::CommandScript;
 use smsr_proto::ota::sms::{get_response, EnvelopeReply};
@@ -191,12 +192,34 @@ fn por_hint(status: PorStatus) -> &'static str {
 }
 
 impl<T: Transport> Scp80Link<T> {
-    /// Sends `script` in one secured packet to the application with `tar` and opens the PoR.
-    fn send_script(
+    /// The card transport under the link.
+    pub(crate) fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// Sends `data` as the secured data of one packet to the application with `tar`; returns
+    /// the PoR's data (status checked to be OK).
+    pub(crate) fn push(&mut self, tar: [u8; 3], data: &[u8]) -> Result<Vec<u8>, Es5Error> {
+        let (por, header) = self.deliver_packet(tar, data)?;
+        let keysets = std::slice::from_ref(&self.keyset);
+        let por = ResponsePacket::decode(&por, &header, keysets)
+            .map_err(|e| Es5Error::BadResponse(format!("PoR: {e}")))?;
+        if por.status != PorStatus::Ok {
+            return Err(Es5Error::PorRefused {
+                status: por.status.to_byte(),
+                meaning: format!("{:?}", por.status),
+                hint: por_hint(por.status),
+            });
+        }
+        Ok(por.data)
+    }
+
+    /// Sends one packet; the PoR's user data and the packet's header.
+    fn deliver_packet(
         &mut self,
         tar: [u8; 3],
-        script: &CommandScript,
-    ) -> Result<ResponseScript, Es5Error> {
+        data: &[u8],
+    ) -> Result<(Vec<u8>, CommandHeader), Es5Error> {
         let counter = self.next_counter()?;
         let header = CommandHeader {
             spi: SPI,
@@ -206,9 +229,22 @@ impl<T: Transport> Scp80Link<T> {
             counter,
         };
         let keysets = std::slice::from_ref(&self.keyset);
-        let envelopes = script_envelopes(script, &header, keysets, &SmsParameters::default())
+        let envelopes = data_envelopes(data, &header, keysets, &SmsParameters::default())
             .map_err(|e| Es5Error::Input(format!("cannot build the SCP80 packet: {e}")))?;
-        let ud = deliver(&mut self.transport, &envelopes)?;
+        Ok((deliver(&mut self.transport, &envelopes)?, header))
+    }
+
+    /// Sends `script` in one secured packet to the application with `tar` and opens the PoR.
+    fn send_script(
+        &mut self,
+        tar: [u8; 3],
+        script: &CommandScript,
+    ) -> Result<ResponseScript, Es5Error> {
+        let bytes = script
+            .to_bytes()
+            .map_err(|e| Es5Error::Input(format!("cannot build the SCP80 packet: {e}")))?;
+        let (ud, header) = self.deliver_packet(tar, &bytes)?;
+        let keysets = std::slice::from_ref(&self.keyset);
         let (por, answer) = open_por(&ud, &header, keysets)
             .map_err(|e| Es5Error::BadResponse(format!("PoR: {e}")))?;
         if por.status != PorStatus::Ok {
