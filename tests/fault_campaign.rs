@@ -37,6 +37,11 @@ struct Pristine {
 }
 
 fn smsr(state: &Path, db: &Path, fault: Option<&str>, args: &[&str]) -> Output {
+    smsr_with(state, db, fault.map(|f| ("SMSR_FAULT", f)), args)
+}
+
+/// [`smsr`] with one variable of the fault campaign set.
+fn smsr_with(state: &Path, db: &Path, var: Option<(&str, &str)>, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_smsr"));
     c.args(["--transport", "emulator", "--emulator-state"])
         .arg(state)
@@ -45,9 +50,10 @@ fn smsr(state: &Path, db: &Path, fault: Option<&str>, args: &[&str]) -> Output {
         .args(args)
         .env_remove("SMSR_TRACE")
         .env_remove("SMSR_ES5")
-        .env_remove("SMSR_FAULT");
-    if let Some(f) = fault {
-        c.env("SMSR_FAULT", f);
+        .env_remove("SMSR_FAULT")
+        .env_remove("SMSR_SCP81_CUT");
+    if let Some((k, v)) = var {
+        c.env(k, v);
     }
     c.output().unwrap()
 }
@@ -174,10 +180,17 @@ fn holders(state: &Path, db: &Path, eid: &str) -> Vec<String> {
 /// One run: the fault, then audit, then (when needed) a retry; returns whether a retry was
 /// needed.
 fn one(p: &Pristine, es5: &str, kind: &str, n: usize) -> bool {
-    let run = p.dir.join(format!("{es5}-{kind}-{n}"));
+    one_with(p, es5, "SMSR_FAULT", &format!("{kind}@{n}"))
+}
+
+/// [`one`] with the fault `var`=`value`.
+fn one_with(p: &Pristine, es5: &str, var: &str, value: &str) -> bool {
+    let run = p
+        .dir
+        .join(format!("{es5}-{var}-{}", value.replace('@', "-")));
     let (state, db) = fresh(p, &run);
-    let fault = format!("{kind}@{n}");
-    let first = smsr(&state, &db, Some(&fault), &provision_args(p, es5));
+    let fault = format!("{var}={value}");
+    let first = smsr_with(&state, &db, Some((var, value)), &provision_args(p, es5));
     let at = format!("{es5} {fault}");
     let code = first.status.code();
     assert_ne!(
@@ -223,7 +236,7 @@ fn one(p: &Pristine, es5: &str, kind: &str, n: usize) -> bool {
 fn provisioning_survives_a_fault_at_any_exchange() {
     let full = std::env::var("SMSR_FAULT_CAMPAIGN").as_deref() == Ok("full");
     let p = pristine();
-    for es5 in ["scp80", "scp03"] {
+    for es5 in ["scp80", "scp03", "scp81"] {
         let n = link_exchanges(&p, es5);
         let indices: Vec<usize> = if full {
             (1..=n).collect()
@@ -243,4 +256,28 @@ fn provisioning_survives_a_fault_at_any_exchange() {
             KINDS.len()
         );
     }
+}
+
+/// SCP81: the TCP connection between the card's BIP channel and the admin server cut after the
+/// card's N-th POST (the handshake done, scripts in flight): the provisioning fails, the audit
+/// reconciles, a retry gets the profile on the card once.
+#[test]
+fn scp81_session_cut_mid_way_reconciles() {
+    let p = pristine();
+    let full = std::env::var("SMSR_FAULT_CAMPAIGN").as_deref() == Ok("full");
+    let cuts: Vec<usize> = if full {
+        (0..=12).collect()
+    } else {
+        vec![0, 2, 5]
+    };
+    let mut retries = 0;
+    for n in &cuts {
+        retries += usize::from(one_with(&p, "scp81", "SMSR_SCP81_CUT", &n.to_string()));
+    }
+    println!(
+        "scp81 TCP cuts: {} provisionings cut after 0..{} POSTs, {retries} needed a retry, all \
+         reconciled",
+        cuts.len(),
+        cuts.last().copied().unwrap_or(0)
+    );
 }

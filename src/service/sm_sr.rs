@@ -388,8 +388,13 @@ impl SmSr {
                     FunctionError::new(subject::EID, reason::UNAVAILABLE, e.to_string())
                         .about(eid.to_string())
                 })?;
-                link::open_send(card, &eis, self.config.es5, &self.counters)
-                    .map_err(|e| es5_error(&e))?
+                // SCP81 where the configuration asks for it and the EIS gives the card an SCP81
+                // key set; SCP80 for the others.
+                let kind = match self.config.es5 {
+                    LinkKind::Scp81 if eis.isd_r.scp81.is_empty() => LinkKind::Scp80,
+                    kind => kind,
+                };
+                link::open_send(card, &eis, kind, &self.counters).map_err(|e| es5_error(&e))?
             }
         };
         let result = work(registry, link.as_mut());

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use zeroize::Zeroizing;
@@ -105,6 +105,8 @@ pub struct AdminServer {
     addr: SocketAddr,
     replies: Sender<Reply>,
     stop: Arc<AtomicBool>,
+    /// The connection being served (shut down on drop, so a blocked read returns).
+    current: Arc<Mutex<Option<TcpStream>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -160,11 +162,23 @@ impl AdminServer {
             })?;
         let (replies, replies_rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
+        let current = Arc::new(Mutex::new(None));
         let thread = {
             let stop = Arc::clone(&stop);
+            let current = Arc::clone(&current);
             std::thread::Builder::new()
                 .name("scp81-admin".into())
-                .spawn(move || serve(&listener, &ctx, &keys, &events, &replies_rx, &stop))
+                .spawn(move || {
+                    serve(
+                        &listener,
+                        &ctx,
+                        &keys,
+                        &events,
+                        &replies_rx,
+                        &stop,
+                        &current,
+                    );
+                })
                 .map_err(|source| AdminServerError::Listen {
                     addr: addr.to_string(),
                     source,
@@ -174,6 +188,7 @@ impl AdminServer {
             addr,
             replies,
             stop,
+            current,
             thread: Some(thread),
         })
     }
@@ -192,8 +207,11 @@ impl AdminServer {
 impl Drop for AdminServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // Wakes a thread waiting for a reply.
+        // Wakes a thread waiting for a reply, or reading from the card.
         let _ = self.replies.send(Reply::End);
+        if let Ok(Some(c)) = self.current.lock().map(|mut c| c.take()) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -208,10 +226,14 @@ fn serve(
     events: &dyn Fn(ServerEvent) -> bool,
     replies: &Receiver<Reply>,
     stop: &AtomicBool,
+    current: &Mutex<Option<TcpStream>>,
 ) {
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((stream, peer)) => {
+                if let (Ok(mut c), Ok(clone)) = (current.lock(), stream.try_clone()) {
+                    *c = Some(clone);
+                }
                 // Replies left from an earlier session (or the wake-up of a drop) are stale.
                 while replies.try_recv().is_ok() {}
                 let outcome = session(stream, ctx, keys, events, replies, stop);
@@ -226,6 +248,9 @@ fn serve(
                         ServerEvent::Failed(e)
                     }
                 };
+                if let Ok(mut c) = current.lock() {
+                    *c = None;
+                }
                 if !events(event) {
                     return;
                 }
@@ -394,3 +419,6 @@ fn handshake_failure(ssl: &openssl::ssl::SslRef, detail: &str) -> String {
         None => format!("the card's PSK-TLS handshake failed ({detail})"),
     }
 }
+
+#[cfg(test)]
+mod tests;

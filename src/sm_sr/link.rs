@@ -4,7 +4,7 @@
 
 use super::eis::Eis;
 use super::es5::scp80::Scp80Link;
-use super::es5::scp81::Scp81Link;
+use super::es5::scp81::{Scp81Link, CUT_VARIABLE};
 use super::es5::{Es5Error, Es5Link, Scp03Link};
 use super::registry::RegistryPool;
 use crate::hexfmt;
@@ -79,7 +79,7 @@ pub fn open(
     Ok(match kind {
         LinkKind::Scp03 => Box::new(Scp03Link::new(card, eis)?),
         LinkKind::Scp80 => Box::new(Scp80Link::new(card, eis, registry)?),
-        LinkKind::Scp81 => Box::new(Scp81Link::new(card, eis, registry)?),
+        LinkKind::Scp81 => Box::new(scp81(card, eis, registry)?),
     })
 }
 
@@ -95,8 +95,28 @@ pub fn open_send(
     Ok(match kind {
         LinkKind::Scp03 => Box::new(Scp03Link::new(card, eis)?),
         LinkKind::Scp80 => Box::new(Scp80Link::new(card, eis, registry)?),
-        LinkKind::Scp81 => Box::new(Scp81Link::new(card, eis, registry)?),
+        LinkKind::Scp81 => Box::new(scp81(card, eis, registry)?),
     })
+}
+
+/// An SCP81 link, cutting its TCP connection where [`CUT_VARIABLE`] says (the fault campaign).
+fn scp81<T: Transport>(
+    card: T,
+    eis: &Eis,
+    registry: &Arc<RegistryPool>,
+) -> Result<Scp81Link<T>, Es5Error> {
+    let link = Scp81Link::new(card, eis, registry)?;
+    Ok(
+        match std::env::var(CUT_VARIABLE).ok().map(|v| v.parse::<usize>()) {
+            Some(Ok(n)) => link.cutting_after(n),
+            Some(Err(_)) => {
+                return Err(Es5Error::Input(format!(
+                    "{CUT_VARIABLE}: the number of POSTs after which the TCP connection is cut"
+                )))
+            }
+            None => link,
+        },
+    )
 }
 
 fn check_eid(card: &mut dyn Transport, eis: &Eis) -> Result<(), Es5Error> {

@@ -471,3 +471,6 @@ impl Drop for Terminal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

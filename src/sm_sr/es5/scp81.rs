@@ -55,6 +55,10 @@ pub const BUFFER_SIZE: u16 = 1500;
 /// How long one step of a session (the card's answer to a script) may take.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The variable that has a link cut its TCP connection after N POSTs of the card (the fault
+/// campaign's "link lost mid-session"; `SMSR_SCP81_CUT=3`).
+pub const CUT_VARIABLE: &str = "SMSR_SCP81_CUT";
+
 /// What wakes the link while it waits.
 #[derive(Debug)]
 enum Wake {
@@ -247,11 +251,18 @@ impl<T: Transport> Scp81Link<T> {
         let deadline = Instant::now() + STEP_TIMEOUT;
         loop {
             let Self { push, terminal, .. } = self;
-            if terminal
-                .step(push.transport_mut())
-                .map_err(|e| session_error(format!("BIP: {e}")))?
-            {
-                continue;
+            match terminal.step(push.transport_mut()) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    // The card link failed: no session to close politely.
+                    self.open = false;
+                    self.terminal.cut();
+                    return Err(match e {
+                        crate::transport::bip::BipError::Transport(t) => Es5Error::Transport(t),
+                        other => session_error(format!("BIP: {other}")),
+                    });
+                }
             }
             while let Ok(w) = self.wake.try_recv() {
                 self.take(w);
@@ -309,16 +320,33 @@ impl<T: Transport> Scp81Link<T> {
                 }
                 self.posts.push_back(p);
             }
-            Wake::Server(ServerEvent::Failed(e)) => self.failure = Some((false, e)),
-            Wake::Server(ServerEvent::HandshakeFailed(e)) => self.failure = Some((true, e)),
-            Wake::Server(ServerEvent::Ended) => self.ended = true,
+            Wake::Server(ServerEvent::Failed(e)) => {
+                self.open = false;
+                self.failure = Some((false, e));
+            }
+            Wake::Server(ServerEvent::HandshakeFailed(e)) => {
+                self.open = false;
+                self.failure = Some((true, e));
+            }
+            Wake::Server(ServerEvent::Ended) => {
+                self.open = false;
+                self.ended = true;
+            }
         }
     }
 
     /// Opens the session: TERMINAL PROFILE, the trigger, up to the card's first POST.
     fn ensure_open(&mut self) -> Result<(), Es5Error> {
+        // News from while the link sat idle: a session the server ended (timeout).
+        while let Ok(w) = self.wake.try_recv() {
+            self.take(w);
+        }
         if self.open {
             return Ok(());
+        }
+        if self.terminal.channel_open() {
+            // The card still closes an earlier session.
+            self.pump(|s| !s.terminal.channel_open())?;
         }
         self.failure = None;
         self.ended = false;
@@ -356,7 +384,12 @@ impl<T: Transport> Scp81Link<T> {
                 )))
             }
         }
-        self.pump(|s| !s.posts.is_empty())?;
+        self.open = true;
+        if let Err(e) = self.pump(|s| !s.posts.is_empty()) {
+            self.open = false;
+            self.terminal.cut();
+            return Err(e);
+        }
         let first = self
             .posts
             .pop_front()
@@ -366,7 +399,6 @@ impl<T: Transport> Scp81Link<T> {
                 "the card's first POST of the session carries a body".into(),
             ));
         }
-        self.open = true;
         Ok(())
     }
 
@@ -383,6 +415,7 @@ impl<T: Transport> Scp81Link<T> {
         let pumped = self.pump(|s| !s.posts.is_empty());
         if let Err(e) = pumped {
             self.open = false;
+            self.terminal.cut();
             return Err(e);
         }
         let post = self
