@@ -17,7 +17,7 @@
 use crate::class::Class;
 use crate::ecasd::{self, ECASD_AID};
 use crate::fs::{self, MF_FILE_ID};
-use crate::isd_p_sd;
+use crate::isd_p::sd as isd_p_sd;
 use crate::isd_r::{self, ISD_R_AID};
 use crate::nv::Nv;
 use crate::ota;
@@ -375,7 +375,7 @@ impl Card {
         }
     }
 
-    /// SELECT of a personalized ISD-P (one with a key set, see [`isd_p_sd`]) by its AID or a
+    /// SELECT of a personalized ISD-P (one with a key set, see [`crate::isd_p::sd`]) by its AID or a
     /// unique-enough prefix, first occurrence only.
     fn select_isd_p(
         &mut self,

@@ -5,6 +5,10 @@
 //!
 //! The rules that move an ISD-P through its life cycle are in [`crate::state`]'s profile
 //! functions; the codings SGP.02 leaves open are in [`smsr_proto::sgp02::codings`].
+//!
+//! Under the ISD-P: [`sd`], the ISD-P as a Security Domain selected by the terminal (SCP03
+//! with the keys ES8 gave it), and [`download`], the ES8 profile download it runs (SCP03t
+//! scripts, whichever ES5 transport brought them, and the installer behind the last `86`).
 
 use crate::usim::StoredProfile;
 use smsr_proto::sgp02::codings::{
@@ -164,3 +168,6 @@ mod tests {
         assert_eq!(p.attributes().to_byte(), 0x81);
     }
 }
+
+pub mod download;
+pub mod sd;

@@ -82,7 +82,7 @@ pub(crate) struct Session {
     /// The ISD-P an INSTALL [for personalization] named, and its key establishment's state.
     personalization: Option<es8::Personalization>,
     /// The SCP03t receivers of the ISD-Ps that scripts forwarded by STORE DATA reached.
-    downloads: crate::ota::download::Downloads,
+    downloads: crate::isd_p::download::Downloads,
 }
 
 impl Session {

@@ -10,7 +10,7 @@
 //! - [`isd_r`]: the ISD-R, a GlobalPlatform Security Domain with SCP03 sessions per channel,
 //!   and the SGP.02 ES5 functions (CreateISDP, Enable/Disable/Delete profile, fallback,
 //!   notifications); [`isd_p`]: what the card keeps about each ISD-P and its profile;
-//!   [`notification`]: the queue of notifications to the SM-SR; [`isd_p_sd`]: a personalized
+//!   [`notification`]: the queue of notifications to the SM-SR; [`isd_p::sd`]: a personalized
 //!   ISD-P as a selectable Security Domain with SCP03 sessions.
 //! - [`registry`]: the GlobalPlatform Registry; [`keyset`]: the ISD-R's SCP03 key sets and the
 //!   keystore document for `smsr --keystore`.
@@ -35,7 +35,6 @@ mod error;
 pub mod eum;
 pub mod fs;
 pub mod isd_p;
-pub mod isd_p_sd;
 pub mod isd_r;
 pub mod keyset;
 pub mod notification;

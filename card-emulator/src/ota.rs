@@ -20,7 +20,7 @@
 //! is reset.
 //!
 //! Each ISD-P answers its own TAR (bytes 13–15 of its AID) with the same key sets and minimum
-//! security level: ES8 profile download, SCP03t scripts run on the ISD-P (`ota/download.rs`).
+//! security level: ES8 profile download, SCP03t scripts run on the ISD-P (`isd_p/download.rs`).
 
 use crate::admin_agent::{Agent, Ending};
 use crate::eum::isd_r_tar;
@@ -50,7 +50,7 @@ pub const ISD_R_MSL: MinimumSecurityLevel = MinimumSecurityLevel::CC_CIPHERED_CO
 pub(crate) struct Ota {
     card: OtaCard,
     isd_r: isd_r::Session,
-    downloads: download::Downloads,
+    downloads: crate::isd_p::download::Downloads,
     proactive: Option<Vec<u8>>,
     /// The SCP81 session (GP Amendment B over BIP), while one runs.
     admin: Option<Agent>,
@@ -89,11 +89,15 @@ impl Ota {
         } = self;
         card.entity.keysets = nv.get().scp80_keysets().to_vec();
         card.entity.tars = std::iter::once(isd_r_tar())
-            .chain(download::isd_p_tars(nv.get()).into_iter().map(|(t, _)| t))
+            .chain(
+                crate::isd_p::download::isd_p_tars(nv.get())
+                    .into_iter()
+                    .map(|(t, _)| t),
+            )
             .map(|t| (t, ISD_R_MSL))
             .collect();
         downloads.forget_unkeyed(nv.get());
-        let mut target = download::Router::new(isd_r, downloads, nv);
+        let mut target = crate::isd_p::download::Router::new(isd_r, downloads, nv);
         target.admin_busy = admin.as_ref().is_some_and(|a| !a.finished());
         let outcome = card.envelope(cmd, &mut target);
         let started = target.started.take();
@@ -196,7 +200,7 @@ impl Ota {
         if let (Some(agent), Ok(response)) = (admin.as_mut(), TerminalResponse::parse(&cmd.data)) {
             if agent.awaits(&response.details) {
                 downloads.forget_unkeyed(nv.get());
-                let mut target = download::Router::new(isd_r, downloads, nv);
+                let mut target = crate::isd_p::download::Router::new(isd_r, downloads, nv);
                 agent.terminal_response(&response, &mut target);
             }
             if agent.finished() {
@@ -207,8 +211,6 @@ impl Ota {
         self.with_pending(ResponseApdu::success(vec![]))
     }
 }
-
-pub mod download;
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@
 //!
 //! The ISD-P must be SELECTABLE (`07`, just created by CreateISDP); afterwards it holds the
 //! derived SCP03 key set and is PERSONALIZED (`0F`), selectable and open to SCP03 sessions
-//! with those keys ([`crate::isd_p_sd`]). Status words (one table:
+//! with those keys ([`crate::isd_p::sd`]). Status words (one table:
 //! [`smsr_proto::sgp02::codings`]):
 //!
 //! - INSTALL naming no ISD-P: `6A88` ([`SW_UNKNOWN_ISD_P`]); an ISD-P that is not SELECTABLE,
@@ -42,8 +42,8 @@
 //! 80 E2 91 01 Lc <script bytes n+1..>            → AB 80 80 01 <count> <response TLVs> 00 00 9000
 //! ```
 
+use crate::isd_p::download::{run_on_isd_p, Downloads};
 use crate::nv::Nv;
-use crate::ota::download::{run_on_isd_p, Downloads};
 use smsr_proto::ecka::{CardConfig, CertificateAccepted, EckaError, KeySetCard};
 use smsr_proto::gp::life_cycle;
 use smsr_proto::gp::store_data::DataStructure;

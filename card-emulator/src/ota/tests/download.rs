@@ -343,7 +343,7 @@ fn refusals_unkeyed_isd_p_refused_package_and_apdus_to_an_isd_p() {
     assert!(response.profile_installation_aborted);
     assert_eq!(
         response.pe_status[0].status,
-        crate::ota::download::NOT_PERSONALIZED_STATUS
+        crate::isd_p::download::NOT_PERSONALIZED_STATUS
     );
     assert_eq!(sms.life_cycle(0x10), life_cycle::ISD_P_DISABLED);
 }

@@ -5,7 +5,7 @@
 //! Every ISD-P of the registry answers the TAR made of bytes 13–15 of its AID ([`isd_p_tar`],
 //! `SGP02.md` §1: the first ISD-P `A0000005591010FFFFFFFF8900001000` has TAR `000010`), with
 //! the ISD-R's SCP80 key sets and counters and the ISD-R TAR's minimum security level
-//! ([`super::ISD_R_MSL`]). ES8 reaches the card through the SM-SR, which holds only the
+//! ([`crate::ota::ISD_R_MSL`]). ES8 reaches the card through the SM-SR, which holds only the
 //! ISD-R's SCP80 keys: the SCP03t layer inside is what protects the profile end to end.
 //!
 //! A packet's script runs on the addressed ISD-P:
