@@ -30,6 +30,8 @@ export SMSR_TEST_POSTGRES
 export SMSR_TEST_VPCD_READER="Virtual PCD 00 01"
 export SMSR_REQUIRE_VPCD=1
 export SMSR_REQUIRE_CHROMIUM=1
+# The SCP81 interop tests against `openssl s_client` / `s_server` (the openssl package).
+export SMSR_REQUIRE_OPENSSL=1
 cargo test --workspace
 
 # A short run of every fuzz target (scripts/fuzz.sh; without a sanitizer: the project's code is

@@ -632,3 +632,6 @@ fn write_all(stream: &mut SslStream<Pipe>, mut bytes: &[u8]) -> Result<(), ()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -154,12 +154,6 @@ impl AdminServer {
                 addr: addr.to_string(),
                 source,
             })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| AdminServerError::Listen {
-                addr: addr.to_string(),
-                source,
-            })?;
         let (replies, replies_rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let current = Arc::new(Mutex::new(None));
@@ -212,6 +206,8 @@ impl Drop for AdminServer {
         if let Ok(Some(c)) = self.current.lock().map(|mut c| c.take()) {
             let _ = c.shutdown(std::net::Shutdown::Both);
         }
+        // Wakes the blocking accept: the thread sees `stop` once it returns.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -230,6 +226,7 @@ fn serve(
 ) {
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
+            Ok(_) if stop.load(Ordering::Relaxed) => return,
             Ok((stream, peer)) => {
                 if let (Ok(mut c), Ok(clone)) = (current.lock(), stream.try_clone()) {
                     *c = Some(clone);
@@ -254,9 +251,6 @@ fn serve(
                 if !events(event) {
                     return;
                 }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(2));
             }
             Err(e) => {
                 let _ = events(ServerEvent::Failed(format!("accept: {e}")));
