@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what smsr needs on a Debian (or Ubuntu) machine: pcscd, vsmartcard's virtual reader
 # driver (vpcd), the PC/SC headers the Rust `pcsc` crate links against, the OpenSSL headers the
-# `openssl` crate links against (SCP81: TLS 1.2 with pre-shared keys), and pcsc-tools (scriptor,
+# `openssl` crate links against (SCP81: TLS 1.2 with pre-shared keys) and the openssl tool (the
+# SCP81 interop tests), pcsc-tools (scriptor,
 # pcsc_scan) used by the tests as an independent PC/SC client, PostgreSQL (the server the tests
 # start a throw-away cluster of, for the PostgreSQL registry and stock), and chromium, in which
 # the load report test opens report.html headless. Skips apt-get when all are present.
 set -euo pipefail
 
-packages=(pcscd vsmartcard-vpcd libpcsclite-dev libssl-dev pcsc-tools pkg-config postgresql chromium)
+packages=(pcscd vsmartcard-vpcd libpcsclite-dev libssl-dev openssl pcsc-tools pkg-config postgresql chromium)
 
 missing=()
 for p in "${packages[@]}"; do
