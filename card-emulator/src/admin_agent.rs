@@ -20,8 +20,8 @@ use openssl::ssl::{
     SslVerifyMode, SslVersion,
 };
 use smsr_proto::cat::{
-    self, CloseChannel, CommandDetails, Event, OpenChannel, OtherAddress, Proactive,
-    ProactiveCommand, ReceiveData, SendData, TerminalResponse,
+    self, CloseChannel, CommandDetails, Event, OpenChannel, Proactive, ProactiveCommand,
+    ReceiveData, SendData, TerminalResponse,
 };
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::ota::executor::{execute_bytes, ScriptTarget};
@@ -171,19 +171,7 @@ fn client(identity: Vec<u8>, psk: Zeroizing<Vec<u8>>) -> Result<Ssl, openssl::er
 /// The OPEN CHANNEL the card sends when the trigger has no connection parameters: default
 /// bearer, TCP client to 127.0.0.1:443.
 fn default_open() -> OpenChannel {
-    OpenChannel {
-        number: 1,
-        qualifier: 0x01,
-        alpha: None,
-        bearer: vec![0x03],
-        buffer_size: DEFAULT_BUFFER,
-        network_access_name: None,
-        transport: Some(cat::Transport {
-            protocol: 0x02,
-            port: 443,
-        }),
-        destination: Some(OtherAddress::from_ipv4(Ipv4Addr::LOCALHOST)),
-    }
+    OpenChannel::tcp_client(1, Ipv4Addr::LOCALHOST, 443, DEFAULT_BUFFER)
 }
 
 /// The trigger's OPEN CHANNEL parameters (`84`, CAT TLVs) read as an OPEN CHANNEL command.

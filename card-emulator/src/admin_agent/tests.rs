@@ -7,7 +7,7 @@
 //! workspace's `tests/vpcd.rs`).
 
 use super::*;
-use smsr_proto::cat::{open_channel_ok, receive_data_ok, send_data_ok, Transport};
+use smsr_proto::cat::{open_channel_ok, receive_data_ok, send_data_ok, OtherAddress};
 use smsr_proto::scp81::{PskIdentity, TriggerSecurity, ADMIN_PROTOCOL};
 use smsr_proto::{CommandApdu, ResponseApdu};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -170,19 +170,7 @@ impl AgentTarget for AnswersOk {
 /// A trigger naming the SCP81 key set and, as connection parameters, a TCP client channel to
 /// `port` on 127.0.0.1.
 fn trigger(port: u16) -> AdminTrigger {
-    let open = OpenChannel {
-        number: 1,
-        qualifier: 0x01,
-        alpha: None,
-        bearer: vec![0x03],
-        buffer_size: DEFAULT_BUFFER,
-        network_access_name: None,
-        transport: Some(Transport {
-            protocol: 0x02,
-            port,
-        }),
-        destination: Some(OtherAddress::from_ipv4(Ipv4Addr::LOCALHOST)),
-    };
+    let open = OpenChannel::tcp_client(1, Ipv4Addr::LOCALHOST, port, DEFAULT_BUFFER);
     let mut connection = Vec::new();
     for tlv in open.to_command().unwrap().tlvs {
         tlv.push_to(&mut connection).unwrap();

@@ -169,6 +169,18 @@ fn deliver<T: Transport>(
     Err(Es5Error::BadResponse("no ENVELOPE to send".into()))
 }
 
+/// A PoR whose status is not OK as the error naming it.
+fn check_por(status: PorStatus) -> Result<(), Es5Error> {
+    if status == PorStatus::Ok {
+        return Ok(());
+    }
+    Err(Es5Error::PorRefused {
+        status: status.to_byte(),
+        meaning: format!("{status:?}"),
+        hint: por_hint(status),
+    })
+}
+
 /// What a PoR status means for the user.
 fn por_hint(status: PorStatus) -> &'static str {
     match status {
@@ -204,13 +216,7 @@ impl<T: Transport> Scp80Link<T> {
         let keysets = std::slice::from_ref(&self.keyset);
         let por = ResponsePacket::decode(&por, &header, keysets)
             .map_err(|e| Es5Error::BadResponse(format!("PoR: {e}")))?;
-        if por.status != PorStatus::Ok {
-            return Err(Es5Error::PorRefused {
-                status: por.status.to_byte(),
-                meaning: format!("{:?}", por.status),
-                hint: por_hint(por.status),
-            });
-        }
+        check_por(por.status)?;
         Ok(por.data)
     }
 
@@ -247,13 +253,7 @@ impl<T: Transport> Scp80Link<T> {
         let keysets = std::slice::from_ref(&self.keyset);
         let (por, answer) = open_por(&ud, &header, keysets)
             .map_err(|e| Es5Error::BadResponse(format!("PoR: {e}")))?;
-        if por.status != PorStatus::Ok {
-            return Err(Es5Error::PorRefused {
-                status: por.status.to_byte(),
-                meaning: format!("{:?}", por.status),
-                hint: por_hint(por.status),
-            });
-        }
+        check_por(por.status)?;
         answer.ok_or_else(|| {
             Es5Error::BadResponse("the PoR is OK but carries no response script".into())
         })

@@ -27,7 +27,7 @@ use crate::sm_sr::eis::Eis;
 use crate::sm_sr::registry::RegistryPool;
 use crate::transport::bip::{Incoming, Notify, ProactiveWatch, Terminal};
 use crate::transport::Transport;
-use smsr_proto::cat::{self, OpenChannel, OtherAddress};
+use smsr_proto::cat::OpenChannel;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::ota::response::ResponseScript;
 use smsr_proto::ota::script::CommandScript;
@@ -101,25 +101,10 @@ fn session_error(detail: impl Into<String>) -> Es5Error {
 /// The OPEN CHANNEL parameters of the trigger: default bearer, TCP client to `server`.
 fn connection_tlvs(server: SocketAddr) -> Result<Vec<u8>, Es5Error> {
     let ip = match server {
-        SocketAddr::V4(a) => a.ip().octets().to_vec(),
-        SocketAddr::V6(_) => Ipv4Addr::LOCALHOST.octets().to_vec(),
+        SocketAddr::V4(a) => *a.ip(),
+        SocketAddr::V6(_) => Ipv4Addr::LOCALHOST,
     };
-    let open = OpenChannel {
-        number: 1,
-        qualifier: 0x01,
-        alpha: None,
-        bearer: vec![0x03],
-        buffer_size: BUFFER_SIZE,
-        network_access_name: None,
-        transport: Some(cat::Transport {
-            protocol: 0x02,
-            port: server.port(),
-        }),
-        destination: Some(OtherAddress {
-            kind: 0x21,
-            address: ip,
-        }),
-    };
+    let open = OpenChannel::tcp_client(1, ip, server.port(), BUFFER_SIZE);
     let command = open
         .to_command()
         .map_err(|e| Es5Error::Input(format!("OPEN CHANNEL parameters: {e}")))?;

@@ -3,9 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use super::*;
-use smsr_proto::cat::{
-    CloseChannel, OpenChannel, OtherAddress, ReceiveData, SendData, TerminalResponse,
-};
+use smsr_proto::cat::{CloseChannel, OpenChannel, ReceiveData, SendData, TerminalResponse};
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::mpsc;
 
@@ -21,7 +19,7 @@ struct ScriptedCard {
 impl ScriptedCard {
     fn status(&self) -> Vec<u8> {
         match self.queue.front() {
-            Some(c) => vec![0x91, u8::try_from(c.len()).unwrap()],
+            Some(c) => vec![0x91, u8::try_from(c.len() % 256).unwrap()],
             None => vec![0x90, 0x00],
         }
     }
@@ -63,19 +61,12 @@ impl Transport for ScriptedCard {
 }
 
 fn open(port: u16, buffer: u16) -> Vec<u8> {
-    Proactive::OpenChannel(OpenChannel {
-        number: 1,
-        qualifier: 0x01,
-        alpha: None,
-        bearer: vec![0x03],
-        buffer_size: buffer,
-        network_access_name: None,
-        transport: Some(cat::Transport {
-            protocol: 0x02,
-            port,
-        }),
-        destination: Some(OtherAddress::from_ipv4(Ipv4Addr::LOCALHOST)),
-    })
+    Proactive::OpenChannel(OpenChannel::tcp_client(
+        1,
+        Ipv4Addr::LOCALHOST,
+        port,
+        buffer,
+    ))
     .to_bytes()
     .unwrap()
 }

@@ -50,6 +50,24 @@ impl OpenChannel {
     /// Bearer type `03`: default bearer for the requested transport layer (§8.52, recalled).
     pub const DEFAULT_BEARER: u8 = 0x03;
 
+    /// OPEN CHANNEL for a TCP client connection (UICC remote) to `ip`:`port` over the default
+    /// bearer, immediate link establishment, no alpha identifier or network access name.
+    pub fn tcp_client(number: u8, ip: Ipv4Addr, port: u16, buffer_size: u16) -> Self {
+        Self {
+            number,
+            qualifier: Self::IMMEDIATE,
+            alpha: None,
+            bearer: vec![Self::DEFAULT_BEARER],
+            buffer_size,
+            network_access_name: None,
+            transport: Some(Transport {
+                protocol: Transport::TCP_CLIENT_REMOTE,
+                port,
+            }),
+            destination: Some(OtherAddress::from_ipv4(ip)),
+        }
+    }
+
     /// The command details this command carries.
     pub fn details(&self) -> CommandDetails {
         CommandDetails {
