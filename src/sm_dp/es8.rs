@@ -253,7 +253,7 @@ pub fn download(
     let mut protected = host
         .protect(package)
         .map_err(|e| Es8Error::Input(format!("profile package: {e}")))?;
-    let scripts = protected.scripts();
+    let scripts = protected.scripts_of(link.script_limit());
     for script in &scripts {
         let answer = link.run_script(isd_p, script)?;
         protected
@@ -281,7 +281,7 @@ pub fn download(
         )));
     }
     Ok(Downloaded {
-        segments: scripts.len().saturating_sub(1),
+        segments: protected.commands.len().saturating_sub(2),
         pe_status,
     })
 }

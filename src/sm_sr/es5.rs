@@ -108,6 +108,12 @@ pub trait Es5Link {
     /// one is the first error, if any).
     fn run(&mut self, commands: &[CommandApdu]) -> Result<Vec<ResponseApdu>, Es5Error>;
 
+    /// How many bytes of commands one script may carry (`0`: one SCP03t segment per script,
+    /// the size an SMS-PP packet allows).
+    fn script_limit(&self) -> usize {
+        0
+    }
+
     /// Resets the card (a profile switch takes effect at the next reset, SGP.02 §3.x REFRESH);
     /// the next script opens a new session.
     fn reset(&mut self) -> Result<(), Es5Error>;

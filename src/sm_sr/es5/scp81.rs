@@ -52,6 +52,11 @@ pub const TRIGGER_ANSWER: [u8; 3] = [0x01, 0x90, 0x00];
 /// The channel buffer the trigger asks for (bytes).
 pub const BUFFER_SIZE: u16 = 1500;
 
+/// Bytes of commands per script over SCP81: several SCP03t segments travel in one HTTP
+/// response (GP Amendment B scripts may hold several commands; the bound keeps a script within
+/// what a card buffers in RAM, a choice listed in the README's assumptions).
+pub const SCRIPT_LIMIT: usize = 8 * 1024;
+
 /// How long one step of a session (the card's answer to a script) may take.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -461,6 +466,10 @@ impl<T: Transport> Es5Link for Scp81Link<T> {
         let answer = self.exchange(targeted, body)?;
         ResponseScript::parse(&answer)
             .map_err(|e| Es5Error::BadResponse(format!("the response script: {e}")))
+    }
+
+    fn script_limit(&self) -> usize {
+        SCRIPT_LIMIT
     }
 
     fn reset(&mut self) -> Result<(), Es5Error> {

@@ -171,20 +171,47 @@ impl ProtectedDownload {
     /// script, chaining kept across a reset); each `86` travels in its own script with
     /// `83 01 02`, the last with `83 01 03`.
     pub fn scripts(&self) -> Vec<CommandScript> {
+        self.scripts_of(0)
+    }
+
+    /// [`Self::scripts`] for a transport that carries larger scripts (HTTPS): the `86`
+    /// segments are grouped, in order, into scripts of at most `limit` bytes of command TLVs
+    /// (at least one segment each; `0` keeps one segment per script). The chaining is the
+    /// same: `83 01 02` for each script after the first, `83 01 03` for the last.
+    pub fn scripts_of(&self, limit: usize) -> Vec<CommandScript> {
         let mut out = Vec::new();
         let mut first = CommandScript::new().chained(ScriptChaining::FirstKeepOnReset);
         for c in self.commands.iter().take(2) {
             first = first.raw(c.clone());
         }
         out.push(first);
-        let segments = self.commands.len().saturating_sub(2);
-        for (i, c) in self.commands.iter().skip(2).enumerate() {
-            let chaining = if i + 1 == segments {
+        let mut groups: Vec<Vec<&Tlv>> = Vec::new();
+        let mut size = 0;
+        for c in self.commands.iter().skip(2) {
+            let len = c.to_bytes().len();
+            match groups.last_mut() {
+                Some(g) if limit > 0 && size + len <= limit => {
+                    g.push(c);
+                    size += len;
+                }
+                _ => {
+                    groups.push(vec![c]);
+                    size = len;
+                }
+            }
+        }
+        let count = groups.len();
+        for (i, g) in groups.into_iter().enumerate() {
+            let chaining = if i + 1 == count {
                 ScriptChaining::Last
             } else {
                 ScriptChaining::Subsequent
             };
-            out.push(CommandScript::new().chained(chaining).raw(c.clone()));
+            let mut script = CommandScript::new().chained(chaining);
+            for c in g {
+                script = script.raw(c.clone());
+            }
+            out.push(script);
         }
         out
     }

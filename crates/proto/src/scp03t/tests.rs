@@ -543,6 +543,56 @@ fn download_through_chained_ts_102_226_scripts() {
 }
 
 #[test]
+fn segments_grouped_into_larger_scripts_download_alike() {
+    use crate::ota::executor::execute_bytes;
+    use crate::ota::response::ResponseScript;
+    use crate::ota::script::{CommandTlv, ScriptChaining};
+    let pkg = small_package(2500);
+    let (d, mut sd, mut card) = fresh(&pkg, 0);
+    let one_each = d.scripts().len();
+    let scripts = d.scripts_of(1000);
+    let segments = d.commands.len() - 2;
+    assert!(scripts.len() < one_each);
+    assert_eq!(
+        scripts[0].chaining(),
+        Some(ScriptChaining::FirstKeepOnReset)
+    );
+    assert_eq!(
+        scripts.last().unwrap().chaining(),
+        Some(ScriptChaining::Last)
+    );
+    let mut carried = 0;
+    for s in &scripts[1..] {
+        let raw: Vec<&Tlv> = s
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                CommandTlv::Raw(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        assert!(!raw.is_empty());
+        assert!(raw.len() == 1 || raw.iter().map(|t| t.to_bytes().len()).sum::<usize>() <= 1000);
+        carried += raw.len();
+    }
+    assert_eq!(carried, segments);
+    let mut checker = d.checker;
+    let mut target = IsdP {
+        sd: &mut sd,
+        card: &mut card,
+        installed: None,
+    };
+    for s in &scripts {
+        let exec = execute_bytes(&s.to_bytes().unwrap(), &mut target).unwrap();
+        assert!(exec.completed);
+        let response = ResponseScript::parse(&exec.response.to_bytes()).unwrap();
+        checker.check_response_script(&response).unwrap();
+    }
+    assert_eq!(target.installed.as_deref(), Some(&pkg[..]));
+    assert!(checker.is_complete());
+}
+
+#[test]
 fn a_tampered_script_stops_with_its_error_tlv() {
     use crate::ota::executor::execute;
     let pkg = small_package(700);
