@@ -1060,6 +1060,18 @@ fn provision_over_scp81_then_enable_audit_and_wrong_psk() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{stderr}");
     assert!(stderr.contains("PSK"), "{stderr}");
+    // A key set version the card does not have: the card refuses the trigger itself.
+    eis["isd_r"]["scp81"][0]["kvn"] = 0x41.into();
+    std::fs::write(&wrong, eis.to_string()).unwrap();
+    s.ok(&["eis", "register", "--replace", path(&wrong)]);
+    let out = s.smsr(&["isdp", "create", "--eid", &s.eid, "--es5", "scp81"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("trigger") && stderr.contains("6A88"),
+        "{stderr}"
+    );
+
     // The intent recorded before the command is all there is: the audit drops it.
     let audit = s.ok(&["audit", "--eid", &s.eid]);
     assert_eq!(audit["isdps"].as_array().unwrap().len(), 1, "{audit}");

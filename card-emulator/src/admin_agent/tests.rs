@@ -402,3 +402,95 @@ fn agent_with_the_wrong_psk_ends_on_the_handshake_and_closes_the_channel() {
         }
     }
 }
+
+/// What a target without the addressed application answers.
+struct NoSuchApplication;
+
+impl ScriptTarget for NoSuchApplication {
+    fn apdu(&mut self, _command: &CommandApdu) -> ResponseApdu {
+        ResponseApdu::success(Vec::new())
+    }
+}
+
+impl AgentTarget for NoSuchApplication {
+    fn address(&mut self, _aid: Option<&Aid>) -> bool {
+        false
+    }
+}
+
+#[test]
+fn triggers_with_bad_security_are_refused_before_any_channel() {
+    let keysets = [Scp81KeySet {
+        kvn: KVN,
+        kid: KID,
+        psk: Zeroizing::new(hex::decode(PSK).unwrap()),
+    }];
+    // A key set the ISD-R does not have (KVN 41, then KID 02).
+    for (kvn, kid) in [(0x41, KID), (KVN, 0x02)] {
+        let mut t = trigger(443);
+        t.security = Some(TriggerSecurity {
+            psk_identity: identity().into_bytes(),
+            kvn,
+            kid,
+        });
+        assert_eq!(
+            Agent::start(&t, &keysets, &eid()).unwrap_err(),
+            StatusWord::ReferencedDataNotFound
+        );
+    }
+    // No security parameters at all.
+    let mut t = trigger(443);
+    t.security = None;
+    assert_eq!(
+        Agent::start(&t, &keysets, &eid()).unwrap_err(),
+        StatusWord::ReferencedDataNotFound
+    );
+    // An empty PSK identity, or one with a NUL (not a C string).
+    for id in [Vec::new(), b"ab\0cd".to_vec()] {
+        let mut t = trigger(443);
+        t.security = Some(TriggerSecurity {
+            psk_identity: id,
+            kvn: KVN,
+            kid: KID,
+        });
+        assert_eq!(
+            Agent::start(&t, &keysets, &eid()).unwrap_err(),
+            StatusWord::IncorrectData
+        );
+    }
+    // Connection parameters that are no OPEN CHANNEL.
+    let mut t = trigger(443);
+    t.connection = Some(vec![0x35, 0x05, 0x03]);
+    assert_eq!(
+        Agent::start(&t, &keysets, &eid()).unwrap_err(),
+        StatusWord::IncorrectData
+    );
+}
+
+#[test]
+fn a_script_for_an_application_the_card_lacks_is_unknown_application() {
+    let mut a = agent(443, PSK);
+    let other = Aid::new(&hex::decode("A0000005591010FFFFFFFF8900009900").unwrap()).unwrap();
+    let post = a
+        .run_script(
+            &mut NoSuchApplication,
+            Some(&other),
+            &hex::decode("AE80220580CA005A000000").unwrap(),
+            "/smsr/es5?step=1".into(),
+        )
+        .unwrap();
+    assert_eq!(post.script_status, Some(ScriptStatus::UnknownApplication));
+    assert!(post.body.is_empty());
+    assert_eq!(post.uri, "/smsr/es5?step=1");
+    // The same script for an application it has runs and is answered ok.
+    let post = a
+        .run_script(
+            &mut AnswersOk,
+            None,
+            &hex::decode("AE80220580CA005A000000").unwrap(),
+            "/smsr/es5?step=2".into(),
+        )
+        .unwrap();
+    assert_eq!(post.script_status, Some(ScriptStatus::Ok));
+    assert!(!post.body.is_empty());
+}
