@@ -565,7 +565,7 @@ fn scp03_equal(x: &Scp03Card, y: &Scp03Card) -> bool {
 
 /// An SCP81 key set of the ISD-R: the pre-shared key of the card's PSK-TLS client (GP Card
 /// Specification Amendment B; SGP.02 §2.4.3, key type `85`), with its version and identifier.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Scp81KeySet {
     /// Key version number, `40` to `4F` (SGP.02).
     pub kvn: u8,
@@ -573,6 +573,16 @@ pub struct Scp81KeySet {
     pub kid: u8,
     /// The pre-shared key (16 bytes: AES-128 suites).
     pub psk: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Scp81KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scp81KeySet")
+            .field("kvn", &self.kvn)
+            .field("kid", &self.kid)
+            .field("psk", &"REDACTED")
+            .finish()
+    }
 }
 
 fn scp80_equal(a: &[Scp80KeySet], b: &[Scp80KeySet]) -> bool {

@@ -88,8 +88,17 @@ pub fn pol2_from(value: &Value) -> Result<Pol2, FunctionError> {
 /// The EIS as the SM-SR gives it to an SM-DP or an MNO: without the ISD-R's keys.
 pub fn public_eis(eis: &Eis) -> Value {
     let mut e = eis.clone();
-    e.isd_r.scp80.clear();
-    e.isd_r.scp03.clear();
+    // Every key list named, so a new one cannot be forgotten here.
+    let crate::sm_sr::eis::IsdR {
+        aid: _,
+        tar: _,
+        scp80,
+        scp81,
+        scp03,
+    } = &mut e.isd_r;
+    scp80.clear();
+    scp81.clear();
+    scp03.clear();
     serde_json::from_str(&e.to_json()).unwrap_or(Value::Null)
 }
 

@@ -561,6 +561,7 @@ mod tests {
           "isd_r": {
             "aid": "A0000005591010FFFFFFFF8900000100",
             "scp80": [{"kvn": 1, "kic": "000102030405060708090A0B0C0D0E0F", "kid": "101112131415161718191A1B1C1D1E1F", "counter": 5}],
+            "scp81": [{"kvn": 64, "kid": 1, "psk": "505152535455565758595A5B5C5D5E5F"}],
             "scp03": [{"kvn": 48, "enc": "404142434445464748494A4B4C4D4E4F", "mac": "404142434445464748494A4B4C4D4E4F", "dek": "404142434445464748494A4B4C4D4E4F"}]
           }
         }"#
@@ -579,7 +580,9 @@ mod tests {
         assert_eq!(again, eis);
         let shown = serde_json::to_string(&eis.without_keys()).unwrap();
         assert!(!shown.contains("404142") && shown.contains("REDACTED"));
+        assert!(!shown.contains("505152"), "the SCP81 PSK is shown: {shown}");
         assert!(!format!("{eis:?}").contains("404142"));
+        assert!(!format!("{eis:?}").contains("505152"));
     }
 
     #[test]
