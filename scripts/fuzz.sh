@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that read bytes from outside (APDUs, BER-TLV, GlobalPlatform data, SAIP
 # packages, SCP03t, SCP80 over SMS-PP, remote scripts, ATRs, the emulator's state file, the
-# whole emulated card, and the vpcd frames it is served with) with cargo-fuzz and libFuzzer.
+# whole emulated card, the vpcd frames it is served with, and SCP81's BIP, trigger and admin
+# HTTP parsers) with cargo-fuzz and libFuzzer.
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   SECONDS  how long each target runs (default 60)
@@ -74,6 +75,7 @@ sources = {
     "emulator_state": (None, []),
     "emulator_apdu": (None, []),
     "vpcd_frames": (None, []),
+    "bip_scp81": ([0, 1, 2, 3, 6], ["cat/*.rs", "cat.rs", "scp81/*.rs"]),
 }
 
 # Hand-written inputs (hex), mode byte included where the target has one.
@@ -148,6 +150,12 @@ hand = {
         "0D8050300008FDF38259A1E0DE4400",
     ],
     "emulator_state": [],
+    # HTTP messages as the card and the admin server send them (piece size 1 and 237).
+    "bip_scp81": [
+        "04ED" + "POST /smsr/es5 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Admin-Protocol: globalplatform-remote-admin/1.0\r\nContent-Length: 0\r\n\r\n".encode().hex(),
+        "0501" + "HTTP/1.1 200 OK\r\nX-Admin-Protocol: globalplatform-remote-admin/1.0\r\nX-Admin-Next-URI: /smsr/es5?step=1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nAA0100\r\n0\r\n\r\n".encode().hex(),
+        "05ED" + "HTTP/1.1 204 No Content\r\nX-Admin-Protocol: globalplatform-remote-admin/1.0\r\n\r\n".encode().hex(),
+    ],
     # vpcd frames: power on, ATR, SELECT ECASD, GET DATA EID, reset, power off.
     "vpcd_frames": [
         "000101" "000104" "001500A4040010A0000005591010FFFFFFFF8900000200" "000580CA005A00"
