@@ -34,9 +34,6 @@ use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use zeroize::Zeroizing;
 
-/// The PSK suites the card offers (OpenSSL names), TLS 1.2 only.
-pub const CIPHERS: &str = "PSK-AES128-GCM-SHA256:PSK-AES128-CBC-SHA256:PSK-AES128-CBC-SHA";
-
 /// The channel buffer the card asks for when the trigger gives no OPEN CHANNEL parameters.
 pub const DEFAULT_BUFFER: u16 = 1500;
 
@@ -149,7 +146,7 @@ fn client(identity: Vec<u8>, psk: Zeroizing<Vec<u8>>) -> Result<Ssl, openssl::er
     let mut b = SslContext::builder(SslMethod::tls_client())?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
     b.set_max_proto_version(Some(SslVersion::TLS1_2))?;
-    b.set_cipher_list(CIPHERS)?;
+    b.set_cipher_list(smsr_proto::scp81::TLS_CIPHERS)?;
     b.set_verify(SslVerifyMode::NONE);
     b.set_psk_client_callback(move |_ssl, _hint, id_out, psk_out| {
         // The identity goes out as a NUL-terminated C string.
@@ -439,7 +436,7 @@ impl Agent {
                         resume: false,
                         body: Vec::new(),
                     };
-                    let _ = write_all(&mut stream, &first.to_bytes());
+                    let _ = stream.write_all(&first.to_bytes());
                     Tls::Open(stream)
                 }
                 Err(HandshakeError::WouldBlock(mid)) => Tls::Handshaking(mid),
@@ -500,7 +497,7 @@ impl Agent {
                                 self.run_script(target, targeted.as_ref(), &body, next_uri);
                             match request {
                                 Some(r) => {
-                                    let _ = write_all(&mut stream, &r.to_bytes());
+                                    let _ = stream.write_all(&r.to_bytes());
                                 }
                                 None => {
                                     let _ = stream.shutdown();
@@ -609,16 +606,6 @@ impl Agent {
             self.queue(Proactive::CloseChannel(CloseChannel { number, channel }));
         }
     }
-}
-
-fn write_all(stream: &mut SslStream<Pipe>, mut bytes: &[u8]) -> Result<(), ()> {
-    while !bytes.is_empty() {
-        match stream.ssl_write(bytes) {
-            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-            Err(_) => return Err(()),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -15,11 +15,12 @@
 //! names another card than the identity's is refused.
 
 use openssl::ssl::{
-    ErrorCode, HandshakeError, Ssl, SslContext, SslMethod, SslStream, SslVerifyMode, SslVersion,
+    ErrorCode, HandshakeError, Ssl, SslContext, SslMethod, SslVerifyMode, SslVersion,
 };
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::scp81::{parse_admin_from, AdminRequest, AdminResponse, MessageReader};
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -27,10 +28,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use zeroize::Zeroizing;
-
-/// The PSK cipher suites offered, in order (OpenSSL names): the TLS 1.2 suites SGP.02 and GP
-/// Amendment B name that Debian's OpenSSL 3 still has (`shared/protocol/SCP81-BIP.md` §1.4).
-pub const CIPHERS: &str = "PSK-AES128-GCM-SHA256:PSK-AES128-CBC-SHA256:PSK-AES128-CBC-SHA";
 
 /// How long the server waits for the card's next bytes, and for the owner's reply.
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -115,7 +112,7 @@ fn context(keys: Arc<HashMap<Vec<u8>, PskEntry>>) -> Result<SslContext, AdminSer
     let mut b = SslContext::builder(SslMethod::tls_server())?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))?;
     b.set_max_proto_version(Some(SslVersion::TLS1_2))?;
-    b.set_cipher_list(CIPHERS)?;
+    b.set_cipher_list(smsr_proto::scp81::TLS_CIPHERS)?;
     b.set_verify(SslVerifyMode::NONE);
     b.set_psk_server_callback(move |_ssl, identity, out| {
         // Returning 0 refuses the identity: the handshake fails.
@@ -379,7 +376,8 @@ fn session(
             },
             Reply::End => AdminResponse::End,
         };
-        write_all(&mut tls, &response.to_bytes())?;
+        tls.write_all(&response.to_bytes())
+            .map_err(|e| format!("writing to the card: {e}"))?;
         if response == AdminResponse::End {
             // close_notify, then wait for the card's (or its going away).
             let _ = tls.shutdown();
@@ -388,16 +386,6 @@ fn session(
             return Ok(());
         }
     }
-}
-
-fn write_all(tls: &mut SslStream<TcpStream>, mut bytes: &[u8]) -> Result<(), Failure> {
-    while !bytes.is_empty() {
-        match tls.ssl_write(bytes) {
-            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-            Err(e) => return Err(format!("writing to the card: {e}").into()),
-        }
-    }
-    Ok(())
 }
 
 /// What a failed handshake means for the user.

@@ -43,6 +43,11 @@ pub use trigger::{AdminTrigger, TriggerSecurity, TAG_TRIGGER};
 use crate::tlv::{Tag, TlvError};
 use thiserror::Error;
 
+/// The TLS 1.2 pre-shared-key suites both ends offer, in order (OpenSSL names): those GP
+/// Amendment B and SGP.02 name that Debian's OpenSSL 3 still has (no 3DES, no NULL suites;
+/// `shared/protocol/SCP81-BIP.md` §1.4). The one list the admin server and the card's agent use.
+pub const TLS_CIPHERS: &str = "PSK-AES128-GCM-SHA256:PSK-AES128-CBC-SHA256:PSK-AES128-CBC-SHA";
+
 /// The most bytes an HTTP start line plus header fields (and the blank line) may take; also the
 /// bound for one chunk-size line and for a trailer section. Far above what GP Amd B messages use
 /// (a few hundred bytes) `[I]`.

@@ -19,7 +19,7 @@ const EID: &str = "89001012012341234012345678901224";
 const OTHER_EID: &str = "89049032123451234512345678901235";
 const PSK: &str = "000102030405060708090A0B0C0D0E0F";
 const WRONG_PSK: &str = "F0E0D0C0B0A090807060504030201000";
-/// The cipher suite the client is limited to: one of [`CIPHERS`], not the server's first.
+/// The cipher suite the client is limited to: one of [`smsr_proto::scp81::TLS_CIPHERS`], not the server's first.
 const SUITE: &str = "PSK-AES128-CBC-SHA256";
 /// GET DATA `5A` (the EID) as an expanded-format command script: `AE 80 { 22 05 <APDU> } 00 00`.
 const SCRIPT: &str = "AE80220580CA005A000000";

@@ -237,7 +237,18 @@ impl<T: Transport> Scp81Link<T> {
 
     /// Drives the card and the terminal until `done` holds, the session fails, or
     /// [`STEP_TIMEOUT`] passes.
+    /// A failure ends the session: the link is marked closed and the channel cut (no
+    /// session to close politely).
     fn pump(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), Es5Error> {
+        let pumped = self.drive(done);
+        if pumped.is_err() {
+            self.open = false;
+            self.terminal.cut();
+        }
+        pumped
+    }
+
+    fn drive(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), Es5Error> {
         let deadline = Instant::now() + STEP_TIMEOUT;
         loop {
             let Self { push, terminal, .. } = self;
@@ -245,9 +256,6 @@ impl<T: Transport> Scp81Link<T> {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => {
-                    // The card link failed: no session to close politely.
-                    self.open = false;
-                    self.terminal.cut();
                     return Err(match e {
                         crate::transport::bip::BipError::Transport(t) => Es5Error::Transport(t),
                         other => session_error(format!("BIP: {other}")),
@@ -375,11 +383,7 @@ impl<T: Transport> Scp81Link<T> {
             }
         }
         self.open = true;
-        if let Err(e) = self.pump(|s| !s.posts.is_empty()) {
-            self.open = false;
-            self.terminal.cut();
-            return Err(e);
-        }
+        self.pump(|s| !s.posts.is_empty())?;
         let first = self
             .posts
             .pop_front()
@@ -402,12 +406,7 @@ impl<T: Transport> Scp81Link<T> {
             self.open = false;
             return Err(session_error("the admin server stopped"));
         }
-        let pumped = self.pump(|s| !s.posts.is_empty());
-        if let Err(e) = pumped {
-            self.open = false;
-            self.terminal.cut();
-            return Err(e);
-        }
+        self.pump(|s| !s.posts.is_empty())?;
         let post = self
             .posts
             .pop_front()
