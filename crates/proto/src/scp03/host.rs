@@ -153,6 +153,16 @@ impl CardAuthenticated {
         &self.info
     }
 
+    /// The session keys, for a key log (`--keylog`).
+    pub fn session_keys(&self) -> &SessionKeys {
+        &self.session
+    }
+
+    /// The host challenge sent in INITIALIZE UPDATE.
+    pub fn host_challenge(&self) -> &[u8] {
+        &self.host_challenge
+    }
+
     /// The card's static keys (after diversification), under the KVN the card used.
     pub fn card_keys(&self) -> &StaticKeys {
         &self.card_keys

@@ -43,7 +43,7 @@ pub use host::{
 };
 pub use initialize_update::{InitializeUpdate, InitializeUpdateResponse};
 pub use keys::{AesKey, KeyLength, SessionKeys, StaticKeys};
-pub use observer::{ExchangeKind, ObservedExchange, Observer};
+pub use observer::{ExchangeKind, LoggedSession, ObservedExchange, Observer};
 
 use crate::apdu::ApduError;
 use crate::status::StatusWord;

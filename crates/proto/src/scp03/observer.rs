@@ -80,10 +80,19 @@ enum ChannelState {
     Aborted,
 }
 
+/// Session keys a key log recorded for one session, found by its challenges.
+#[derive(Clone, Debug)]
+pub struct LoggedSession {
+    pub host_challenge: Vec<u8>,
+    pub card_challenge: Vec<u8>,
+    pub keys: SessionKeys,
+}
+
 /// The decoder: key sets to try and the diversification that turns them into card keys.
 #[derive(Clone, Debug, Default)]
 pub struct Observer {
     keysets: Vec<StaticKeys>,
+    sessions: Vec<LoggedSession>,
     diversification: Diversification,
 }
 
@@ -92,8 +101,16 @@ impl Observer {
     pub fn new(keysets: Vec<StaticKeys>) -> Self {
         Self {
             keysets,
+            sessions: Vec::new(),
             diversification: Diversification::None,
         }
+    }
+
+    /// Also uses these logged session keys (tried first, matched by host and card challenge).
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: Vec<LoggedSession>) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     /// Applies a diversification with each card's KDD.
@@ -338,6 +355,26 @@ impl Observer {
         let mode = info.options.mode;
         if cmd.data.len() != mode.challenge_len() {
             out.note = Some("host challenge length does not match the card's mode".into());
+            return ChannelState::Idle;
+        }
+        if let Some(logged) = self
+            .sessions
+            .iter()
+            .find(|s| s.host_challenge == cmd.data && s.card_challenge == info.card_challenge)
+        {
+            let expected =
+                card_cryptogram(&logged.keys.s_mac, &cmd.data, &info.card_challenge, mode);
+            let ok = bool::from(expected.ct_eq(&info.card_cryptogram));
+            out.cryptogram_ok = Some(ok);
+            if ok {
+                return ChannelState::Pending {
+                    keys: logged.keys.clone(),
+                    host_challenge: cmd.data.clone(),
+                    card_challenge: info.card_challenge,
+                    mode,
+                };
+            }
+            out.note = Some("the logged session keys do not verify the card cryptogram".into());
             return ChannelState::Idle;
         }
         let mut candidates: Vec<&StaticKeys> = self

@@ -170,6 +170,15 @@ impl ProtectedDownload {
     /// §4.4): the first script holds `84` and `85` and opens the chain with `83 01 11` (first
     /// script, chaining kept across a reset); each `86` travels in its own script with
     /// `83 01 02`, the last with `83 01 03`.
+    /// The session's host challenge, card challenge and session keys, for a key log
+    /// (`--keylog`): what a trace reader needs to open this session and nothing longer-lived.
+    /// `None` once the checker ended the session (keys wiped).
+    pub fn session_secrets(&self) -> Option<(&[u8], &[u8], &SessionKeys)> {
+        let host_challenge = self.commands.first()?.value.get(2..)?;
+        let keys = self.checker.keys.as_ref()?;
+        Some((host_challenge, &self.checker.expected.card_challenge, keys))
+    }
+
     pub fn scripts(&self) -> Vec<CommandScript> {
         self.scripts_of(0)
     }

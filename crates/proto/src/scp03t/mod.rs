@@ -37,12 +37,14 @@
 
 pub mod card;
 pub mod host;
+pub mod observer;
 
 #[cfg(test)]
 mod tests;
 
 pub use card::Scp03tCard;
 pub use host::{DownloadOutcome, HostEvent, ProtectedDownload, ResponseChecker, Scp03tHost};
+pub use observer::{Scp03tObserver, TlvCheck};
 
 use crate::saip::SaipError;
 use crate::scp03::cipher::ecb_encrypt_block;
