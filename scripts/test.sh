@@ -32,6 +32,8 @@ export SMSR_REQUIRE_VPCD=1
 export SMSR_REQUIRE_CHROMIUM=1
 # The SCP81 interop tests against `openssl s_client` / `s_server` (the openssl package).
 export SMSR_REQUIRE_OPENSSL=1
+# tests/trace_export.rs reads `smsr trace export`'s pcap files with tshark (Wireshark's gsm_sim).
+export SMSR_REQUIRE_TSHARK=1
 cargo test --workspace
 
 # A short run of every fuzz target (scripts/fuzz.sh; without a sanitizer: the project's code is

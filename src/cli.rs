@@ -76,10 +76,29 @@ pub struct GlobalArgs {
     /// Append every APDU exchange to this JSON Lines trace (see `smsr trace show`).
     #[arg(long, global = true, value_name = "FILE", env = "SMSR_TRACE")]
     pub trace: Option<PathBuf>,
+    /// Append the secrets that open this run's secure channels again to FILE (SCP03 and SCP03t
+    /// session keys, SCP80 key sets per TAR, TLS 1.2 master secrets in the NSS key log format
+    /// Wireshark reads), for `smsr trace decrypt --keylog FILE`. Created 0600; keep it private.
+    #[arg(long, global = true, value_name = "FILE", env = "SMSR_KEYLOG")]
+    pub keylog: Option<PathBuf>,
     /// Write key-carrying commands (PUT KEY, key establishment) into the trace instead of
     /// "REDACTED". The trace then holds secrets: keep it private.
     #[arg(long, global = true)]
     pub trace_secrets: bool,
+    /// Stream every APDU exchange live as GSMTAP (type SIM) over UDP to HOST[:PORT] (port 4729
+    /// when left out): the frames `smsr trace export --pcap` writes, for Wireshark capturing
+    /// on that interface (display filter `gsm_sim`) or `pySim-trace.py gsmtap-udp`. Any address
+    /// is accepted, and the frames carry the APDUs in clear (key-carrying commands redacted as
+    /// in --trace unless --trace-secrets): send them only where you would keep the trace. No
+    /// listener is not an error.
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST[:PORT]",
+        env = "SMSR_GSMTAP",
+        value_parser = crate::transport::gsmtap::GsmtapTarget::parse
+    )]
+    pub gsmtap: Option<crate::transport::gsmtap::GsmtapTarget>,
     /// Open the card in exclusive mode: no other program may use it meanwhile.
     #[arg(long, global = true)]
     pub exclusive: bool,
@@ -256,16 +275,37 @@ pub struct ApduArgs {
 /// `smsr trace ...`.
 #[derive(Debug, Subcommand)]
 pub enum TraceCommand {
-    /// A readable listing of a trace: command names, AIDs, status-word meanings, timings, and
-    /// TLV trees of response data.
-    Show {
-        /// The trace (JSON Lines; lines with only "c_apdu" and "r_apdu" are accepted).
-        file: PathBuf,
-    },
-    /// Decrypt the SCP03 sessions of a trace: derives each session's keys from the static keys
-    /// and the recorded challenges, checks every cryptogram, C-MAC and R-MAC, and prints the
-    /// plaintext. With --json, one object per exchange per line.
+    /// A readable listing of a trace: command names, AIDs, status-word meanings, timings, TLV
+    /// trees of response data, proactive commands, and the structure of SMS-PP ENVELOPEs and
+    /// PoRs (SMS header, SPI, KIc, KID, TAR; with --keylog or --eis, opened as `decrypt` does).
+    Show(ShowArgs),
+    /// Open every layer of a trace the keys reach, and verify it: SCP03 sessions (cryptograms,
+    /// C-MAC, R-MAC), SMS-PP ENVELOPEs → SCP80 packets (checksum, counter order) → ES5 scripts,
+    /// PoRs → response scripts, SCP81 TLS records → HTTP → scripts, and SCP03t profile
+    /// segments (every MAC; joined into the profile with --extract-profile). Keys: the key log
+    /// of the run (`--keylog FILE`, written by any command given --keylog), an EIS (--eis:
+    /// SCP80 and SCP03 keys of the ISD-R), or SCP03 static keys. Any failed check, or a line
+    /// missing or out of order, is reported at its exchange and the exit code is 1.
+    /// With --json, one object per exchange per line.
+    ///
+    /// Example: smsr --trace run.jsonl --keylog run.keys provision ... ;
+    /// smsr trace decrypt run.jsonl --keylog run.keys --extract-profile profile.der
     Decrypt(DecryptArgs),
+    /// Write a trace as a pcap file for Wireshark: one GSMTAP (type SIM) frame per exchange,
+    /// read by Wireshark's `gsm_sim` dissector and pySim-trace.
+    #[command(long_about = crate::commands::export::LONG_ABOUT)]
+    Export(crate::commands::export::ExportArgs),
+}
+
+/// `smsr trace show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The trace (JSON Lines; lines with only "c_apdu" and "r_apdu" are accepted).
+    pub file: PathBuf,
+    /// An EIS (JSON) whose ISD-R SCP80 and SCP03 keys open the trace's packets and sessions
+    /// (the key log is the global --keylog FILE).
+    #[arg(long, value_name = "EIS.json")]
+    pub eis: Option<PathBuf>,
 }
 
 /// `smsr trace decrypt`.
@@ -273,6 +313,17 @@ pub enum TraceCommand {
 pub struct DecryptArgs {
     /// The trace (JSON Lines; lines with only "c_apdu" and "r_apdu" are accepted).
     pub file: PathBuf,
+    /// An EIS (JSON) whose ISD-R SCP80 and SCP03 keys open the trace's packets and sessions
+    /// (the key log is the global --keylog FILE).
+    #[arg(long, value_name = "EIS.json")]
+    pub eis: Option<PathBuf>,
+    /// Write the profile package the SM-DP sent, joined from the decrypted SCP03t segments
+    /// (the last download of the trace), to this file (mode 0600: it holds K and OPc).
+    #[arg(long, value_name = "OUT.der")]
+    pub extract_profile: Option<PathBuf>,
+    /// Show the profile segments' plaintext (K and OPc among it).
+    #[arg(long)]
+    pub show_secrets: bool,
     /// The static ENC key (hex, 16/24/32 bytes).
     #[arg(long, value_name = "HEX", env = "SMSR_KEY_ENC", hide_env_values = true)]
     pub key_enc: Option<String>,

@@ -24,6 +24,7 @@ pub mod db;
 pub mod exit_code;
 pub mod gp;
 pub mod hexfmt;
+pub mod keylog;
 pub mod keys;
 pub mod names;
 pub mod progress;

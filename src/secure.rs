@@ -241,6 +241,11 @@ impl<T: Transport> SecureChannel<T> {
                 },
                 other => SecureError::Handshake(other),
             })?;
+        crate::keylog::scp03(
+            authenticated.host_challenge(),
+            &authenticated.info().card_challenge,
+            authenticated.session_keys(),
+        );
         let level = level.resolve(authenticated.info().options);
         let (command, awaiting) =
             authenticated

@@ -12,6 +12,7 @@
 //! - [`channel::ResponseAssembler`]: resolves `61xx` with GET RESPONSE and `6Cxx` by resending
 //!   with the right Le, so callers see whole responses (ISO/IEC 7816-3 §12.2, 7816-4 §5.3.4);
 //! - [`record::Recorder`]: writes every exchange to a JSON Lines trace ([`crate::trace`]);
+//! - [`gsmtap::GsmtapTap`]: sends every exchange as a GSMTAP frame over UDP (`--gsmtap`);
 //! - [`fault::FaultInjector`]: drops or corrupts responses, fails transmits, resets the card
 //!   (for tests).
 //!
@@ -22,6 +23,7 @@ pub mod bip;
 pub mod channel;
 pub mod count;
 pub mod fault;
+pub mod gsmtap;
 pub mod in_process;
 pub mod pcsc;
 pub mod readers;

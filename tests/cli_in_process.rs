@@ -208,9 +208,19 @@ fn a_closed_stdout_ends_the_command_quietly() {
         .unwrap();
     }
     drop(f);
-    for json in [false, true] {
+    let keys = ["--key-enc", &"40".repeat(16), "--key-mac", &"41".repeat(16)];
+    let printing: [(&[&str], &[&str]); 3] = [
+        (&["trace", "show"], &[]),
+        (&["trace", "decrypt"], &keys),
+        (&["completions"], &["bash"]),
+    ];
+    for ((command, more), json) in printing.iter().flat_map(|c| [(c, false), (c, true)]) {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_smsr"));
-        cmd.args(["trace", "show"]).arg(&trace);
+        cmd.args(*command);
+        if command[0] == "trace" {
+            cmd.arg(&trace);
+        }
+        cmd.args(*more);
         if json {
             cmd.arg("--json");
         }
@@ -226,8 +236,81 @@ fn a_closed_stdout_ends_the_command_quietly() {
         // The reader is dropped: stdout is closed with most of the listing unwritten.
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(141), "json {json}: {err}");
+        assert_eq!(
+            out.status.code(),
+            Some(141),
+            "{command:?} json {json}: {err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// A TLV nested 20,000 deep in a response: listed and decrypted without overflowing the stack,
+/// with a note where the listing stops expanding it; a 100 MB line: a clear error, at once.
+#[test]
+fn deep_tlvs_and_huge_lines_in_traces_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("deep.jsonl");
+    let be = |n: usize| u64::try_from(n).unwrap().to_be_bytes();
+    let mut tlv = vec![0xE1, 0x00];
+    for _ in 0..20_000 {
+        let len = tlv.len();
+        let mut outer = vec![0xE1];
+        match len {
+            0..=0x7F => outer.push(u8::try_from(len).unwrap()),
+            0x80..=0xFF => outer.extend([0x81, u8::try_from(len).unwrap()]),
+            0x100..=0xFFFF => outer.extend([0x82, be(len)[6], be(len)[7]]),
+            _ => outer.extend([0x83, be(len)[5], be(len)[6], be(len)[7]]),
+        }
+        outer.extend(tlv);
+        tlv = outer;
+    }
+    let line = format!(
+        "{{\"c_apdu\":\"80CA00E100\",\"r_apdu\":\"{}9000\"}}\n",
+        hex::encode_upper(&tlv)
+    );
+    std::fs::write(&trace, &line).unwrap();
+    let keys = ["--key-enc", &"40".repeat(16), "--key-mac", &"41".repeat(16)];
+    for (args, json) in [
+        (vec!["trace", "show"], false),
+        (vec!["trace", "show"], true),
+        (vec!["trace", "decrypt"], false),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_smsr"));
+        cmd.args(&args).arg(&trace);
+        if args[1] == "decrypt" {
+            cmd.args(keys);
+        }
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        if args[1] == "show" && !json {
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("nested deeper than"),
+                "{args:?}"
+            );
+        }
+    }
+    // 100 MB on one line: refused at the line limit without reading the rest.
+    let huge = dir.path().join("huge.jsonl");
+    let f = std::fs::File::create(&huge).unwrap();
+    f.set_len(100 * 1024 * 1024).unwrap();
+    for args in [["trace", "show"], ["trace", "decrypt"]] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_smsr"));
+        cmd.args(args).arg(&huge);
+        if args[1] == "decrypt" {
+            cmd.args(keys);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{args:?}: {err}");
+        assert!(
+            err.contains("line 1") && err.contains("longer than"),
+            "{err}"
+        );
     }
 }
 

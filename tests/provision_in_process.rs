@@ -1080,3 +1080,219 @@ fn provision_over_scp81_then_enable_audit_and_wrong_psk() {
         assert_eq!(c["registry"], "creating", "{audit}");
     }
 }
+
+/// `provision` with `--trace` and `--keylog` over `es5`, then `trace decrypt --extract-profile`:
+/// every check passes and the extracted package is the one given to `provision`.
+fn decrypt_round_trip(es5: &str, iccid: &str, imsi: &str) -> (Setup, PathBuf, PathBuf) {
+    let s = Setup::new();
+    let p = s.build(iccid, imsi, "11223344556677889900AABBCCDDEEFF");
+    let (trace, keys) = (s.dir.join("run.jsonl"), s.dir.join("run.keys"));
+    let mut args = vec!["--trace", path(&trace), "--keylog", path(&keys)];
+    if es5 == "scp03" {
+        // The ES8 scripts ride in STORE DATA blocks under C-DECRYPTION, which the trace
+        // redacts unless asked: a REDACTED command breaks the MAC chain of the session.
+        args.push("--trace-secrets");
+    }
+    args.extend(s.provision_args(&p));
+    args.extend(["--es5", es5]);
+    s.ok(&args);
+    let out_der = s.dir.join("out.der");
+    let out = s.smsr(&[
+        "trace",
+        "decrypt",
+        path(&trace),
+        "--keylog",
+        path(&keys),
+        "--extract-profile",
+        path(&out_der),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        &stdout[stdout.len().saturating_sub(3000)..]
+    );
+    assert_eq!(std::fs::read(&out_der).unwrap(), std::fs::read(&p).unwrap());
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    // The same keys put the plain inner APDUs into the Wireshark export.
+    let pcap = s.dir.join("run.pcap");
+    let export = s.ok(&[
+        "trace",
+        "export",
+        path(&trace),
+        "--pcap",
+        path(&pcap),
+        "--decrypted",
+        "--keylog",
+        path(&keys),
+    ]);
+    let decrypted = export["decrypted"].as_u64().unwrap();
+    assert!(decrypted >= 5, "{export}");
+    assert_eq!(
+        export["frames"].as_u64().unwrap(),
+        export["exchanges"].as_u64().unwrap() + decrypted
+    );
+    if std::env::var_os("SHOW_DECRYPT").is_some() {
+        eprintln!("{stdout}");
+    }
+    (s, trace, keys)
+}
+
+#[test]
+fn trace_decrypt_opens_an_scp80_provisioning_to_the_profile() {
+    let (_s, _trace, _keys) =
+        decrypt_round_trip("scp80", "89882800000000001803", "001010000001803");
+}
+
+#[test]
+fn trace_decrypt_opens_an_scp03_provisioning_to_the_profile() {
+    decrypt_round_trip("scp03", "89882800000000001811", "001010000001811");
+}
+
+/// Runs `trace decrypt` on `lines` (a trace, rewritten), expecting a failure named at `seq`.
+fn decrypt_fails_at(s: &Setup, keys: &Path, lines: &[String], seq: u64, words: &[&str]) {
+    let tampered = s.dir.join("tampered.jsonl");
+    std::fs::write(&tampered, lines.join("\n") + "\n").unwrap();
+    let out = s.smsr(&[
+        "--json",
+        "trace",
+        "decrypt",
+        path(&tampered),
+        "--keylog",
+        path(keys),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let failed: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|x| {
+            x["layers"].as_array().is_some_and(|ls| {
+                ls.iter().any(|l| {
+                    l["checks"]
+                        .as_array()
+                        .is_some_and(|c| c.iter().any(|c| c["ok"] == false))
+                })
+            })
+        })
+        .collect();
+    let at: Vec<&serde_json::Value> = failed.iter().filter(|x| x["seq"] == seq).collect();
+    assert!(!at.is_empty(), "no failure at #{seq}: {failed:#?}");
+    let text = at[0].to_string();
+    for w in words {
+        assert!(text.contains(w), "{w}: {text}");
+    }
+}
+
+#[test]
+fn trace_decrypt_names_the_exchange_of_each_tampering() {
+    let (s, trace, keys) = decrypt_round_trip("scp80", "89882800000000001829", "001010000001829");
+    let lines: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let json = |l: &str| serde_json::from_str::<serde_json::Value>(l).unwrap();
+    // The first ENVELOPE that completes a packet: its line, and the GET RESPONSE after it.
+    let envelope = lines
+        .iter()
+        .position(|l| {
+            let v = json(l);
+            v["c_apdu"].as_str().is_some_and(|c| c.starts_with("80C2"))
+                && v["r_apdu"].as_str().is_some_and(|r| r.starts_with("61"))
+        })
+        .unwrap();
+    let seq_of = |i: usize| json(&lines[i])["seq"].as_u64().unwrap();
+    let with = |i: usize, field: &str, f: &dyn Fn(&mut Vec<u8>)| {
+        let mut v = json(&lines[i]);
+        let mut bytes = hex::decode(v[field].as_str().unwrap()).unwrap();
+        f(&mut bytes);
+        v[field] = hex::encode_upper(bytes).into();
+        let mut out = lines.clone();
+        out[i] = v.to_string();
+        out
+    };
+    // A flipped byte in the secured packet: its checksum fails where the packet completes.
+    let flipped = with(envelope, "c_apdu", &|b| {
+        let n = b.len();
+        b[n - 3] ^= 0x01;
+    });
+    decrypt_fails_at(
+        &s,
+        &keys,
+        &flipped,
+        seq_of(envelope + 1),
+        &["scp80", "checksum"],
+    );
+    // A flipped byte in the PoR (the GET RESPONSE's data).
+    let por = with(envelope + 1, "r_apdu", &|b| b[20] ^= 0x80);
+    decrypt_fails_at(&s, &keys, &por, seq_of(envelope + 1), &["por"]);
+    // A CLA changed.
+    let cla = with(envelope, "c_apdu", &|b| b[0] = 0x00);
+    decrypt_fails_at(&s, &keys, &cla, seq_of(envelope + 1), &["class 00"]);
+    // An exchange dropped: the next line's sequence number jumps.
+    let mut dropped = lines.clone();
+    dropped.remove(envelope);
+    decrypt_fails_at(&s, &keys, &dropped, seq_of(envelope + 1), &["missing"]);
+    // Two lines swapped.
+    let mut swapped = lines.clone();
+    swapped.swap(envelope, envelope + 1);
+    decrypt_fails_at(&s, &keys, &swapped, seq_of(envelope), &["reordered"]);
+    // Without the key log, nothing verifies but nothing fails: the listing says keys are missing.
+    let out = s.smsr(&["trace", "show", path(&trace)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("SPI 1619, KIc 12, KID 12, TAR 000001")
+            && text.contains("counter, padding count and checksum are ciphered"),
+        "{text}"
+    );
+}
+
+#[test]
+fn trace_decrypt_opens_an_scp81_provisioning_to_the_profile() {
+    let (s, trace, keys) = decrypt_round_trip("scp81", "89882800000000001837", "001010000001837");
+    // A flipped byte in the card's TLS bytes (a SEND DATA in a FETCH answer, after the
+    // handshake): the record holding it fails its GCM tag, at or after that exchange.
+    let lines: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let json = |l: &str| serde_json::from_str::<serde_json::Value>(l).unwrap();
+    let sends: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            let v = json(l);
+            v["c_apdu"].as_str().is_some_and(|c| c.starts_with("8012"))
+                && v["r_apdu"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("8103") && r.len() > 400)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let i = sends[3];
+    let mut v = json(&lines[i]);
+    let mut r = hex::decode(v["r_apdu"].as_str().unwrap()).unwrap();
+    let n = r.len();
+    r[n - 10] ^= 0x01;
+    v["r_apdu"] = hex::encode_upper(r).into();
+    let mut tampered = lines.clone();
+    tampered[i] = v.to_string();
+    let path_t = s.dir.join("tls-tampered.jsonl");
+    std::fs::write(&path_t, tampered.join("\n") + "\n").unwrap();
+    let out = s.smsr(&["trace", "decrypt", path(&path_t), "--keylog", path(&keys)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("tls: record"), "{stderr}");
+    let seq = json(&lines[i])["seq"].as_u64().unwrap();
+    let at: u64 = stderr
+        .split('#')
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap();
+    assert!(at >= seq && at < seq + 6, "{at} vs {seq}: {stderr}");
+}

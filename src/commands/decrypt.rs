@@ -1,6 +1,8 @@
 //! `smsr trace decrypt`: finds each SCP03 session in a trace, derives its session keys from the
-//! static keys and the recorded challenges, checks every cryptogram, C-MAC and R-MAC, and prints
-//! the plaintext ([`smsr_proto::scp03::Observer`]).
+//! static keys and the recorded challenges (or takes them from a key log), checks every
+//! cryptogram, C-MAC and R-MAC, and prints the plaintext ([`smsr_proto::scp03::Observer`]);
+//! then opens the layers inside ([`crate::trace::layers`]): SMS-PP, SCP80, scripts, PoRs,
+//! SCP81, SCP03t, the profile package.
 //!
 //! A command recorded as `"REDACTED"` (PUT KEY, key establishment) cannot be verified, and as
 //! its C-MAC starts the next command's MAC chain, the rest of that session cannot be either;
@@ -9,10 +11,13 @@
 use super::{sw_hex, CliError};
 use crate::cli::{DecryptArgs, GlobalArgs};
 use crate::hexfmt;
+use crate::keylog::{KeyMaterial, Scp80Keys};
 use crate::names::describe_command;
+use crate::trace::layers::{self, Keys, Layer};
 use crate::trace::{read_trace, Record, Recorded};
 use serde::Serialize;
 use smsr_proto::scp03::{Diversification, ExchangeKind, ObservedExchange, Observer, StaticKeys};
+use std::path::Path;
 use zeroize::Zeroizing;
 
 /// One exchange of the output (`--json`), as the issue of the trace format fixes it, with
@@ -29,6 +34,10 @@ pub struct Decrypted {
     pub cryptogram_ok: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The layers inside (SMS-PP, SCP80, scripts, PoR, TLS, SCP03t), each with its plain
+    /// content and checks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<Layer>,
 }
 
 fn kind_name(kind: ExchangeKind) -> &'static str {
@@ -55,8 +64,20 @@ fn key(name: &str, text: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     Ok(bytes)
 }
 
-/// The static key set from the options.
-fn static_keys(args: &DecryptArgs) -> Result<(StaticKeys, Diversification), CliError> {
+/// The static key set from the options; `None` when none is given.
+fn static_keys(args: &DecryptArgs) -> Result<Option<(StaticKeys, Diversification)>, CliError> {
+    if args.key.is_none() && args.key_enc.is_none() && args.key_mac.is_none() {
+        if args.kdf.is_some() {
+            return Err(CliError::Input(
+                "--kdf applies to a master key: give --key with --kdf".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    static_keys_given(args).map(Some)
+}
+
+fn static_keys_given(args: &DecryptArgs) -> Result<(StaticKeys, Diversification), CliError> {
     let bad = |e: smsr_proto::scp03::ScpError| CliError::Input(e.to_string());
     let kvn = args.kvn.unwrap_or(0);
     let kdf: Diversification = args
@@ -153,6 +174,7 @@ pub fn decrypt(records: &[Record], observer: &Observer) -> Vec<Decrypted> {
                 kind: kind_name(o.kind),
                 cryptogram_ok: o.cryptogram_ok,
                 note,
+                layers: Vec::new(),
             }
         })
         .collect()
@@ -166,11 +188,80 @@ fn verdict(v: Option<bool>) -> &'static str {
     }
 }
 
+/// The keys a trace reader has: the key log (global `--keylog`), an EIS's ISD-R keys, static
+/// SCP03 keys.
+pub fn trace_keys(
+    g: &GlobalArgs,
+    eis: Option<&Path>,
+    scp03: Option<(StaticKeys, Diversification)>,
+) -> Result<Keys, CliError> {
+    let mut keys = Keys::default();
+    if let Some(path) = &g.keylog {
+        keys.material = KeyMaterial::read(path).map_err(CliError::Input)?;
+    }
+    if let Some(path) = eis {
+        let text = smsr_proto::bounded::read_to_string(path, 1 << 20, "EIS")
+            .map_err(|e| CliError::Input(format!("cannot read the EIS {}: {e}", path.display())))?;
+        let eis = crate::sm_sr::eis::Eis::from_json(&text)
+            .map_err(|e| CliError::Input(format!("EIS {}: {e}", path.display())))?;
+        for k in &eis.isd_r.scp80 {
+            let (kic, kid) = k
+                .kic
+                .bytes()
+                .and_then(|kic| k.kid.bytes().map(|kid| (kic, kid)))
+                .map_err(|e| CliError::Input(format!("EIS SCP80 key set {}: {e}", k.kvn)))?;
+            let keyset = if kic.len() == 24 {
+                smsr_proto::ota::scp80::KeySet::triple_des(k.kvn, &kic, &kid)
+            } else {
+                smsr_proto::ota::scp80::KeySet::aes(k.kvn, &kic, &kid)
+            };
+            keys.material.scp80.push(Scp80Keys { tar: None, keyset });
+        }
+        for k in &eis.isd_r.scp03 {
+            let b = |s: &crate::sm_sr::eis::SecretHex| s.bytes().map_err(CliError::Input);
+            let set = StaticKeys::new(k.kvn, &b(&k.enc)?, &b(&k.mac)?, &b(&k.dek)?)
+                .map_err(|e| CliError::Input(format!("EIS SCP03 key set {}: {e}", k.kvn)))?;
+            keys.scp03.push(set);
+        }
+    }
+    if let Some((set, kdf)) = scp03 {
+        keys.scp03.push(set);
+        keys.diversification = kdf;
+    }
+    Ok(keys)
+}
+
 pub fn run(g: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
-    let (keys, kdf) = static_keys(args)?;
+    let scp03 = static_keys(args)?;
+    let mut keys = trace_keys(g, args.eis.as_deref(), scp03)?;
+    keys.show_secrets = args.show_secrets;
+    if keys.scp03.is_empty()
+        && keys.material.scp03.is_empty()
+        && keys.material.scp03t.is_empty()
+        && keys.material.scp80.is_empty()
+        && keys.material.tls.is_empty()
+    {
+        return Err(CliError::Input(
+            "no keys: give the run's key log (--keylog FILE, written by the command that made \
+             the trace with --keylog), an EIS (--eis EIS.json), or SCP03 keys (--key-enc HEX \
+             --key-mac HEX, or --key HEX --kdf ...)"
+                .into(),
+        ));
+    }
     let records = read_trace(&args.file)?;
-    let observer = Observer::new(vec![keys]).with_diversification(kdf);
-    let out = decrypt(&records, &observer);
+    let observer = Observer::new(keys.scp03.clone())
+        .with_diversification(keys.diversification)
+        .with_sessions(keys.material.scp03.clone());
+    let mut out = decrypt(&records, &observer);
+    let decoded = layers::decode(&records, &keys);
+    for (d, view) in out.iter_mut().zip(&decoded.exchanges) {
+        d.layers = view
+            .layers
+            .iter()
+            .filter(|l| l.layer != "scp03")
+            .cloned()
+            .collect();
+    }
     if g.json {
         for d in &out {
             match serde_json::to_string(d) {
@@ -180,40 +271,78 @@ pub fn run(g: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         }
     } else {
         for d in &out {
-            let name = hexfmt::parse(&d.c_apdu_plain)
-                .ok()
-                .map_or_else(|| "(redacted)".to_owned(), |b| describe_command(&b));
-            println!("#{} {} [{}]", d.seq, name, d.kind);
-            println!("  > {}", d.c_apdu_plain);
-            if !d.r_data_plain.is_empty() {
-                println!("  < {}", d.r_data_plain);
-            }
-            let mut checks = format!(
-                "  < {}  C-MAC {}  R-MAC {}",
-                d.sw,
-                verdict(d.c_mac_ok),
-                verdict(d.r_mac_ok)
-            );
-            if d.cryptogram_ok.is_some() {
-                checks.push_str(&format!("  cryptogram {}", verdict(d.cryptogram_ok)));
-            }
-            println!("{checks}");
-            if let Some(n) = &d.note {
-                println!("  note: {n}");
-            }
+            print!("{}", render(d));
         }
     }
-    let failures = out
-        .iter()
-        .filter(|d| [d.c_mac_ok, d.r_mac_ok, d.cryptogram_ok].contains(&Some(false)))
-        .count();
-    if failures > 0 {
+    if let Some(path) = &args.extract_profile {
+        let Some(package) = decoded.packages.last() else {
+            return Err(CliError::Failed(
+                "no whole profile package in this trace: no SCP03t download was opened to its \
+                 end (is the key log the one of this run? does the trace hold the download?)"
+                    .into(),
+            ));
+        };
+        crate::secret_file::write_private(path, package)
+            .map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))?;
+        let note = if decoded.packages.len() > 1 {
+            format!(
+                " (the last of {} downloads in the trace)",
+                decoded.packages.len()
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "profile package: {} bytes written to {}{note}",
+            package.len(),
+            path.display()
+        );
+    }
+    let failures = decoded.failures();
+    if !failures.is_empty() {
+        let list: Vec<String> = failures
+            .iter()
+            .take(5)
+            .map(|(at, what)| format!("{at} {what}"))
+            .collect();
         return Err(CliError::Failed(format!(
-            "{failures} exchange(s) failed verification (wrong keys, a tampered trace, or a \
-             REDACTED command in the MAC chain)"
+            "{} check(s) failed: {}{} (wrong keys, a tampered or incomplete trace, or a \
+             REDACTED command in a MAC chain)",
+            failures.len(),
+            list.join("; "),
+            if failures.len() > 5 { "; ..." } else { "" }
         )));
     }
     Ok(())
+}
+
+/// One exchange of the listing.
+fn render(d: &Decrypted) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let name = hexfmt::parse(&d.c_apdu_plain)
+        .ok()
+        .map_or_else(|| "(redacted)".to_owned(), |b| describe_command(&b));
+    let _ = writeln!(s, "#{} {} [{}]", d.seq, name, d.kind);
+    let _ = writeln!(s, "  > {}", d.c_apdu_plain);
+    if !d.r_data_plain.is_empty() {
+        let _ = writeln!(s, "  < {}", d.r_data_plain);
+    }
+    let mut checks = format!(
+        "  < {}  C-MAC {}  R-MAC {}",
+        d.sw,
+        verdict(d.c_mac_ok),
+        verdict(d.r_mac_ok)
+    );
+    if d.cryptogram_ok.is_some() {
+        let _ = write!(checks, "  cryptogram {}", verdict(d.cryptogram_ok));
+    }
+    let _ = writeln!(s, "{checks}");
+    if let Some(n) = &d.note {
+        let _ = writeln!(s, "  note: {n}");
+    }
+    s.push_str(&crate::trace::layers::render_layers(&d.layers, "  "));
+    s
 }
 
 #[cfg(test)]
@@ -271,6 +400,9 @@ mod tests {
             key: None,
             kdf: None,
             kvn: Some(0x30),
+            eis: None,
+            extract_profile: None,
+            show_secrets: false,
         }
     }
 
@@ -279,7 +411,7 @@ mod tests {
         let Some(v) = vectors() else { return };
         let set = &v["scp03_sessions_samsung"];
         let session = &set["sessions"][0];
-        let (keys, kdf) = static_keys(&args(session)).unwrap();
+        let (keys, kdf) = static_keys(&args(session)).unwrap().unwrap();
         let out = decrypt(
             &samsung_trace(session),
             &Observer::new(vec![keys]).with_diversification(kdf),
@@ -320,7 +452,7 @@ mod tests {
         let session = &v["scp03_sessions_samsung"]["sessions"][0];
         let mut wrong = args(session);
         wrong.key_mac = Some("00".repeat(16));
-        let (keys, _) = static_keys(&wrong).unwrap();
+        let (keys, _) = static_keys(&wrong).unwrap().unwrap();
         let out = decrypt(&samsung_trace(session), &Observer::new(vec![keys]));
         assert_eq!(out[0].cryptogram_ok, Some(false));
         assert!(out[2..].iter().all(|d| d.c_mac_ok != Some(true)));
@@ -330,7 +462,7 @@ mod tests {
             let n = x.r_apdu.len();
             x.r_apdu[n - 3] ^= 0x01; // last byte of the R-MAC
         }
-        let (keys, _) = static_keys(&args(session)).unwrap();
+        let (keys, _) = static_keys(&args(session)).unwrap().unwrap();
         let out = decrypt(&records, &Observer::new(vec![keys]));
         assert_eq!(out[2].r_mac_ok, Some(true));
         assert_eq!(out[3].r_mac_ok, Some(false));
@@ -344,7 +476,7 @@ mod tests {
         if let Record::Exchange(x) = &mut records[2] {
             x.c_apdu = Recorded::Redacted;
         }
-        let (keys, _) = static_keys(&args(session)).unwrap();
+        let (keys, _) = static_keys(&args(session)).unwrap().unwrap();
         let out = decrypt(&records, &Observer::new(vec![keys]));
         assert_eq!(out[2].c_apdu_plain, "REDACTED");
         assert!(out[2].note.as_deref().unwrap().contains("--trace-secrets"));
@@ -361,6 +493,9 @@ mod tests {
             key: None,
             kdf: None,
             kvn: None,
+            eis: None,
+            extract_profile: None,
+            show_secrets: false,
         };
         assert!(static_keys(&a)
             .unwrap_err()

@@ -5,6 +5,7 @@ pub mod apdu;
 pub mod bench;
 pub mod decrypt;
 pub mod doctor;
+pub mod export;
 pub mod fleet;
 pub mod gp;
 pub mod info;
@@ -23,6 +24,7 @@ use crate::cli::{Cli, Command, GlobalArgs, TraceCommand, TransportKind};
 use crate::exit_code;
 use crate::trace::TraceError;
 use crate::transport::channel::ResponseAssembler;
+use crate::transport::gsmtap::GsmtapTap;
 use crate::transport::in_process::InProcess;
 use crate::transport::pcsc::{PcscOptions, PcscTransport};
 use crate::transport::record::Recorder;
@@ -118,12 +120,21 @@ fn transport_exit_code(e: &TransportError) -> u8 {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let g = &cli.global;
+    // The trace readers read the key log; every other command writes it.
+    if let (Some(path), false) = (&g.keylog, matches!(cli.command, Command::Trace(_))) {
+        crate::keylog::install(path).map_err(|e| {
+            CliError::Input(format!(
+                "cannot open the key log {}: {e}; give a writable path to --keylog",
+                path.display()
+            ))
+        })?;
+    }
     match &cli.command {
         Command::Readers => readers::run(g),
         Command::Info => info::run(g),
         Command::Doctor(args) => doctor::run(g, args),
         Command::Apdu(args) => apdu::run(g, args),
-        Command::Trace(TraceCommand::Show { file }) => trace::show(g, file),
+        Command::Trace(TraceCommand::Show(args)) => trace::show(g, args),
         Command::Bench(args) => bench::run(g, args),
         Command::Gp(cmd) => gp::run(g, cmd),
         Command::Eis(cmd) => platform::eis(g, cmd),
@@ -134,6 +145,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keys(cmd) => keys::run(g, cmd),
         Command::Notifications(args) => platform::notifications(g, args),
         Command::Trace(TraceCommand::Decrypt(args)) => decrypt::run(g, args),
+        Command::Trace(TraceCommand::Export(args)) => export::run(g, args),
         Command::Pki(cmd) => pki::run(g, cmd),
         Command::Serve(cmd) => serve::run(g, cmd),
         Command::Mno(cmd) => remote::mno(g, cmd),
@@ -162,9 +174,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// The card as the global options say: PC/SC or the emulator linked in, recorded to the
-/// trace when asked, with whole responses (61xx/6Cxx resolved above the recorder, so the
+/// trace and streamed to `--gsmtap` when asked, with whole responses (61xx/6Cxx resolved above the recorder, so the
 /// trace shows every GET RESPONSE).
 pub fn open_card(g: &GlobalArgs) -> Result<Box<dyn Transport>, CliError> {
+    // A --gsmtap host that does not resolve is refused before the card is touched.
+    let gsmtap = g
+        .gsmtap
+        .as_ref()
+        .map(crate::transport::gsmtap::GsmtapTarget::resolve)
+        .transpose()
+        .map_err(CliError::Input)?;
     let base: Box<dyn Transport> = match g.transport {
         TransportKind::Pcsc => Box::new(PcscTransport::connect(&PcscOptions {
             reader: g.reader.clone(),
@@ -210,6 +229,11 @@ pub fn open_card(g: &GlobalArgs) -> Result<Box<dyn Transport>, CliError> {
     let recorded: Box<dyn Transport> = match &g.trace {
         Some(path) => Box::new(Recorder::new(base, path, g.trace_secrets)?),
         None => base,
+    };
+    // The live GSMTAP tap sits at the recorder's layer: its frames are the exported trace's.
+    let recorded: Box<dyn Transport> = match gsmtap {
+        Some(addr) => Box::new(GsmtapTap::new(recorded, addr, g.trace_secrets)),
+        None => recorded,
     };
     Ok(Box::new(ResponseAssembler::new(recorded)))
 }

@@ -1,15 +1,15 @@
 //! `smsr trace show`: a readable listing of a JSON Lines trace.
 
 use super::{print_json, sw_hex, CliError};
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, ShowArgs};
 use crate::hexfmt;
 use crate::names::describe_command;
+use crate::trace::layers::{self, Layer};
 use crate::trace::{read_trace, Record, Recorded};
 use serde::Serialize;
 use smsr_proto::tlv::Tlv;
 use smsr_proto::StatusWord;
 use std::fmt::Write as _;
-use std::path::Path;
 
 /// One line of the listing, as JSON.
 #[derive(Debug, Serialize)]
@@ -25,6 +25,8 @@ enum Listed {
         r_data: Vec<u8>,
         sw: String,
         meaning: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        layers: Vec<Layer>,
     },
     Event {
         seq: Option<u64>,
@@ -45,6 +47,12 @@ fn split_response(r_apdu: &[u8]) -> (&[u8], StatusWord) {
 
 /// The listing of `records` as text.
 pub fn render(records: &[Record]) -> String {
+    render_with(records, &layers::decode(records, &layers::Keys::default()))
+}
+
+/// The listing with the layers `decoded` found in each exchange.
+pub fn render_with(records: &[Record], decoded: &layers::Decoded) -> String {
+    let mut views = decoded.exchanges.iter();
     let mut out = String::new();
     let mut previous_ts: Option<std::time::SystemTime> = None;
     for record in records {
@@ -108,6 +116,9 @@ pub fn render(records: &[Record]) -> String {
                     }
                 }
                 let _ = writeln!(out, "  < {} {}", sw_hex(sw), sw.meaning());
+                if let Some(v) = views.next() {
+                    out.push_str(&layers::render_layers(&v.layers, "  "));
+                }
             }
         }
     }
@@ -143,7 +154,8 @@ fn tlv_tree(out: &mut String, t: &Tlv, depth: usize) {
     let _ = writeln!(out, "{indent}{tag} {}", hexfmt::upper(&t.value));
 }
 
-fn listed(records: &[Record]) -> Vec<Listed> {
+fn listed(records: &[Record], decoded: &layers::Decoded) -> Vec<Listed> {
+    let mut views = decoded.exchanges.iter();
     records
         .iter()
         .map(|r| match r {
@@ -168,18 +180,21 @@ fn listed(records: &[Record]) -> Vec<Listed> {
                     r_data: data.to_vec(),
                     sw: sw_hex(sw),
                     meaning: sw.meaning(),
+                    layers: views.next().map(|v| v.layers.clone()).unwrap_or_default(),
                 }
             }
         })
         .collect()
 }
 
-pub fn show(g: &GlobalArgs, file: &Path) -> Result<(), CliError> {
-    let records = read_trace(file)?;
+pub fn show(g: &GlobalArgs, args: &ShowArgs) -> Result<(), CliError> {
+    let keys = super::decrypt::trace_keys(g, args.eis.as_deref(), None)?;
+    let records = read_trace(&args.file)?;
+    let decoded = layers::decode(&records, &keys);
     if g.json {
-        print_json(&listed(&records));
+        print_json(&listed(&records, &decoded));
     } else {
-        print!("{}", render(&records));
+        print!("{}", render_with(&records, &decoded));
     }
     Ok(())
 }
@@ -188,6 +203,7 @@ pub fn show(g: &GlobalArgs, file: &Path) -> Result<(), CliError> {
 mod tests {
     use super::*;
     use crate::trace::parse_trace;
+    use std::path::Path;
 
     #[test]
     fn listing_names_commands_aids_and_status_words() {
@@ -216,7 +232,8 @@ mod tests {
             "{listing}"
         );
         assert!(listing.contains("(redacted: carries keys"), "{listing}");
-        let json = serde_json::to_value(listed(&records)).unwrap();
+        let decoded = layers::decode(&records, &layers::Keys::default());
+        let json = serde_json::to_value(listed(&records, &decoded)).unwrap();
         assert_eq!(
             json[1]["command"],
             "SELECT ECASD (A0000005591010FFFFFFFF8900000200)"

@@ -253,6 +253,9 @@ pub fn download(
     let mut protected = host
         .protect(package)
         .map_err(|e| Es8Error::Input(format!("profile package: {e}")))?;
+    if let Some((host_challenge, card_challenge, session)) = protected.session_secrets() {
+        crate::keylog::scp03t(host_challenge, card_challenge, session);
+    }
     let scripts = protected.scripts_of(link.script_limit());
     for script in &scripts {
         let answer = link.run_script(isd_p, script)?;

@@ -114,6 +114,8 @@ fn context(keys: Arc<HashMap<Vec<u8>, PskEntry>>) -> Result<SslContext, AdminSer
     b.set_max_proto_version(Some(SslVersion::TLS1_2))?;
     b.set_cipher_list(smsr_proto::scp81::TLS_CIPHERS)?;
     b.set_verify(SslVerifyMode::NONE);
+    // `--keylog`: the NSS line of each session (Wireshark reads the same file).
+    b.set_keylog_callback(|_ssl, line| crate::keylog::tls(line));
     b.set_psk_server_callback(move |_ssl, identity, out| {
         // Returning 0 refuses the identity: the handshake fails.
         let Some(entry) = identity.and_then(|id| keys.get(id)) else {

@@ -12,7 +12,13 @@
 //! field optional), so traces of other tools convert with a one-line script. Blank lines are
 //! skipped; any other line that is not a trace record is an error naming its line number.
 
+pub mod gsmtap;
+pub mod pcap;
+pub mod tls12;
+
 use crate::hexfmt;
+
+pub mod layers;
 use serde::{Deserialize, Serialize};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -31,6 +37,16 @@ pub enum Recorded {
 }
 
 impl Recorded {
+    /// A command as a trace records it: `Redacted` when it carries keys
+    /// ([`crate::sensitive::is_sensitive_command`]) and `secrets` (`--trace-secrets`) is off.
+    pub fn from_command(command: &[u8], secrets: bool) -> Self {
+        if !secrets && crate::sensitive::is_sensitive_command(command) {
+            Self::Redacted
+        } else {
+            Self::Bytes(command.to_vec())
+        }
+    }
+
     /// The bytes, when recorded.
     pub fn bytes(&self) -> Option<&[u8]> {
         match self {

@@ -7,7 +7,6 @@
 //! `secrets = true` (`--trace-secrets`).
 
 use super::{Transport, TransportError};
-use crate::sensitive::is_sensitive_command;
 use crate::trace::{now_rfc3339, Event, EventKind, Exchange, Record, Recorded};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -117,11 +116,7 @@ impl<T: Transport> Transport for Recorder<T> {
         let start = Instant::now();
         let response = self.inner.transmit(command)?;
         let elapsed_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let c_apdu = if !self.secrets && is_sensitive_command(command) {
-            Recorded::Redacted
-        } else {
-            Recorded::Bytes(command.to_vec())
-        };
+        let c_apdu = Recorded::from_command(command, self.secrets);
         let record = Record::Exchange(Exchange {
             seq: Some(self.next_seq()),
             ts: Some(ts),

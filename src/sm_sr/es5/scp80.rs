@@ -234,6 +234,7 @@ impl<T: Transport> Scp80Link<T> {
             tar,
             counter,
         };
+        crate::keylog::scp80(tar, &self.keyset);
         let keysets = std::slice::from_ref(&self.keyset);
         let envelopes = data_envelopes(data, &header, keysets, &SmsParameters::default())
             .map_err(|e| Es5Error::Input(format!("cannot build the SCP80 packet: {e}")))?;
