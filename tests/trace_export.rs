@@ -8,6 +8,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use smsr::trace::gsmtap::{frames, gsmtap_payload, REDACTED_COMMAND};
 use smsr::trace::{read_trace, Record, Recorded};
 use std::net::UdpSocket;
@@ -100,43 +102,6 @@ fn exchanges(records: &[Record]) -> Vec<&smsr::trace::Exchange> {
         .collect()
 }
 
-/// The UDP payloads of a classic pcap file of raw IPv4 packets, checked along the way.
-fn pcap_payloads(bytes: &[u8]) -> Vec<Vec<u8>> {
-    assert_eq!(&bytes[..4], &[0xD4, 0xC3, 0xB2, 0xA1]);
-    assert_eq!(&bytes[20..24], &101u32.to_le_bytes());
-    let mut at = 24;
-    let mut out = Vec::new();
-    while at < bytes.len() {
-        let len = usize::try_from(u32::from_le_bytes(
-            bytes[at + 8..at + 12].try_into().unwrap(),
-        ))
-        .unwrap();
-        let packet = &bytes[at + 16..at + 16 + len];
-        assert_eq!(packet[0], 0x45);
-        assert_eq!(&packet[22..24], &4729u16.to_be_bytes());
-        out.push(packet[28..].to_vec());
-        at += 16 + len;
-    }
-    assert_eq!(at, bytes.len());
-    out
-}
-
-/// tshark's path when it runs; `None` (a visible skip) when it does not, unless
-/// `SMSR_REQUIRE_TSHARK=1`.
-fn tshark(test: &str) -> Option<&'static str> {
-    match Command::new("tshark").arg("--version").output() {
-        Ok(o) if o.status.success() => Some("tshark"),
-        outcome => {
-            assert!(
-                std::env::var("SMSR_REQUIRE_TSHARK").as_deref() != Ok("1"),
-                "{test}: SMSR_REQUIRE_TSHARK=1 but `tshark --version` did not run: {outcome:?}"
-            );
-            eprintln!("{test}: skipped: tshark not installed");
-            None
-        }
-    }
-}
-
 #[test]
 fn export_writes_one_gsm_sim_frame_per_exchange() {
     let dir = tempfile::tempdir().unwrap();
@@ -170,7 +135,10 @@ fn export_writes_one_gsm_sim_frame_per_exchange() {
 
     // The file holds exactly the library's payloads, in trace order.
     let expected: Vec<Vec<u8>> = frames(&records).iter().map(gsmtap_payload).collect();
-    assert_eq!(pcap_payloads(&std::fs::read(&pcap).unwrap()), expected);
+    assert_eq!(
+        common::pcap_payloads(&std::fs::read(&pcap).unwrap()),
+        expected
+    );
 
     // An existing file is not replaced without --force.
     let again = ["trace", "export", trace.to_str().unwrap(), "--pcap"];
@@ -185,7 +153,7 @@ fn export_writes_one_gsm_sim_frame_per_exchange() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let Some(tshark) = tshark("export_writes_one_gsm_sim_frame_per_exchange") else {
+    let Some(tshark) = common::tshark("export_writes_one_gsm_sim_frame_per_exchange") else {
         return;
     };
     let out = Command::new(tshark)

@@ -938,3 +938,166 @@ fn services_download_into_the_virtual_readers_card() {
     ]);
     assert_eq!(out["authenticated"], true, "{out}");
 }
+
+/// Collects the datagrams of a UDP socket on a thread (a provisioning sends hundreds, more than
+/// a socket buffer holds) until `stop` is called.
+struct Capture {
+    target: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Vec<u8>>>,
+}
+
+impl Capture {
+    fn start() -> Self {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let target = socket.local_addr().expect("address").to_string();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .expect("timeout");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                match socket.recv(&mut buf) {
+                    Ok(n) => got.push(buf[..n].to_vec()),
+                    Err(_) if flag.load(std::sync::atomic::Ordering::SeqCst) => return got,
+                    Err(_) => {}
+                }
+            }
+        });
+        Self {
+            target,
+            stop,
+            thread,
+        }
+    }
+
+    fn stop(self) -> Vec<Vec<u8>> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().expect("capture thread")
+    }
+}
+
+/// A TS.48 package provisioned over SCP80, SCP03 and SCP81 through pcscd with `--trace`,
+/// `--keylog` and `--gsmtap`: `trace decrypt --extract-profile` gives back the package byte for
+/// byte with every check passed; the exported pcap has one frame per exchange, tshark's
+/// `gsm_sim` reads each, and the live GSMTAP frames equal the file's.
+#[test]
+fn ts48_provisionings_decrypt_and_open_in_wireshark_through_pcscd() {
+    let Some(v) = vpcd("ts48_provisionings_decrypt_and_open_in_wireshark_through_pcscd") else {
+        return;
+    };
+    let Some(packages) = common::ts48() else {
+        return;
+    };
+    let run = run_dir();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = |path: &std::path::Path| path.to_str().expect("utf-8 path").to_owned();
+    let eid = v.expected_eid();
+    v.register_scp80();
+    v.scp80_json(&["audit", "--eid", &eid]);
+    for (es5, iccid, ins) in [
+        ("scp80", "89882800000000001856", "0xc2"),
+        ("scp03", "89882800000000001864", "0xe2"),
+        ("scp81", "89882800000000001872", "0x12"),
+    ] {
+        let package = dir.path().join(format!("{es5}.der"));
+        v.scp80_json(&[
+            "profile",
+            "personalize",
+            &p(&packages[0]),
+            "--iccid",
+            iccid,
+            "--out",
+            &p(&package),
+        ]);
+        let trace = dir.path().join(format!("{es5}.jsonl"));
+        let keys = dir.path().join(format!("{es5}.keys"));
+        let capture = Capture::start();
+        let mut args = vec![
+            "--trace".to_owned(),
+            p(&trace),
+            "--keylog".to_owned(),
+            p(&keys),
+            "--gsmtap".to_owned(),
+            capture.target.clone(),
+        ];
+        if es5 == "scp03" {
+            // The ES8 scripts ride in STORE DATA under C-DECRYPTION: redacted unless asked.
+            args.push("--trace-secrets".into());
+        }
+        for a in [
+            "provision",
+            "--eid",
+            &eid,
+            "--profile",
+            &p(&package),
+            "--pki",
+            &p(&run.join("pki")),
+            "--es5",
+            es5,
+        ] {
+            args.push(a.to_owned());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = v.scp80_json(&args);
+        let live = capture.stop();
+        assert_eq!(out["check"]["authenticated"], true, "{es5}: {out}");
+
+        let extracted = dir.path().join(format!("{es5}.out.der"));
+        v.smsr_ok(&[
+            "trace",
+            "decrypt",
+            &p(&trace),
+            "--keylog",
+            &p(&keys),
+            "--extract-profile",
+            &p(&extracted),
+        ]);
+        assert_eq!(
+            std::fs::read(&extracted).expect("extracted"),
+            std::fs::read(&package).expect("package"),
+            "{es5}"
+        );
+
+        let pcap = dir.path().join(format!("{es5}.pcap"));
+        let export = v.json(&["trace", "export", &p(&trace), "--pcap", &p(&pcap)]);
+        let payloads = common::pcap_payloads(&std::fs::read(&pcap).expect("pcap"));
+        assert_eq!(
+            Some(u64::try_from(payloads.len()).expect("count")),
+            export["exchanges"].as_u64(),
+            "{es5}: {export}"
+        );
+        assert_eq!(live.len(), payloads.len(), "{es5}: live frames");
+        assert!(
+            live == payloads,
+            "{es5}: the live frames differ from the file's"
+        );
+
+        let Some(tshark) = common::tshark("ts48_provisionings_decrypt_and_open_in_wireshark")
+        else {
+            continue;
+        };
+        let out = Command::new(tshark)
+            .args([
+                "-r",
+                &p(&pcap),
+                "-Y",
+                "gsm_sim",
+                "-T",
+                "fields",
+                "-e",
+                "gsm_sim.apdu.ins",
+            ])
+            .output()
+            .expect("tshark");
+        let listed = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(listed.lines().count(), payloads.len(), "{es5}: {listed}");
+        assert!(
+            listed.lines().any(|l| l.trim() == ins),
+            "{es5}: no {ins} in {listed}"
+        );
+    }
+}

@@ -72,3 +72,43 @@ pub fn success_json(args: &[&str], out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 pub mod services;
+
+/// The UDP payloads of a classic pcap file of raw IPv4 packets, checked along the way.
+pub fn pcap_payloads(bytes: &[u8]) -> Vec<Vec<u8>> {
+    assert_eq!(&bytes[..4], &[0xD4, 0xC3, 0xB2, 0xA1]);
+    assert_eq!(&bytes[20..24], &101u32.to_le_bytes());
+    let mut at = 24;
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        let len = usize::try_from(u32::from_le_bytes(
+            bytes[at + 8..at + 12].try_into().unwrap(),
+        ))
+        .unwrap();
+        let packet = &bytes[at + 16..at + 16 + len];
+        assert_eq!(packet[0], 0x45);
+        assert_eq!(&packet[22..24], &4729u16.to_be_bytes());
+        out.push(packet[28..].to_vec());
+        at += 16 + len;
+    }
+    assert_eq!(at, bytes.len());
+    out
+}
+
+/// tshark's path when it runs; `None` (a visible skip) when it does not, unless
+/// `SMSR_REQUIRE_TSHARK=1`.
+pub fn tshark(test: &str) -> Option<&'static str> {
+    match std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+    {
+        Ok(o) if o.status.success() => Some("tshark"),
+        outcome => {
+            assert!(
+                std::env::var("SMSR_REQUIRE_TSHARK").as_deref() != Ok("1"),
+                "{test}: SMSR_REQUIRE_TSHARK=1 but `tshark --version` did not run: {outcome:?}"
+            );
+            eprintln!("{test}: skipped: tshark not installed");
+            None
+        }
+    }
+}
