@@ -888,8 +888,8 @@ impl<'k> Decoder<'k> {
             self.push(
                 at,
                 Layer::new("scp80", format!("{head}: {why}")).check(
-                    "deciphered and checksum verified (tampered packet, or not the key set of \
-                     the key log)",
+                    "deciphered and checksum verified (a tampered packet, or the key set given \
+                     is not the one the packet was made with)",
                     Some(false),
                 ),
             );

@@ -180,6 +180,10 @@ impl Observer {
                 r.sw = piece.sw;
                 last += 1;
             }
+            // Outside a session the whole response is what the application saw.
+            if let Some(r) = &full {
+                first.r_data_plain.clone_from(&r.data);
+            }
             let mut scratch = ChannelState::Idle;
             let state = states
                 .get_mut(usize::from(cmd.channel()))
