@@ -35,6 +35,8 @@ pub mod sensitive;
 pub mod service;
 pub mod sm_dp;
 pub mod sm_sr;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod tls;
 pub mod trace;
 pub mod transport;

@@ -1150,6 +1150,15 @@ fn trace_decrypt_opens_an_scp03_provisioning_to_the_profile() {
     decrypt_round_trip("scp03", "89882800000000001811", "001010000001811");
 }
 
+/// The lines of a trace file.
+fn trace_lines(trace: &Path) -> Vec<String> {
+    std::fs::read_to_string(trace)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Runs `trace decrypt` on `lines` (a trace, rewritten), expecting a failure named at `seq`.
 fn decrypt_fails_at(s: &Setup, keys: &Path, lines: &[String], seq: u64, words: &[&str]) {
     let tampered = s.dir.join("tampered.jsonl");
@@ -1188,11 +1197,7 @@ fn decrypt_fails_at(s: &Setup, keys: &Path, lines: &[String], seq: u64, words: &
 #[test]
 fn trace_decrypt_names_the_exchange_of_each_tampering() {
     let (s, trace, keys) = decrypt_round_trip("scp80", "89882800000000001829", "001010000001829");
-    let lines: Vec<String> = std::fs::read_to_string(&trace)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let lines = trace_lines(&trace);
     let json = |l: &str| serde_json::from_str::<serde_json::Value>(l).unwrap();
     // The first ENVELOPE that completes a packet: its line, and the GET RESPONSE after it.
     let envelope = lines
@@ -1255,11 +1260,7 @@ fn trace_decrypt_opens_an_scp81_provisioning_to_the_profile() {
     let (s, trace, keys) = decrypt_round_trip("scp81", "89882800000000001837", "001010000001837");
     // A flipped byte in the card's TLS bytes (a SEND DATA in a FETCH answer, after the
     // handshake): the record holding it fails its GCM tag, at or after that exchange.
-    let lines: Vec<String> = std::fs::read_to_string(&trace)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let lines = trace_lines(&trace);
     let json = |l: &str| serde_json::from_str::<serde_json::Value>(l).unwrap();
     let sends: Vec<usize> = lines
         .iter()

@@ -7,6 +7,7 @@
 //! `tests/vpcd.rs`).
 
 use super::*;
+use crate::test_support::openssl_present;
 use smsr_proto::scp81::{admin_from, PskIdentity, ADMIN_PROTOCOL, CONTENT_TYPE_COMMANDS};
 use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -37,22 +38,6 @@ fn identity() -> String {
         kvn: 0x40,
     }
     .to_text()
-}
-
-/// Whether `openssl` runs; `false` (after saying so) when it is not on PATH, a failure when
-/// `SMSR_REQUIRE_OPENSSL=1`.
-fn openssl_present(test: &str) -> bool {
-    match Command::new("openssl").arg("version").output() {
-        Ok(out) if out.status.success() => true,
-        outcome => {
-            assert!(
-                std::env::var("SMSR_REQUIRE_OPENSSL").as_deref() != Ok("1"),
-                "{test}: SMSR_REQUIRE_OPENSSL=1 but `openssl version` did not run: {outcome:?}"
-            );
-            eprintln!("{test}: skipped: `openssl` is not on PATH (or does not run): {outcome:?}");
-            false
-        }
-    }
 }
 
 /// A child process killed and reaped on every path out of the test.

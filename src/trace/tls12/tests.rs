@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::keylog::KeyMaterial;
+use crate::test_support::openssl_present;
 use openssl::ssl::{
     ErrorCode, Ssl, SslContext, SslMethod, SslOptions, SslStream, SslVerifyMode, SslVersion,
 };
@@ -635,25 +636,6 @@ proptest! {
         let view = decode(c, s, |r| log.master_secret(r));
         prop_assert!(view.errors.is_empty());
         prop_assert!(view.records.iter().all(|r| !matches!(r.verdict, Verdict::Failed(_))));
-    }
-}
-
-/// Whether `openssl` runs; `false` (said on stderr) when it does not, a failure when
-/// `SMSR_REQUIRE_OPENSSL=1` (as in `sm_sr/admin/tests.rs`).
-fn openssl_present(test: &str) -> bool {
-    match std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-    {
-        Ok(out) if out.status.success() => true,
-        outcome => {
-            assert!(
-                std::env::var("SMSR_REQUIRE_OPENSSL").as_deref() != Ok("1"),
-                "{test}: SMSR_REQUIRE_OPENSSL=1 but `openssl version` did not run: {outcome:?}"
-            );
-            eprintln!("{test}: skipped: `openssl` is not on PATH (or does not run): {outcome:?}");
-            false
-        }
     }
 }
 
