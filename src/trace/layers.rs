@@ -190,7 +190,6 @@ struct Decoder<'k> {
     packages: Vec<Vec<u8>>,
     perso: Option<(Vec<u8>, Vec<u8>)>,
     inner: Vec<InnerApdu>,
-    isd_r_tar: Option<[u8; 3]>,
     /// The BIP channel open (SCP81).
     bip: Option<BipSession>,
 }
@@ -232,7 +231,6 @@ pub fn decode(records: &[Record], keys: &Keys) -> Decoded {
         packages: Vec::new(),
         perso: None,
         inner: Vec::new(),
-        isd_r_tar: None,
         bip: None,
     };
     for (i, (x, seq)) in exchanges.iter().enumerate() {
@@ -446,7 +444,7 @@ impl<'k> Decoder<'k> {
                     "scp03t",
                     "the trace ends inside a download: its segments are not a whole package",
                 )
-                .check("download complete", Some(false)),
+                .check("download complete", None),
             );
         }
         if self.sms.pending() > 0 {
@@ -457,7 +455,7 @@ impl<'k> Decoder<'k> {
                         "sms-pp",
                         "the trace ends with a concatenated SMS incomplete",
                     )
-                    .check("all parts received", Some(false)),
+                    .check("all parts received", None),
                 );
             }
         }
@@ -716,7 +714,7 @@ impl<'k> Decoder<'k> {
                     Layer::new("http", format!("200, script {label}, next URI {next_uri}"))
                         .plain(&body),
                 );
-                self.command_script(at, &target, &body, &label)
+                self.command_script(at, &body, &label)
                     .map(|script| SentScript { target, script })
             }
             Ok(smsr_proto::scp81::AdminResponse::End) => {
@@ -748,7 +746,7 @@ impl<'k> Decoder<'k> {
             return;
         }
         let label = crate::names::aid_label(&target);
-        let script = self.command_script(app.at, &target, &data, &format!("for {label}"));
+        let script = self.command_script(app.at, &data, &format!("for {label}"));
         if let Some(script) = script {
             let sent = SentScript { target, script };
             if app.sw == 0x9000 {
@@ -926,7 +924,9 @@ impl<'k> Decoder<'k> {
             _ => {}
         }
         self.counters.insert(key, h.counter);
-        let target = self.target_of(h.tar);
+        // SCP03t sessions are kept per target: here the TAR (an ISD-P's is bytes 13-15 of
+        // its AID).
+        let target = h.tar.to_vec();
         self.push(at, layer.plain(&opened.data));
         if let Ok(trigger) = AdminTrigger::parse(&opened.data) {
             self.push(at, trigger_layer(&trigger));
@@ -938,22 +938,13 @@ impl<'k> Decoder<'k> {
         }
         let label = format!("for TAR {}", hexfmt::upper(&h.tar));
         let script = self
-            .command_script(at, &target, &opened.data, &label)
+            .command_script(at, &opened.data, &label)
             .map(|script| SentScript { target, script });
         Some(SentPacket {
             header: Some(h),
             keysets: vec![keyset.clone()],
             script,
         })
-    }
-
-    /// The application a TAR names: the ISD-R's TAR stands for itself, an ISD-P's TAR (bytes
-    /// 13–15 of its AID) for that ISD-P. SCP03t sessions are kept per target.
-    fn target_of(&mut self, tar: [u8; 3]) -> Vec<u8> {
-        if self.isd_r_tar.is_none() {
-            self.isd_r_tar = Some(tar);
-        }
-        tar.to_vec()
     }
 
     fn por(&mut self, app: &AppExchange, sent: SentPacket) {
@@ -1075,13 +1066,7 @@ impl<'k> Decoder<'k> {
     }
 
     /// Reads a command script and lists it; `None` when it is not one.
-    fn command_script(
-        &mut self,
-        at: usize,
-        _target: &[u8],
-        bytes: &[u8],
-        label: &str,
-    ) -> Option<CommandScript> {
+    fn command_script(&mut self, at: usize, bytes: &[u8], label: &str) -> Option<CommandScript> {
         match CommandScript::parse(bytes) {
             Ok(script) => {
                 let apdus = script
@@ -1278,6 +1263,10 @@ impl<'k> Decoder<'k> {
             );
             if let Some(ok) = r.ok {
                 layer = layer.check(format!("{tag:X} answer"), Some(ok));
+            }
+            if answer.is_some_and(|a| (0x9F44..=0x9F46).contains(&a.tag.value())) {
+                // The ISD-P ended the session: its partial package is dropped, as on the card.
+                self.segments.remove(target);
             }
             if let Some(p) = &r.plain {
                 layer = layer.plain(p);
