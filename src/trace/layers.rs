@@ -1437,4 +1437,65 @@ mod tests {
         assert_eq!(d.failures().len(), 1, "{:?}", d.failures());
         assert!(d.failures()[0].1.starts_with("por"));
     }
+
+    proptest::proptest! {
+        /// Any exchanges, shaped like what the layers look at (ENVELOPE, FETCH, TERMINAL
+        /// RESPONSE, INSTALL, STORE DATA, GET RESPONSE) or not: decoding never panics.
+        #[test]
+        fn decoding_any_exchanges_never_panics(
+            xs in proptest::collection::vec(
+                (0usize..7, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+                 proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)),
+                1..12,
+            )
+        ) {
+            let heads: [&[u8]; 7] = [
+                &[0x80, 0xC2, 0, 0], &[0x80, 0x12, 0, 0], &[0x80, 0x14, 0, 0],
+                &[0x80, 0xE6, 0x20, 0], &[0x80, 0xE2, 0x80, 0], &[0x00, 0xC0, 0, 0],
+                &[0x84, 0xE2, 0, 0],
+            ];
+            let records: Vec<Record> = xs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (h, body, mut r))| {
+                    let mut c = heads[h].to_vec();
+                    c.push(u8::try_from(body.len().min(255)).unwrap());
+                    c.extend(body.iter().take(255));
+                    r.extend([0x90, 0x00]);
+                    Record::Exchange(Exchange {
+                        seq: u64::try_from(i).ok(),
+                        ts: None,
+                        elapsed_us: None,
+                        reader: None,
+                        c_apdu: Recorded::Bytes(c),
+                        r_apdu: r,
+                    })
+                })
+                .collect();
+            let _ = decode(&records, &keys());
+        }
+    }
+
+    proptest::proptest! {
+        /// pySim's packet and PoR with any bytes changed: each layer fails or opens, never
+        /// panics.
+        #[test]
+        fn a_damaged_packet_or_por_never_panics(
+            flips in proptest::collection::vec((0usize..64, proptest::prelude::any::<u8>()), 0..6),
+            cut in 0usize..50,
+        ) {
+            let mut records = pysim_trace(None, None);
+            if let Record::Exchange(x) = &mut records[0] {
+                if let Recorded::Bytes(c) = &mut x.c_apdu {
+                    for (i, b) in &flips {
+                        let n = c.len();
+                        c[(i + 20) % n] ^= b;
+                    }
+                }
+                let keep = x.r_apdu.len().saturating_sub(cut).max(2);
+                x.r_apdu.drain(..x.r_apdu.len() - keep);
+            }
+            let _ = decode(&records, &keys());
+        }
+    }
 }
