@@ -86,7 +86,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub trace_secrets: bool,
     /// Stream every APDU exchange live as GSMTAP (type SIM) over UDP to HOST[:PORT] (port 4729
-    /// when left out): the frames `smsr trace export --pcap` writes, for Wireshark capturing
+    /// when left out; a port alone, e.g. `--gsmtap 4729`, is the loopback interface): the frames `smsr trace export --pcap` writes, for Wireshark capturing
     /// on that interface (display filter `gsm_sim`) or `pySim-trace.py gsmtap-udp`. Any address
     /// is accepted, and the frames carry the APDUs in clear (key-carrying commands redacted as
     /// in --trace unless --trace-secrets): send them only where you would keep the trace. No

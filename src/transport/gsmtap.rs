@@ -36,6 +36,19 @@ impl GsmtapTarget {
         if text.is_empty() {
             return Err(bad("is empty"));
         }
+        // A port alone (`4729`, `:4729`): the loopback interface.
+        let port_only = text.strip_prefix(':').unwrap_or(text);
+        if !port_only.is_empty() && port_only.bytes().all(|b| b.is_ascii_digit()) {
+            let port = port_only
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad("is not a port (1 to 65535)"))?;
+            return Ok(Self {
+                host: "127.0.0.1".into(),
+                port,
+            });
+        }
         let bare = text
             .strip_prefix('[')
             .and_then(|t| t.strip_suffix(']'))
@@ -209,13 +222,16 @@ mod tests {
         assert_eq!(GsmtapTarget::parse("[::1]:4730"), Ok(t("::1", 4730)));
         assert_eq!(GsmtapTarget::parse("[::1]"), Ok(t("::1", 4729)));
         assert_eq!(t("::1", 4730).to_string(), "[::1]:4730");
+        assert_eq!(GsmtapTarget::parse("4730"), Ok(t("127.0.0.1", 4730)));
+        assert_eq!(GsmtapTarget::parse(":4729"), Ok(t("127.0.0.1", 4729)));
         for bad in [
             "",
             "host:",
             "host:0",
             "host:70000",
             "host:x",
-            ":4729",
+            ":0",
+            "70000",
             "a b",
             "fe80::1:z",
         ] {
