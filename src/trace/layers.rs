@@ -123,10 +123,24 @@ pub struct InnerApdu {
     pub r_apdu: Vec<u8>,
 }
 
+/// A piece of a BIP channel's byte stream (SCP81: TLS), as one SEND DATA or RECEIVE DATA
+/// carried it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelPiece {
+    /// The exchange (index into [`Decoded::exchanges`]) that carried it.
+    pub exchange: usize,
+    /// Card → SM-SR (the TLS client's bytes); else SM-SR → card.
+    pub to_server: bool,
+    pub data: Vec<u8>,
+}
+
 /// The whole reading.
 #[derive(Debug, Default)]
 pub struct Decoded {
     pub exchanges: Vec<ExchangeView>,
+    /// Each BIP channel (OPEN CHANNEL to CLOSE CHANNEL) as the pieces of its two streams, in
+    /// trace order: what a TCP connection would have carried.
+    pub channels: Vec<Vec<ChannelPiece>>,
     /// Profile packages reassembled from SCP03t segments, one per download session, in order.
     pub packages: Vec<Vec<u8>>,
     pub inner: Vec<InnerApdu>,
@@ -190,6 +204,7 @@ struct Decoder<'k> {
     packages: Vec<Vec<u8>>,
     perso: Option<(Vec<u8>, Vec<u8>)>,
     inner: Vec<InnerApdu>,
+    channels: Vec<Vec<ChannelPiece>>,
     /// The BIP channel open (SCP81).
     bip: Option<BipSession>,
 }
@@ -199,6 +214,7 @@ struct Decoder<'k> {
 #[derive(Default)]
 struct BipSession {
     opened_at: usize,
+    pieces: Vec<ChannelPiece>,
     to_server: Vec<u8>,
     to_server_marks: Vec<(usize, usize)>,
     to_card: Vec<u8>,
@@ -231,6 +247,7 @@ pub fn decode(records: &[Record], keys: &Keys) -> Decoded {
         packages: Vec::new(),
         perso: None,
         inner: Vec::new(),
+        channels: Vec::new(),
         bip: None,
     };
     for (i, (x, seq)) in exchanges.iter().enumerate() {
@@ -461,6 +478,7 @@ impl<'k> Decoder<'k> {
         }
         Decoded {
             exchanges: self.views,
+            channels: self.channels,
             packages: self.packages,
             inner: self.inner,
         }
@@ -508,6 +526,11 @@ impl<'k> Decoder<'k> {
             }
             Proactive::SendData(s) => {
                 if let Some(b) = &mut self.bip {
+                    b.pieces.push(ChannelPiece {
+                        exchange: app.at,
+                        to_server: true,
+                        data: s.data.clone(),
+                    });
                     b.to_server.extend_from_slice(&s.data);
                     b.to_server_marks.push((b.to_server.len(), app.at));
                     let text = format!(
@@ -539,6 +562,11 @@ impl<'k> Decoder<'k> {
             return;
         };
         if let Some(b) = &mut self.bip {
+            b.pieces.push(ChannelPiece {
+                exchange: app.at,
+                to_server: false,
+                data: data.value.clone(),
+            });
             b.to_card.extend_from_slice(&data.value);
             b.to_card_marks.push((b.to_card.len(), app.at));
             let text = format!(
@@ -552,8 +580,9 @@ impl<'k> Decoder<'k> {
     }
 
     /// Opens one channel's TLS session and the GP Amendment B HTTP inside.
-    fn tls_session(&mut self, b: BipSession) {
+    fn tls_session(&mut self, mut b: BipSession) {
         use super::tls12::{self, Direction, Verdict};
+        self.channels.push(std::mem::take(&mut b.pieces));
         let material = &self.keys.material;
         let view = tls12::decode(&b.to_server, &b.to_card, |r| material.master_secret(r));
         let mut head = Layer::new(
