@@ -1129,10 +1129,20 @@ fn decrypt_round_trip(es5: &str, iccid: &str, imsi: &str) -> (Setup, PathBuf, Pa
     ]);
     let decrypted = export["decrypted"].as_u64().unwrap();
     assert!(decrypted >= 5, "{export}");
+    let tcp_frames = export["tcpFrames"].as_u64().unwrap();
     assert_eq!(
         export["frames"].as_u64().unwrap(),
-        export["exchanges"].as_u64().unwrap() + decrypted
+        export["exchanges"].as_u64().unwrap() + decrypted + tcp_frames,
+        "{export}"
     );
+    // SCP81's TLS travels in BIP channels: one TCP connection each (handshake, a segment per
+    // piece, FINs); SCP80 and SCP03 have none.
+    let channels = export["channels"].as_u64().unwrap();
+    if es5 == "scp81" {
+        assert!(channels >= 1 && tcp_frames >= 6 * channels + 2, "{export}");
+    } else {
+        assert_eq!((channels, tcp_frames), (0, 0), "{export}");
+    }
     if std::env::var_os("SHOW_DECRYPT").is_some() {
         eprintln!("{stdout}");
     }
@@ -1296,4 +1306,139 @@ fn trace_decrypt_opens_an_scp81_provisioning_to_the_profile() {
         .and_then(|t| t.parse().ok())
         .unwrap();
     assert!(at >= seq && at < seq + 6, "{at} vs {seq}: {stderr}");
+}
+
+/// tshark's `-T fields` lines for `filter` in `pcap`, with `options` and the `fields`.
+fn tshark_fields(
+    tshark: &str,
+    pcap: &Path,
+    options: &[&str],
+    filter: &str,
+    fields: &[&str],
+) -> Vec<String> {
+    let mut cmd = Command::new(tshark);
+    cmd.arg("-r").arg(pcap).args(options).args(["-Y", filter]);
+    cmd.args(["-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "tshark {filter}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The SCP81 channels of a provisioning are TCP connections in the export, which Wireshark
+/// follows and decrypts itself with the run's key log (`tls.keylog_file`): the HTTP of GP
+/// Amendment B shows, request by request.
+#[test]
+fn trace_export_puts_scp81_tls_in_tcp_that_wireshark_decrypts() {
+    let (s, trace, keys) = decrypt_round_trip("scp81", "89882800000000001845", "001010000001845");
+    // Without --decrypted and without keys: the TLS bytes are what the trace holds.
+    let pcap = s.dir.join("tls.pcap");
+    let export = s.ok(&["trace", "export", path(&trace), "--pcap", path(&pcap)]);
+    let exchanges = export["exchanges"].as_u64().unwrap();
+    let channels = export["channels"].as_u64().unwrap();
+    let tcp_frames = export["tcpFrames"].as_u64().unwrap();
+    assert!(channels >= 1, "{export}");
+    assert_eq!(export["decrypted"], 0, "{export}");
+    assert_eq!(
+        export["frames"].as_u64().unwrap(),
+        exchanges + tcp_frames,
+        "{export}"
+    );
+    let Some(tshark) = common::tshark("trace_export_puts_scp81_tls_in_tcp_that_wireshark_decrypts")
+    else {
+        return;
+    };
+    let count = |options: &[&str], filter: &str| {
+        u64::try_from(tshark_fields(tshark, &pcap, options, filter, &["frame.number"]).len())
+            .unwrap()
+    };
+    // Still one GSM SIM frame per exchange; every TCP segment with good checksums, numbered
+    // so that TCP analysis finds nothing to say (no lost segment, no retransmission).
+    assert_eq!(count(&[], "gsm_sim"), exchanges);
+    let checks = [
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+    ];
+    assert_eq!(
+        count(
+            &checks,
+            "tcp && tcp.checksum.status == 1 && ip.checksum.status == 1"
+        ),
+        tcp_frames
+    );
+    assert_eq!(count(&[], "tcp.analysis.flags"), 0);
+    assert_eq!(
+        count(&[], "tcp.flags.syn == 1 && tcp.flags.ack == 0"),
+        channels
+    );
+    // Without the key log the TLS stays closed.
+    assert_eq!(count(&[], "http"), 0);
+
+    let keylog = format!("tls.keylog_file:{}", path(&keys));
+    let with_keys = ["-o", keylog.as_str()];
+    let requests = tshark_fields(
+        tshark,
+        &pcap,
+        &with_keys,
+        "http.request",
+        &["tcp.stream", "http.request.method", "http.request.uri"],
+    );
+    let responses = tshark_fields(
+        tshark,
+        &pcap,
+        &with_keys,
+        "http.response",
+        &["tcp.stream", "http.response.code", "http.response_for.uri"],
+    );
+    if std::env::var_os("SHOW_DECRYPT").is_some() {
+        eprintln!("{}\n\n{}", requests.join("\n"), responses.join("\n"));
+    }
+    for stream in 0..channels {
+        let of = |lines: &[String]| -> Vec<Vec<String>> {
+            lines
+                .iter()
+                .map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>())
+                .filter(|f| f[0] == stream.to_string())
+                .map(|f| f[1..].to_vec())
+                .collect()
+        };
+        // The card's first POST has no query; each next one answers step n.
+        let posts = of(&requests);
+        assert!(posts.len() >= 2, "stream {stream}: {requests:#?}");
+        for (n, post) in posts.iter().enumerate() {
+            let uri = if n == 0 {
+                "/smsr/es5".to_owned()
+            } else {
+                format!("/smsr/es5?step={n}")
+            };
+            assert_eq!(post, &["POST".to_owned(), uri], "stream {stream}");
+        }
+        // Each POST answered: a script (200) each time but the last, 204 (nothing more).
+        let answers = of(&responses);
+        assert_eq!(
+            answers.len(),
+            posts.len(),
+            "stream {stream}: {responses:#?}"
+        );
+        for (n, answer) in answers.iter().enumerate() {
+            let code = if n + 1 == answers.len() { "204" } else { "200" };
+            assert_eq!(answer[0], code, "stream {stream}: {answers:#?}");
+            assert!(
+                answer[1].ends_with(&posts[n][1]),
+                "{answer:?} {:?}",
+                posts[n]
+            );
+        }
+    }
 }

@@ -161,19 +161,7 @@ pub fn gsmtap_payload(frame: &Frame) -> Vec<u8> {
 /// 1970 to 2106), else one microsecond after the previous frame's (the first at the epoch), so
 /// the order of the trace is kept.
 pub fn timestamps(frames: &[Frame]) -> Vec<Timestamp> {
-    let mut previous: Option<Timestamp> = None;
-    frames
-        .iter()
-        .map(|f| {
-            let parsed =
-                f.ts.as_deref()
-                    .and_then(|t| humantime::parse_rfc3339(t).ok())
-                    .and_then(Timestamp::from_system_time);
-            let ts = parsed.unwrap_or_else(|| previous.map(Timestamp::next).unwrap_or_default());
-            previous = Some(ts);
-            ts
-        })
-        .collect()
+    pcap::capture_times(frames.iter().map(|f| f.ts.as_deref()))
 }
 
 /// Writes `frames` as a classic pcap file (raw IPv4, microsecond timestamps): one UDP datagram

@@ -73,7 +73,8 @@ pub fn success_json(args: &[&str], out: &Output) -> serde_json::Value {
 }
 pub mod services;
 
-/// The UDP payloads of a classic pcap file of raw IPv4 packets, checked along the way.
+/// The UDP payloads (GSMTAP) of a classic pcap file of raw IPv4 packets, checked along the way;
+/// TCP packets (the BIP channels of `trace export`) are passed over.
 pub fn pcap_payloads(bytes: &[u8]) -> Vec<Vec<u8>> {
     assert_eq!(&bytes[..4], &[0xD4, 0xC3, 0xB2, 0xA1]);
     assert_eq!(&bytes[20..24], &101u32.to_le_bytes());
@@ -86,9 +87,13 @@ pub fn pcap_payloads(bytes: &[u8]) -> Vec<Vec<u8>> {
         .unwrap();
         let packet = &bytes[at + 16..at + 16 + len];
         assert_eq!(packet[0], 0x45);
+        at += 16 + len;
+        if packet[9] == 6 {
+            continue;
+        }
+        assert_eq!(packet[9], 17);
         assert_eq!(&packet[22..24], &4729u16.to_be_bytes());
         out.push(packet[28..].to_vec());
-        at += 16 + len;
     }
     assert_eq!(at, bytes.len());
     out
