@@ -284,7 +284,8 @@ pub enum TraceCommand {
     /// PoRs → response scripts, SCP81 TLS records → HTTP → scripts, and SCP03t profile
     /// segments (every MAC; joined into the profile with --extract-profile). Keys: the key log
     /// of the run (`--keylog FILE`, written by any command given --keylog), an EIS (--eis:
-    /// SCP80 and SCP03 keys of the ISD-R), or SCP03 static keys. Any failed check, or a line
+    /// SCP80 and SCP03 keys of the ISD-R, and its SCP81 PSKs, which open the TLS sessions
+    /// without the key log), or SCP03 static keys. Any failed check, or a line
     /// missing or out of order, is reported at its exchange and the exit code is 1.
     /// With --json, one object per exchange per line.
     ///
@@ -302,8 +303,8 @@ pub enum TraceCommand {
 pub struct ShowArgs {
     /// The trace (JSON Lines; lines with only "c_apdu" and "r_apdu" are accepted).
     pub file: PathBuf,
-    /// An EIS (JSON) whose ISD-R SCP80 and SCP03 keys open the trace's packets and sessions
-    /// (the key log is the global --keylog FILE).
+    /// An EIS (JSON) whose ISD-R SCP80, SCP03 and SCP81 (PSK) keys open the trace's packets and
+    /// sessions (the key log is the global --keylog FILE; its TLS secrets are tried first).
     #[arg(long, value_name = "EIS.json")]
     pub eis: Option<PathBuf>,
 }
@@ -313,8 +314,8 @@ pub struct ShowArgs {
 pub struct DecryptArgs {
     /// The trace (JSON Lines; lines with only "c_apdu" and "r_apdu" are accepted).
     pub file: PathBuf,
-    /// An EIS (JSON) whose ISD-R SCP80 and SCP03 keys open the trace's packets and sessions
-    /// (the key log is the global --keylog FILE).
+    /// An EIS (JSON) whose ISD-R SCP80, SCP03 and SCP81 (PSK) keys open the trace's packets and
+    /// sessions (the key log is the global --keylog FILE; its TLS secrets are tried first).
     #[arg(long, value_name = "EIS.json")]
     pub eis: Option<PathBuf>,
     /// Write the profile package the SM-DP sent, joined from the decrypted SCP03t segments

@@ -24,10 +24,12 @@
 //! channels of every role write into it without a handle threaded through each call.
 
 use crate::hexfmt;
+use crate::trace::tls12::{printable, Psk, Secrets};
 use smsr_proto::ota::scp80::{
     ChecksumAlgorithm, CipherAlgorithm, Integrity, KeyIndicator, KeySet, OtaKey,
 };
 use smsr_proto::scp03::{AesKey, LoggedSession, SessionKeys};
+use smsr_proto::scp81::PskIdentity;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -159,6 +161,27 @@ pub struct Scp80Keys {
     pub keyset: KeySet,
 }
 
+/// An SCP81 pre-shared key from an EIS: it opens recorded TLS sessions without a key log.
+#[derive(Clone)]
+pub struct TlsPsk {
+    /// The PSK identity the card presents with it; `None` when not known (then tried on every
+    /// session, after the keys whose identity matches).
+    pub identity: Option<Vec<u8>>,
+    pub psk: Zeroizing<Vec<u8>>,
+    /// Where it came from, for the listing (`EIS SCP81 key set KVN 40 KID 01`).
+    pub source: String,
+}
+
+impl std::fmt::Debug for TlsPsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsPsk")
+            .field("identity", &self.identity.as_deref().map(printable))
+            .field("psk", &"REDACTED")
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
 /// What a key log (and an EIS) give a trace reader.
 #[derive(Clone, Default)]
 pub struct KeyMaterial {
@@ -167,6 +190,9 @@ pub struct KeyMaterial {
     pub scp80: Vec<Scp80Keys>,
     /// TLS 1.2 client random → master secret.
     pub tls: Vec<([u8; 32], Zeroizing<Vec<u8>>)>,
+    /// TLS pre-shared keys (SCP81, from an EIS), tried when the key log has no master secret
+    /// for a session.
+    pub psks: Vec<TlsPsk>,
     /// Lines with labels this reader does not use (other NSS labels, TLS 1.3 secrets).
     pub ignored: usize,
 }
@@ -179,6 +205,7 @@ impl std::fmt::Debug for KeyMaterial {
             .field("scp03t", &self.scp03t.len())
             .field("scp80", &self.scp80.len())
             .field("tls", &self.tls.len())
+            .field("psks", &self.psks.len())
             .field("ignored", &self.ignored)
             .finish()
     }
@@ -200,6 +227,35 @@ impl KeyMaterial {
             .iter()
             .find(|(r, _)| r == client_random)
             .map(|(_, s)| s.to_vec())
+    }
+
+    /// The PSKs to try on a session whose client named `identity`: those given with that
+    /// identity, then those given without one, then the others (an identity written another
+    /// way, or another SM-SR's): each costs one key derivation, and only one whose keys
+    /// authenticate the session's records is kept ([`crate::trace::tls12::Secrets`]).
+    pub fn psks_for(&self, identity: &[u8]) -> Vec<Psk> {
+        let rank = |p: &TlsPsk| match p.identity.as_deref() {
+            Some(id) if same_identity(id, identity) => 0,
+            None => 1,
+            Some(_) => 2,
+        };
+        let mut ranked: Vec<(u8, &TlsPsk)> = self.psks.iter().map(|p| (rank(p), p)).collect();
+        ranked.sort_by_key(|(r, _)| *r);
+        ranked
+            .into_iter()
+            .map(|(r, p)| Psk {
+                source: if r == 2 {
+                    format!(
+                        "{} (given for identity {}, not the one the client sent)",
+                        p.source,
+                        p.identity.as_deref().map(printable).unwrap_or_default()
+                    )
+                } else {
+                    p.source.clone()
+                },
+                key: p.psk.clone(),
+            })
+            .collect()
     }
 
     /// Reads a key log (any size up to a bound; unknown labels counted and skipped).
@@ -303,6 +359,26 @@ impl KeyMaterial {
     }
 }
 
+impl Secrets for KeyMaterial {
+    fn master_secret(&self, client_random: &[u8; 32]) -> Option<Zeroizing<Vec<u8>>> {
+        KeyMaterial::master_secret(self, client_random).map(Zeroizing::new)
+    }
+
+    fn psks(&self, identity: &[u8]) -> Vec<Psk> {
+        self.psks_for(identity)
+    }
+}
+
+/// Two PSK identities are the same when their bytes are, or when both read as the SGP.02
+/// identity (hex TLVs, either case) with the same fields.
+fn same_identity(a: &[u8], b: &[u8]) -> bool {
+    a == b
+        || matches!(
+            (PskIdentity::parse(a), PskIdentity::parse(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
 /// The largest key log read (a million sessions' worth is far more than any run).
 pub const KEYLOG_MAX: u64 = 64 << 20;
 
@@ -393,6 +469,47 @@ mod tests {
         assert_eq!(k[0].cipher, CipherAlgorithm::AesCbc);
         assert!(m.scp80_for([0, 0, 2]).is_empty());
         assert_eq!(m.master_secret(&[7; 32]).unwrap(), vec![8; 48]);
+    }
+
+    #[test]
+    fn psks_for_an_identity_come_matching_first() {
+        let id = PskIdentity {
+            eid: [0x89; 16],
+            isd_r: smsr_proto::gp::aid::Aid::isd_r(),
+            kid: 1,
+            kvn: 0x40,
+        }
+        .to_bytes();
+        let psk = |identity: Option<Vec<u8>>, key: u8, source: &str| TlsPsk {
+            identity,
+            psk: Zeroizing::new(vec![key; 16]),
+            source: source.into(),
+        };
+        let m = KeyMaterial {
+            psks: vec![
+                psk(Some(b"other".to_vec()), 0xA1, "a"),
+                psk(None, 0xB2, "b"),
+                // The SGP.02 identity in lower case is the same identity.
+                psk(Some(id.to_ascii_lowercase()), 0xC3, "c"),
+            ],
+            ..KeyMaterial::default()
+        };
+        let got = m.psks_for(&id);
+        let sources: Vec<&str> = got.iter().map(|p| p.source.as_str()).collect();
+        assert_eq!(
+            sources,
+            [
+                "c",
+                "b",
+                "a (given for identity other, not the one the client sent)"
+            ]
+        );
+        assert_eq!(got[0].key.as_slice(), &[0xC3; 16]);
+        assert_eq!(m.psks_for(b"other")[0].source, "a");
+        // Counts and identities only: no key in a log line.
+        let shown = format!("{m:?} {:?} {:?}", m.psks, got);
+        assert!(shown.contains("psks: 3"), "{shown}");
+        assert!(!shown.contains("161") && !shown.contains("A1A1"), "{shown}");
     }
 
     #[test]

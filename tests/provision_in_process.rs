@@ -1308,6 +1308,105 @@ fn trace_decrypt_opens_an_scp81_provisioning_to_the_profile() {
     assert!(at >= seq && at < seq + 6, "{at} vs {seq}: {stderr}");
 }
 
+/// An SCP81 provisioning whose TLS sessions open with the EIS the card was registered with
+/// (its ISD-R SCP81 PSK; the identity made of the EID, ISD-R AID, KID and KVN) instead of the
+/// key log's `CLIENT_RANDOM` lines. The EIS alone opens the TLS and the ES5 scripts inside;
+/// the SCP03t download under them needs its session keys, which only the key log has (the
+/// ISD-P keys come from key establishment, not from the EIS): with the key log stripped of its
+/// TLS lines and the EIS, the profile comes out whole.
+#[test]
+fn trace_decrypt_opens_scp81_tls_with_the_eis_psk_and_no_client_random() {
+    let s = Setup::new();
+    let p = s.build(
+        "89882800000000001894",
+        "001010000001894",
+        "11223344556677889900AABBCCDDEEFF",
+    );
+    let (trace, keys) = (s.dir.join("run.jsonl"), s.dir.join("run.keys"));
+    let mut args = vec!["--trace", path(&trace), "--keylog", path(&keys)];
+    args.extend(s.provision_args(&p));
+    args.extend(["--es5", "scp81"]);
+    s.ok(&args);
+    let eis = s.dir.join("eis.json");
+    let decrypt = |more: &[&str]| {
+        let mut args = vec!["trace", "decrypt", path(&trace)];
+        args.extend(more);
+        let out = s.smsr(&args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), stdout, stderr)
+    };
+    let tail = |t: &str| t[t.len().saturating_sub(3000)..].to_owned();
+
+    // The EIS alone: every TLS session opens from the PSK, both Finished verify.
+    let (ok, stdout, stderr) = decrypt(&["--eis", path(&eis)]);
+    assert!(ok, "{stderr}\n{}", tail(&stdout));
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    let sessions = stdout.matches("tls: TLS 1.2 session").count();
+    assert!(sessions >= 1, "{stdout}");
+    assert_eq!(
+        stdout
+            .matches("master secret: derived from the PSK of EIS SCP81 key set KVN 40 KID 01")
+            .count(),
+        sessions,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .matches("[handshake (both Finished messages) ok]")
+            .count(),
+        sessions,
+        "{stdout}"
+    );
+    // The SGP.02 identity: 80 01 02, 81 10 <EID>, 4F <ISD-R AID>, 82 01 <KID>, 83 01 <KVN>.
+    assert!(
+        stdout.contains(&format!("PSK identity 8001028110{}4F", s.eid)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("http: "), "{stdout}");
+
+    // The key log without its CLIENT_RANDOM lines, and the EIS: the profile, whole.
+    let text = std::fs::read_to_string(&keys).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("CLIENT_RANDOM ")),
+        "{text}"
+    );
+    let stripped = s.dir.join("no-tls.keys");
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("CLIENT_RANDOM "))
+        .collect();
+    std::fs::write(&stripped, kept.join("\n") + "\n").unwrap();
+    let out_der = s.dir.join("out.der");
+    let (ok, stdout, stderr) = decrypt(&[
+        "--keylog",
+        path(&stripped),
+        "--eis",
+        path(&eis),
+        "--extract-profile",
+        path(&out_der),
+    ]);
+    assert!(ok, "{stderr}\n{}", tail(&stdout));
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    assert_eq!(std::fs::read(&out_der).unwrap(), std::fs::read(&p).unwrap());
+
+    // The stripped key log without the EIS: the TLS stays shut, and so does the profile.
+    let (ok, stdout, stderr) = decrypt(&[
+        "--keylog",
+        path(&stripped),
+        "--extract-profile",
+        path(&s.dir.join("none.der")),
+    ]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("no whole profile package"), "{stderr}");
+    assert!(
+        stdout.contains(
+            "(no master secret in the key log, nor a PSK, for this session) not verifiable"
+        ),
+        "{stdout}"
+    );
+}
+
 /// tshark's `-T fields` lines for `filter` in `pcap`, with `options` and the `fields`.
 fn tshark_fields(
     tshark: &str,

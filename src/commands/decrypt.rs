@@ -11,7 +11,7 @@
 use super::{sw_hex, CliError};
 use crate::cli::{DecryptArgs, GlobalArgs};
 use crate::hexfmt;
-use crate::keylog::{KeyMaterial, Scp80Keys};
+use crate::keylog::{KeyMaterial, Scp80Keys, TlsPsk};
 use crate::names::describe_command;
 use crate::trace::layers::{self, Keys, Layer};
 use crate::trace::{read_trace, Record, Recorded};
@@ -188,8 +188,8 @@ fn verdict(v: Option<bool>) -> &'static str {
     }
 }
 
-/// The keys a trace reader has: the key log (global `--keylog`), an EIS's ISD-R keys, static
-/// SCP03 keys.
+/// The keys a trace reader has: the key log (global `--keylog`), an EIS's ISD-R keys (SCP80,
+/// SCP03, and SCP81's PSKs with the identity the card presents), static SCP03 keys.
 pub fn trace_keys(
     g: &GlobalArgs,
     eis: Option<&Path>,
@@ -223,6 +223,16 @@ pub fn trace_keys(
                 .map_err(|e| CliError::Input(format!("EIS SCP03 key set {}: {e}", k.kvn)))?;
             keys.scp03.push(set);
         }
+        for k in &eis.isd_r.scp81 {
+            let psk = k.psk.bytes().map_err(|e| {
+                CliError::Input(format!("EIS SCP81 key set {:02X}: PSK: {e}", k.kvn))
+            })?;
+            keys.material.psks.push(TlsPsk {
+                identity: Some(eis.scp81_identity(k)),
+                psk,
+                source: format!("EIS SCP81 key set KVN {:02X} KID {:02X}", k.kvn, k.kid),
+            });
+        }
     }
     if let Some((set, kdf)) = scp03 {
         keys.scp03.push(set);
@@ -240,6 +250,7 @@ pub fn run(g: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         && keys.material.scp03t.is_empty()
         && keys.material.scp80.is_empty()
         && keys.material.tls.is_empty()
+        && keys.material.psks.is_empty()
     {
         return Err(CliError::Input(
             "no keys: give the run's key log (--keylog FILE, written by the command that made \

@@ -57,7 +57,7 @@ pub struct ExportArgs {
     /// keys from the key log (global --keylog FILE) and --eis.
     #[arg(long)]
     pub decrypted: bool,
-    /// An EIS whose ISD-R SCP80 and SCP03 keys open the trace (with --decrypted).
+    /// An EIS whose ISD-R SCP80, SCP03 and SCP81 (PSK) keys open the trace (with --decrypted).
     #[arg(long, value_name = "EIS.json", requires = "decrypted")]
     pub eis: Option<PathBuf>,
 }

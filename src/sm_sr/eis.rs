@@ -468,6 +468,22 @@ impl Eis {
         parse_aid(&self.isd_r.aid).unwrap_or_else(|_| Aid::isd_r())
     }
 
+    /// The PSK identity the card presents with an SCP81 key set: as the EIS gives it, else the
+    /// SGP.02 one made of the EID, the ISD-R's AID, the key's KID and KVN
+    /// ([`smsr_proto::scp81::PskIdentity`]).
+    pub fn scp81_identity(&self, k: &Scp81Keyset) -> Vec<u8> {
+        match &k.identity {
+            Some(id) => id.clone().into_bytes(),
+            None => smsr_proto::scp81::PskIdentity {
+                eid: self.eid_bytes(),
+                isd_r: self.isd_r_aid(),
+                kid: k.kid,
+                kvn: k.kvn,
+            }
+            .to_bytes(),
+        }
+    }
+
     /// The ISD-R's TAR: as given, else bytes 13–15 of its AID (ETSI TS 101 220 §6, as SGP.02
     /// Annex H lays the AID out).
     pub fn isd_r_tar(&self) -> [u8; 3] {

@@ -12,8 +12,8 @@
 //!   script or an HTTPS administration session trigger); the ENVELOPE's answer (after GET
 //!   RESPONSE) is the PoR → status, counter, checksum → the response script.
 //! - BIP (SCP81): the bytes of each channel (OPEN CHANNEL to CLOSE CHANNEL) in both directions,
-//!   TLS 1.2 records opened with a key log's master secret ([`super::tls12`]), the HTTP
-//!   messages of GP Amendment B, their bodies read as scripts.
+//!   TLS 1.2 records opened with a key log's master secret or one derived from an EIS's PSK
+//!   ([`super::tls12`]), the HTTP messages of GP Amendment B, their bodies read as scripts.
 //! - SCP03t inside the scripts to an ISD-P ([`smsr_proto::scp03t::Scp03tObserver`]): every
 //!   MAC checked, the segments decrypted and joined into the profile package.
 //!
@@ -41,7 +41,7 @@ use std::collections::HashMap;
 /// What the reader may use.
 #[derive(Clone, Debug, Default)]
 pub struct Keys {
-    /// From `--keylog` (and SCP80 key sets from `--eis`).
+    /// From `--keylog` (and SCP80 key sets and SCP81 PSKs from `--eis`).
     pub material: KeyMaterial,
     /// Static SCP03 key sets (`--key-enc/--key-mac`, `--eis`), tried on every session.
     pub scp03: Vec<StaticKeys>,
@@ -583,8 +583,7 @@ impl<'k> Decoder<'k> {
     fn tls_session(&mut self, mut b: BipSession) {
         use super::tls12::{self, Direction, Verdict};
         self.channels.push(std::mem::take(&mut b.pieces));
-        let material = &self.keys.material;
-        let view = tls12::decode(&b.to_server, &b.to_card, |r| material.master_secret(r));
+        let view = tls12::decode_with(&b.to_server, &b.to_card, &self.keys.material);
         let mut head = Layer::new(
             "tls",
             format!(
@@ -597,6 +596,17 @@ impl<'k> Decoder<'k> {
                     .unwrap_or_default()
             ),
         );
+        if let Some(id) = &view.psk_identity {
+            head.items
+                .push(format!("PSK identity {}", tls12::printable(id)));
+        }
+        if let Some(hint) = &view.psk_identity_hint {
+            head.items
+                .push(format!("PSK identity hint {}", tls12::printable(hint)));
+        }
+        if let Some(source) = &view.secret_source {
+            head.items.push(format!("master secret: {source}"));
+        }
         if let Some(n) = &view.note {
             head.items.push(n.clone());
         }
@@ -645,7 +655,7 @@ impl<'k> Decoder<'k> {
                 Verdict::Ok => layer.check("record MAC/tag", Some(true)),
                 Verdict::Failed(why) => layer.check(format!("record: {why}"), Some(false)),
                 Verdict::NoKey => layer.check(
-                    "record (no master secret in the key log for this session)",
+                    "record (no master secret in the key log, nor a PSK, for this session)",
                     None,
                 ),
                 Verdict::NotDecrypted(why) => layer.check(format!("record: {why}"), None),

@@ -1,13 +1,15 @@
 //! A passive TLS 1.2 decoder for recorded SCP81 sessions (GP Amendment B over BIP, TLS 1.2
-//! with pre-shared keys): given both directions' bytes of one connection and the NSS key log
-//! the SM-SR wrote (`CLIENT_RANDOM <client random> <master secret>`), it lists every record,
-//! decrypts and authenticates those after ChangeCipherSpec, and checks both Finished
-//! messages against the clear handshake. Sans I/O: bytes in, a [`TlsView`] out.
+//! with pre-shared keys): given both directions' bytes of one connection and its secrets —
+//! the NSS key log the SM-SR wrote (`CLIENT_RANDOM <client random> <master secret>`), or the
+//! card's pre-shared keys ([`Secrets`]) — it lists every record, decrypts and authenticates
+//! those after ChangeCipherSpec, and checks both Finished messages against the clear
+//! handshake. Sans I/O: bytes in, a [`TlsView`] out.
 //!
-//! RFC 5246 (records §6.2, PRF §5, key block §6.3, Finished §7.4.9), RFC 5288 (AES-GCM),
-//! RFC 7366 (encrypt-then-MAC, which OpenSSL negotiates by default for CBC suites), RFC 7627
-//! (extended master secret: it changes how the master secret is derived, not how it is used,
-//! so a logged master secret decrypts either way). Suites: see [`suite_name`].
+//! RFC 5246 (records §6.2, PRF §5, master secret §8.1, key block §6.3, Finished §7.4.9),
+//! RFC 4279 (PSK identity and premaster secret), RFC 5288 (AES-GCM), RFC 7366
+//! (encrypt-then-MAC, which OpenSSL negotiates by default for CBC suites), RFC 7627 (extended
+//! master secret: it changes how the master secret is derived from the PSK, not how it is
+//! used, so a logged master secret decrypts either way). Suites: see [`suite_name`].
 //!
 //! Any bytes are read without panicking and with allocation bounded by the input: a header
 //! that is not TLS ends that direction's listing with a [`TlsError`] naming the offset; a
@@ -18,11 +20,14 @@
 mod cipher;
 mod finished;
 mod names;
+mod psk;
 mod record;
+mod secrets;
 #[cfg(test)]
 mod tests;
 
 pub use names::{alert_name, content_type_name, handshake_name};
+pub use secrets::{Psk, SecretSource, Secrets};
 
 use cipher::RecordCipher;
 use record::{content, handshake_type, Raw, Tail};
@@ -53,10 +58,11 @@ pub enum Verdict {
     Clear,
     /// Decrypted; MAC or tag verified (and, for Finished, its verify_data).
     Ok,
-    /// Did not authenticate (altered, or the key log's secret is not this session's), or a
+    /// Did not authenticate (altered, or the secret given is not this session's), or a
     /// Finished that does not match the handshake.
     Failed(String),
-    /// Encrypted, and the key log has no secret for this client random.
+    /// Encrypted, and neither the key log (for this client random) nor a PSK (for this
+    /// identity) gives the secret.
     NoKey,
     /// Encrypted and not decrypted for another reason: unknown suite, no hello seen, an
     /// earlier record of this direction failed, renegotiation.
@@ -130,6 +136,12 @@ pub struct TlsView {
     pub extended_master_secret: bool,
     /// The ServerHello echoed encrypt_then_mac (RFC 7366; applies to CBC suites).
     pub encrypt_then_mac: bool,
+    /// The PSK identity of the ClientKeyExchange (RFC 4279 §2); see [`printable`].
+    pub psk_identity: Option<Vec<u8>>,
+    /// The PSK identity hint of the ServerKeyExchange, when the server sent one.
+    pub psk_identity_hint: Option<Vec<u8>>,
+    /// Where the master secret the records were opened with came from; `None` when none was.
+    pub secret_source: Option<SecretSource>,
     /// `Some(true)` when both Finished messages match the clear handshake, `Some(false)` when
     /// one does not, `None` when not checked (see `note`).
     pub handshake_verified: Option<bool>,
@@ -170,6 +182,18 @@ pub fn application_data(view: &TlsView, direction: Direction) -> Vec<u8> {
         .collect()
 }
 
+/// A PSK identity (or hint) for a listing: the text when it is printable ASCII, else upper-case
+/// hex (`0x…`).
+pub fn printable(identity: &[u8]) -> String {
+    if identity.is_empty() {
+        "(empty)".into()
+    } else if identity.iter().all(|&b| b.is_ascii_graphic() || b == b' ') {
+        String::from_utf8_lossy(identity).into_owned()
+    } else {
+        format!("0x{}", hex::encode_upper(identity))
+    }
+}
+
 /// OpenSSL's name of a suite this decoder reads: PSK with AES-128/256 in GCM or CBC (SHA,
 /// SHA256, SHA384) and the NULL PSK suites; `None` for any other.
 pub fn suite_name(id: u16) -> Option<&'static str> {
@@ -182,13 +206,27 @@ struct Session {
     master: Zeroizing<Vec<u8>>,
 }
 
-/// Decodes one connection: `client_to_server` and `server_to_client` are the two byte
-/// streams from their first byte; `master_secret` maps a client random to the key log's
-/// master secret.
+/// Decodes one connection with a key log only: `master_secret` maps a client random to the
+/// key log's master secret. See [`decode_with`].
 pub fn decode(
     client_to_server: &[u8],
     server_to_client: &[u8],
     master_secret: impl Fn(&[u8; 32]) -> Option<Vec<u8>>,
+) -> TlsView {
+    decode_with(
+        client_to_server,
+        server_to_client,
+        &secrets::MasterSecretFn(master_secret),
+    )
+}
+
+/// Decodes one connection: `client_to_server` and `server_to_client` are the two byte
+/// streams from their first byte; `secrets` gives the key log's master secret or the PSKs
+/// to try (the key log first).
+pub fn decode_with(
+    client_to_server: &[u8],
+    server_to_client: &[u8],
+    secrets: &dyn Secrets,
 ) -> TlsView {
     let mut view = TlsView::default();
     let mut notes: Vec<String> = Vec::new();
@@ -226,6 +264,14 @@ pub fn decode(
         view.extended_master_secret = sh.extended_master_secret;
         view.encrypt_then_mac = sh.encrypt_then_mac;
     }
+    let known_suite = server_hello
+        .as_ref()
+        .and_then(|sh| cipher::find_suite(sh.suite));
+    if known_suite.is_some() {
+        // Every suite read is a plain PSK one: the identity is the whole message (RFC 4279 §2).
+        view.psk_identity = psk_identity(&mut view, Direction::ClientToServer, &c_hs);
+        view.psk_identity_hint = psk_identity(&mut view, Direction::ServerToClient, &s_hs);
+    }
 
     // The session's keys, or the verdict of every encrypted record.
     let session = (|| -> Result<(Session, cipher::Keys, cipher::Keys), Verdict> {
@@ -248,15 +294,28 @@ pub fn decode(
                 sh.suite
             ))
         })?;
-        let master = Zeroizing::new(master_secret(&ch.random).ok_or(Verdict::NoKey)?);
-        if master.len() != 48 {
-            return Err(not(format!(
-                "the key log's master secret is {} bytes, not 48",
-                master.len()
-            )));
-        }
-        let (client, server) = cipher::key_block(suite, &master, &ch.random, &sh.random)
+        let chosen = secrets::choose(
+            secrets,
+            &secrets::Handshake {
+                suite,
+                client_random: &ch.random,
+                server_random: &sh.random,
+                extended_master_secret: sh.extended_master_secret,
+                encrypt_then_mac: sh.encrypt_then_mac,
+                client: &c_hs,
+                server: &s_hs,
+                psk_identity: view.psk_identity.as_deref(),
+                first_encrypted: [
+                    record::first_encrypted(&c_raw),
+                    record::first_encrypted(&s_raw),
+                ],
+            },
+            &mut notes,
+        )?;
+        let (client, server) = cipher::key_block(suite, &chosen.master, &ch.random, &sh.random)
             .map_err(|e| not(format!("key derivation failed: {e}")))?;
+        view.secret_source = Some(chosen.source);
+        let master = chosen.master;
         Ok((Session { suite, master }, client, server))
     })();
     let (session, c_cipher, s_cipher) = match session {
@@ -270,15 +329,9 @@ pub fn decode(
             )
         }
         Err(verdict) => {
-            match &verdict {
-                Verdict::NoKey => notes.push(format!(
-                    "no master secret in the key log for client random {}",
-                    view.client_random
-                        .map(hex::encode_upper)
-                        .unwrap_or_default()
-                )),
-                Verdict::NotDecrypted(why) => notes.push(why.clone()),
-                _ => {}
+            // `secrets::choose` notes a missing key; the reasons not to decrypt are noted here.
+            if let Verdict::NotDecrypted(why) = &verdict {
+                notes.push(why.clone());
             }
             (None, Err(verdict.clone()), Err(verdict))
         }
@@ -315,6 +368,23 @@ pub fn decode(
         view.note = Some(notes.join("; "));
     }
     view
+}
+
+/// The PSK identity (client) or identity hint (server) of `direction`'s key exchange message,
+/// when it sent one; a malformed one is an error at its offset.
+fn psk_identity(
+    view: &mut TlsView,
+    direction: Direction,
+    messages: &[record::Message],
+) -> Option<Vec<u8>> {
+    let want = match direction {
+        Direction::ClientToServer => handshake_type::CLIENT_KEY_EXCHANGE,
+        Direction::ServerToClient => handshake_type::SERVER_KEY_EXCHANGE,
+    };
+    let m = messages.iter().find(|m| m.msg_type == want)?;
+    record::psk_identity(m.body(), handshake_name(want))
+        .map_err(|detail| hello_error(view, direction, m, detail))
+        .ok()
 }
 
 fn hello_error(view: &mut TlsView, direction: Direction, m: &record::Message, detail: String) {

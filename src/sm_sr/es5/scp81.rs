@@ -31,9 +31,7 @@ use smsr_proto::cat::OpenChannel;
 use smsr_proto::gp::aid::Aid;
 use smsr_proto::ota::response::ResponseScript;
 use smsr_proto::ota::script::CommandScript;
-use smsr_proto::scp81::{
-    admin_from, AdminRequest, AdminTrigger, PskIdentity, ScriptStatus, TriggerSecurity,
-};
+use smsr_proto::scp81::{admin_from, AdminRequest, AdminTrigger, ScriptStatus, TriggerSecurity};
 use smsr_proto::{CommandApdu, ResponseApdu};
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -139,16 +137,7 @@ impl<T: Transport> Scp81Link<T> {
             .map_err(|e| Es5Error::Input(format!("EIS SCP81 PSK: {e}")))?;
         let isd_r = eis.isd_r_aid();
         let eid = eis.eid_bytes();
-        let identity = match &k.identity {
-            Some(id) => id.clone().into_bytes(),
-            None => PskIdentity {
-                eid,
-                isd_r: isd_r.clone(),
-                kid: k.kid,
-                kvn: k.kvn,
-            }
-            .to_bytes(),
-        };
+        let identity = eis.scp81_identity(k);
         let (watch, pending) = ProactiveWatch::new(transport);
         let push = Scp80Link::new(watch, eis, registries).map_err(|e| match e {
             Es5Error::Input(m) => Es5Error::Input(format!(

@@ -184,6 +184,16 @@ pub(super) fn prf(
     Ok(out)
 }
 
+/// Hash(parts joined): the handshake hash of Finished (RFC 5246 §7.4.9) and of the extended
+/// master secret's session hash (RFC 7627 §3).
+pub(super) fn digest(hash: Hash, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
+    let mut h = Hasher::new(hash.md()).map_err(ossl)?;
+    for part in parts {
+        h.update(part).map_err(ossl)?;
+    }
+    Ok(h.finish().map_err(ossl)?.to_vec())
+}
+
 /// Finished's verify_data: PRF(master_secret, label, Hash(handshake_messages))[0..12].
 pub(super) fn verify_data(
     hash: Hash,
@@ -191,12 +201,7 @@ pub(super) fn verify_data(
     label: &[u8],
     transcript: &[&[u8]],
 ) -> Result<Zeroizing<Vec<u8>>, String> {
-    let mut h = Hasher::new(hash.md()).map_err(ossl)?;
-    for part in transcript {
-        h.update(part).map_err(ossl)?;
-    }
-    let digest = h.finish().map_err(ossl)?;
-    prf(hash, master, label, &digest, 12)
+    prf(hash, master, label, &digest(hash, transcript)?, 12)
 }
 
 /// One direction's write keys.

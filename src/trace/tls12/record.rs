@@ -1,6 +1,7 @@
 //! TLS 1.2 record framing and the clear handshake: RFC 5246 §6.2.1 (TLSPlaintext /
 //! TLSCiphertext headers), §7.4 (handshake message framing), §7.4.1.2–3 (ClientHello,
-//! ServerHello); RFC 7627 (extended_master_secret, extension 23) and RFC 7366
+//! ServerHello); RFC 4279 §2 (the PSK identity of ClientKeyExchange, the identity hint of
+//! ServerKeyExchange, in the plain PSK suites); RFC 7627 (extended_master_secret, extension 23) and RFC 7366
 //! (encrypt_then_mac, extension 22) as the ServerHello echoes them.
 //!
 //! Everything here reads borrowed bytes and allocates no more than the input it was given.
@@ -30,7 +31,9 @@ pub(super) mod handshake_type {
     pub const HELLO_REQUEST: u8 = 0;
     pub const CLIENT_HELLO: u8 = 1;
     pub const SERVER_HELLO: u8 = 2;
+    pub const SERVER_KEY_EXCHANGE: u8 = 12;
     pub const SERVER_HELLO_DONE: u8 = 14;
+    pub const CLIENT_KEY_EXCHANGE: u8 = 16;
     pub const FINISHED: u8 = 20;
 }
 
@@ -390,4 +393,21 @@ pub(super) fn server_hello(body: &[u8]) -> Result<ServerHello, String> {
         extended_master_secret: exts.contains(&EXT_EXTENDED_MASTER_SECRET),
         encrypt_then_mac: exts.contains(&EXT_ENCRYPT_THEN_MAC),
     })
+}
+
+/// The PSK identity of a ClientKeyExchange, or the identity hint of a ServerKeyExchange, in a
+/// plain PSK suite (RFC 4279 §2): `opaque psk_identity<0..2^16-1>` and nothing after it.
+pub(super) fn psk_identity(body: &[u8], what: &str) -> Result<Vec<u8>, String> {
+    let mut r = Reader::new(body);
+    let identity = r.vec16("psk_identity")?;
+    r.finish(what)?;
+    Ok(identity.to_vec())
+}
+
+/// The first record after a direction's first ChangeCipherSpec.
+pub(super) fn first_encrypted<'r, 'a>(records: &'r [Raw<'a>]) -> Option<&'r Raw<'a>> {
+    let ccs = records
+        .iter()
+        .position(|r| r.content_type == content::CHANGE_CIPHER_SPEC)?;
+    records.get(ccs + 1)
 }

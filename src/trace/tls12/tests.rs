@@ -17,6 +17,8 @@ use std::io::{Read, Write};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
+mod psk;
+
 const PSK: [u8; 16] = [
     0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F,
 ];
@@ -206,11 +208,18 @@ fn transfer(from: &mut SslStream<End>, to: &mut SslStream<End>, data: &[u8]) {
     assert_eq!(got, data);
 }
 
-/// Everything of a clean session decodes: the suite, both hellos, every encrypted record
-/// authenticated, both Finished matching, the application data of both ways, close_notify.
+/// Everything of a clean session decodes with the key log: see [`assert_clean`].
 fn decodes(s: Setup, id: u16) -> (Capture, TlsView) {
     let cap = run(s);
     let view = cap.decode();
+    assert_clean(s, id, &cap, &view);
+    assert_eq!(view.secret_source, Some(SecretSource::KeyLog));
+    (cap, view)
+}
+
+/// Everything of a clean session decoded: the suite, both hellos, every encrypted record
+/// authenticated, both Finished matching, the application data of both ways, close_notify.
+fn assert_clean(s: Setup, id: u16, cap: &Capture, view: &TlsView) {
     assert_eq!(view.errors, vec![], "{view:#?}");
     assert_eq!(view.note, None);
     assert_eq!(view.suite, Some(id));
@@ -237,17 +246,18 @@ fn decodes(s: Setup, id: u16) -> (Capture, TlsView) {
             records.last().unwrap().describe(),
             "alert warning close_notify"
         );
-        assert_eq!(records.last().unwrap().offset_end, stream(&cap, d).len());
+        assert_eq!(records.last().unwrap().offset_end, stream(cap, d).len());
     }
-    assert_eq!(application_data(&view, C2S), cap.client_sent);
-    assert_eq!(application_data(&view, S2C), cap.server_sent);
+    assert_eq!(view.psk_identity.as_deref(), Some(IDENTITY));
+    assert_eq!(view.psk_identity_hint, None);
+    assert_eq!(application_data(view, C2S), cap.client_sent);
+    assert_eq!(application_data(view, S2C), cap.server_sent);
     // The 20 000-byte answer went in more than one record.
     let big = view
         .records_in(S2C)
         .filter(|r| r.content_type == 23 && r.plaintext.as_ref().unwrap().len() > 3000)
         .count();
     assert!(big >= 2, "{big}");
-    (cap, view)
 }
 
 fn stream(cap: &Capture, d: Direction) -> &[u8] {
@@ -778,5 +788,33 @@ fn openssl_s_client_sessions_decode_with_its_key_log_file() {
             .any(|r| r.describe().contains("server_hello_done"));
         assert_eq!(*reused, !done, "session {i}");
         assert_eq!(*reused, i == 1, "session {i}: resumed?");
+        // With the PSK and no key log: the full handshake opens (s_client's default identity);
+        // the resumed one has no ClientKeyExchange and keeps the first session's secret.
+        let psk = KeyMaterial {
+            psks: vec![crate::keylog::TlsPsk {
+                identity: Some(b"Client_identity".to_vec()),
+                psk: zeroize::Zeroizing::new(PSK.to_vec()),
+                source: "s_client's -psk".into(),
+            }],
+            ..KeyMaterial::default()
+        };
+        let view = decode_with(c2s, s2c, &psk);
+        if *reused {
+            assert_eq!(view.psk_identity, None);
+            assert_eq!(view.secret_source, None);
+            assert!(view.note.unwrap().contains("no readable ClientKeyExchange"));
+            assert!(view
+                .records
+                .iter()
+                .all(|r| matches!(r.verdict, Verdict::Clear | Verdict::NoKey)));
+        } else {
+            assert_eq!(view.psk_identity.as_deref(), Some(&b"Client_identity"[..]));
+            assert_eq!(
+                view.secret_source,
+                Some(SecretSource::Psk("s_client's -psk".into()))
+            );
+            assert_eq!(view.handshake_verified, Some(true));
+            assert_eq!(application_data(&view, C2S), b"hello over BIP\n");
+        }
     }
 }
