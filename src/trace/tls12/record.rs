@@ -327,9 +327,9 @@ pub(super) struct ClientHello {
     pub random: [u8; 32],
 }
 
-pub(super) fn client_hello(body: &[u8]) -> Result<ClientHello, String> {
-    let mut r = Reader::new(body);
-    r.u16("client_version")?;
+/// The start both hellos share: version, random, session id (at most 32 bytes).
+fn hello_head(r: &mut Reader<'_>, version: &str) -> Result<(u16, [u8; 32]), String> {
+    let v = r.u16(version)?;
     let random = r.random()?;
     let session_id = r.vec8("session_id")?;
     if session_id.len() > 32 {
@@ -338,6 +338,12 @@ pub(super) fn client_hello(body: &[u8]) -> Result<ClientHello, String> {
             session_id.len()
         ));
     }
+    Ok((v, random))
+}
+
+pub(super) fn client_hello(body: &[u8]) -> Result<ClientHello, String> {
+    let mut r = Reader::new(body);
+    let (_, random) = hello_head(&mut r, "client_version")?;
     let suites = r.vec16("cipher_suites")?;
     if suites.is_empty() || suites.len() % 2 != 0 {
         return Err(format!("cipher_suites of {} bytes", suites.len()));
@@ -364,15 +370,7 @@ pub(super) struct ServerHello {
 
 pub(super) fn server_hello(body: &[u8]) -> Result<ServerHello, String> {
     let mut r = Reader::new(body);
-    let version = r.u16("server_version")?;
-    let random = r.random()?;
-    let session_id = r.vec8("session_id")?;
-    if session_id.len() > 32 {
-        return Err(format!(
-            "session_id of {} bytes (at most 32)",
-            session_id.len()
-        ));
-    }
+    let (version, random) = hello_head(&mut r, "server_version")?;
     let suite = r.u16("cipher_suite")?;
     let compression = r.u8("compression_method")?;
     if compression != 0 {
