@@ -261,8 +261,13 @@ impl KeyMaterial {
     /// Reads a key log (any size up to a bound; unknown labels counted and skipped).
     pub fn read(path: &Path) -> Result<Self, String> {
         let bytes = Zeroizing::new(
-            smsr_proto::bounded::read(path, KEYLOG_MAX, "key log")
-                .map_err(|e| format!("cannot read key log {}: {e}", path.display()))?,
+            smsr_proto::bounded::read(path, KEYLOG_MAX, "key log").map_err(|e| {
+                format!(
+                    "cannot read key log {}: {e}; give the file the traced run wrote with \
+                         --keylog",
+                    path.display()
+                )
+            })?,
         );
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| format!("key log {} is not UTF-8 text: {e}", path.display()))?;
