@@ -1115,6 +1115,11 @@ fn decrypt_round_trip(es5: &str, iccid: &str, imsi: &str) -> (Setup, PathBuf, Pa
     );
     assert_eq!(std::fs::read(&out_der).unwrap(), std::fs::read(&p).unwrap());
     assert!(!stdout.contains("FAILED"), "{stdout}");
+    let summary = stdout.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("summary: ") && summary.contains("checks verified, 0 failed, 0 not"),
+        "{summary}"
+    );
     // The same keys put the plain inner APDUs into the Wireshark export.
     let pcap = s.dir.join("run.pcap");
     let export = s.ok(&[

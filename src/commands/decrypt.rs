@@ -284,6 +284,13 @@ pub fn run(g: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         for d in &out {
             print!("{}", render(d));
         }
+        let (verified, failed, unverifiable) = decoded.tally();
+        println!(
+            "summary: {} exchanges; {verified} checks verified, {failed} failed, {unverifiable} \
+             not verifiable with these keys; {} profile package(s) reassembled",
+            out.len(),
+            decoded.packages.len()
+        );
     }
     if let Some(path) = &args.extract_profile {
         let Some(package) = decoded.packages.last() else {

@@ -147,6 +147,24 @@ pub struct Decoded {
 }
 
 impl Decoded {
+    /// How many checks verified, failed, and could not be made (no keys).
+    pub fn tally(&self) -> (usize, usize, usize) {
+        let mut t = (0, 0, 0);
+        for c in self
+            .exchanges
+            .iter()
+            .flat_map(|x| &x.layers)
+            .flat_map(|l| &l.checks)
+        {
+            match c.ok {
+                Some(true) => t.0 += 1,
+                Some(false) => t.1 += 1,
+                None => t.2 += 1,
+            }
+        }
+        t
+    }
+
     /// The failed checks: (sequence number or index, what).
     pub fn failures(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
