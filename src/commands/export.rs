@@ -185,10 +185,11 @@ fn channel_segments(
     records: &[Record],
     at: &[usize],
     channels: &[Vec<ChannelPiece>],
+    last_open: bool,
 ) -> (Vec<Placed>, usize) {
     let mut out = Vec::new();
     let mut count = 0usize;
-    for pieces in channels {
+    for (c, pieces) in channels.iter().enumerate() {
         let Some(first) = pieces.first() else {
             continue;
         };
@@ -221,8 +222,11 @@ fn channel_segments(
                 push(&mut out, index, segment, chunk);
             }
         }
-        for segment in connection.close() {
-            push(&mut out, index, segment, &[]);
+        // A channel the trace ends inside keeps its connection open: no FIN was seen.
+        if !(last_open && c + 1 == channels.len()) {
+            for segment in connection.close() {
+                push(&mut out, index, segment, &[]);
+            }
         }
     }
     (out, count)
@@ -284,7 +288,8 @@ pub fn run(g: &GlobalArgs, args: &ExportArgs) -> Result<(), CliError> {
         Vec::new()
     };
     let decrypted = inner.len();
-    let (tcp, channels) = channel_segments(&records, &at, &decoded.channels);
+    let (tcp, channels) =
+        channel_segments(&records, &at, &decoded.channels, decoded.last_channel_open);
     let tcp_frames = tcp.len();
     let mut placed: Vec<Placed> = outer
         .iter()
@@ -437,8 +442,11 @@ mod tests {
             Vec::new(),
             vec![piece(3, true, 1)],
         ];
-        let (placed, count) = channel_segments(&records, &at, &channels);
+        let (placed, count) = channel_segments(&records, &at, &channels, false);
         assert_eq!(count, 2);
+        // The trace ending inside the last channel: its three closing segments are not made up.
+        let (open, _) = channel_segments(&records, &at, &channels, true);
+        assert_eq!(open.len() + 3, placed.len());
         let (ci, si) = (pcap::CLIENT_ISN, pcap::SERVER_ISN);
         let rows: Vec<Row> = placed
             .iter()

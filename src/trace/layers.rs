@@ -141,6 +141,8 @@ pub struct Decoded {
     /// Each BIP channel (OPEN CHANNEL to CLOSE CHANNEL) as the pieces of its two streams, in
     /// trace order: what a TCP connection would have carried.
     pub channels: Vec<Vec<ChannelPiece>>,
+    /// The trace ends with the last of [`Self::channels`] still open (no CLOSE CHANNEL).
+    pub last_channel_open: bool,
     /// Profile packages reassembled from SCP03t segments, one per download session, in order.
     pub packages: Vec<Vec<u8>>,
     pub inner: Vec<InnerApdu>,
@@ -458,6 +460,7 @@ impl<'k> Decoder<'k> {
     }
 
     fn finish(mut self) -> Decoded {
+        let last_channel_open = self.bip.is_some();
         if let Some(session) = self.bip.take() {
             let at = self.views.len().saturating_sub(1);
             self.push(
@@ -497,6 +500,7 @@ impl<'k> Decoder<'k> {
         Decoded {
             exchanges: self.views,
             channels: self.channels,
+            last_channel_open,
             packages: self.packages,
             inner: self.inner,
         }
