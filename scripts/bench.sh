@@ -5,7 +5,8 @@
 # emulator linked in. Then the provisioning benchmark (`provision-bench`): `smsr provision` of a
 # 12 KB TS.48 package (a built one without ../shared) RUNS times through pcscd + vpcd and with
 # the emulator linked in, over --es5 scp80, scp03 and scp81: median per step, APDU count and the ratio
-# to the transport floor.
+# to the transport floor. Then the trace readers: `trace decrypt --extract-profile` and
+# `trace export --pcap --decrypted` of one such provisioning's trace per transport.
 # Then the fleet figures (README "Speed"): sustained DownloadProfile rate of the 12 KB package
 # through both services over 1,000 linked-in cards for DURATION s, on SQLite and with two
 # SM-SR and two SM-DP instances on one PostgreSQL; the latency at half that rate; the stress
@@ -102,5 +103,35 @@ echo "== provisioning with the emulator linked in (--es5 scp81)"
 "$bin/provision-bench" --smsr "$smsr" --pki "$SMSR_RUN_DIR/pki" --eis "$SMSR_RUN_DIR/eis2.json" \
   --profile "$profile" --runs "$runs" --emulator-state "$SMSR_RUN_DIR/card2.json" --es5 scp81 \
   --db "$SMSR_RUN_DIR/bench-linked.db"
+
+echo "== trace reading: decrypt (every check, the profile extracted) and export of one provisioning"
+# The trace and key log of one more linked-in provisioning per transport, read RUNS times each.
+median_ms() {
+  local i t0 t1
+  for ((i = 0; i < runs; i++)); do
+    t0=$(date +%s%N)
+    "$@" >/dev/null 2>&1 || echo "bench: $* failed" >&2
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000))
+  done | sort -n | awk '{a[NR] = $1} END {printf "%.1f", a[int((NR + 1) / 2)] / 1000}'
+}
+eid2=$(sed -n 's/.*"eid": *"\([0-9A-Fa-f]*\)".*/\1/p' "$SMSR_RUN_DIR/eis2.json" | head -1)
+linked=("$smsr" --transport emulator --emulator-state "$SMSR_RUN_DIR/card2.json" --db "$SMSR_RUN_DIR/bench-linked.db")
+n=0
+for es5 in scp80 scp03 scp81; do
+  n=$((n + 1))
+  t=$SMSR_RUN_DIR/trace-$es5
+  "${linked[@]}" profile personalize "$profile" --iccid "8988289900000000${n}${n}${n}" --out "$t.der" >/dev/null
+  secrets=(); [ "$es5" = scp03 ] && secrets=(--trace-secrets)
+  "${linked[@]}" --trace "$t.jsonl" --keylog "$t.keys" "${secrets[@]}" provision --eid "$eid2" \
+    --profile "$t.der" --pki "$SMSR_RUN_DIR/pki" --es5 "$es5" >/dev/null
+  lines=$(wc -l < "$t.jsonl")
+  printf '%s: %s trace lines; decrypt --extract-profile %s ms; export --pcap --decrypted %s ms (medians of %s)\n' \
+    "$es5" "$lines" \
+    "$(median_ms "$smsr" trace decrypt "$t.jsonl" --keylog "$t.keys" --extract-profile "$t.out.der")" \
+    "$(median_ms "$smsr" trace export "$t.jsonl" --pcap "$t.pcap" --force --decrypted --keylog "$t.keys")" \
+    "$runs"
+  cmp -s "$t.der" "$t.out.der" || echo "bench: $es5: the extracted package differs" >&2
+done
 
 [ -n "${SKIP_FLEET:-}" ] || fleet
