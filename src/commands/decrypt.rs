@@ -119,6 +119,11 @@ fn static_keys_given(args: &DecryptArgs) -> Result<(StaticKeys, Diversification)
 
 /// Decodes the exchanges of a trace.
 pub fn decrypt(records: &[Record], observer: &Observer) -> Vec<Decrypted> {
+    views(records, observer.observe(&layers::exchange_pairs(records)))
+}
+
+/// The exchanges of a trace with the SCP03 observer's reading of each.
+fn views(records: &[Record], observed: Vec<ObservedExchange>) -> Vec<Decrypted> {
     let exchanges: Vec<_> = records
         .iter()
         .filter_map(|r| match r {
@@ -126,18 +131,8 @@ pub fn decrypt(records: &[Record], observer: &Observer) -> Vec<Decrypted> {
             Record::Event(_) => None,
         })
         .collect();
-    let pairs: Vec<(Vec<u8>, Vec<u8>)> = exchanges
-        .iter()
-        .map(|x| {
-            (
-                x.c_apdu.bytes().map(<[u8]>::to_vec).unwrap_or_default(),
-                x.r_apdu.clone(),
-            )
-        })
-        .collect();
     let mut after_redacted = false;
-    observer
-        .observe(&pairs)
+    observed
         .into_iter()
         .zip(&exchanges)
         .enumerate()
@@ -260,11 +255,8 @@ pub fn run(g: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         ));
     }
     let records = read_trace(&args.file)?;
-    let observer = Observer::new(keys.scp03.clone())
-        .with_diversification(keys.diversification)
-        .with_sessions(keys.material.scp03.clone());
-    let mut out = decrypt(&records, &observer);
     let decoded = layers::decode(&records, &keys);
+    let mut out = views(&records, decoded.observed.clone());
     for (d, view) in out.iter_mut().zip(&decoded.exchanges) {
         d.layers = view
             .layers

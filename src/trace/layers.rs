@@ -27,12 +27,12 @@ use crate::hexfmt;
 use crate::keylog::KeyMaterial;
 use crate::names::describe_command;
 use serde::Serialize;
-use smsr_proto::apdu::{CommandApdu, ResponseApdu};
+use smsr_proto::apdu::CommandApdu;
 use smsr_proto::ota::response::{ResponseScript, ResponseTlv};
 use smsr_proto::ota::scp80::{CommandHeader, CommandPacket, KeySet, PorStatus, ResponsePacket};
 use smsr_proto::ota::script::{CommandScript, CommandTlv};
 use smsr_proto::ota::sms::{Reassembler, SmsPpDownload};
-use smsr_proto::scp03::{Diversification, ExchangeKind, Observer, StaticKeys};
+use smsr_proto::scp03::{Diversification, ExchangeKind, ObservedExchange, Observer, StaticKeys};
 use smsr_proto::scp03t::Scp03tObserver;
 use smsr_proto::scp81::AdminTrigger;
 use smsr_proto::tlv::Tlv;
@@ -143,6 +143,8 @@ pub struct Decoded {
     pub channels: Vec<Vec<ChannelPiece>>,
     /// The trace ends with the last of [`Self::channels`] still open (no CLOSE CHANNEL).
     pub last_channel_open: bool,
+    /// The SCP03 observer's reading of each exchange.
+    pub observed: Vec<ObservedExchange>,
     /// Profile packages reassembled from SCP03t segments, one per download session, in order.
     pub packages: Vec<Vec<u8>>,
     pub inner: Vec<InnerApdu>,
@@ -285,16 +287,9 @@ pub fn decode(records: &[Record], keys: &Keys) -> Decoded {
         });
     }
     sequence_checks(records, &mut d.views);
-    // SCP03 first: it turns secured APDUs into the plain ones the other layers read.
-    let pairs: Vec<(Vec<u8>, Vec<u8>)> = exchanges
-        .iter()
-        .map(|(x, _)| {
-            (
-                x.c_apdu.bytes().map(<[u8]>::to_vec).unwrap_or_default(),
-                x.r_apdu.clone(),
-            )
-        })
-        .collect();
+    // SCP03 first: it turns secured APDUs into the plain ones the other layers read (and
+    // joins the responses continued by GET RESPONSE).
+    let pairs = exchange_pairs(records);
     let logged = keys.material.scp03.clone();
     let observer = Observer::new(keys.scp03.clone())
         .with_diversification(keys.diversification)
@@ -357,33 +352,16 @@ pub fn decode(records: &[Record], keys: &Keys) -> Decoded {
                 );
             }
         }
-        let cmd = if secured {
-            CommandApdu::parse(&o.c_apdu_plain).ok()
+        // The command as the application saw it (as recorded outside a session), and its whole
+        // response, on the last exchange of a GET RESPONSE chain.
+        let cmd = CommandApdu::parse(&o.c_apdu_plain).ok();
+        let end = &observed[last];
+        let data = if last > i {
+            end.r_data_plain.clone()
         } else {
-            exchanges
-                .get(i)
-                .and_then(|(x, _)| x.c_apdu.bytes())
-                .and_then(|b| CommandApdu::parse(b).ok())
+            o.r_data_plain.clone()
         };
-        let (data, sw) = if secured {
-            let end = &observed[last];
-            let data = if last > i {
-                end.r_data_plain.clone()
-            } else {
-                o.r_data_plain.clone()
-            };
-            (data, end.sw.map_or(0, |s| s.to_u16()))
-        } else {
-            let mut data = Vec::new();
-            let mut sw = 0;
-            for (x, _) in exchanges.iter().take(last + 1).skip(i) {
-                if let Ok(r) = ResponseApdu::parse(&x.r_apdu) {
-                    data.extend_from_slice(&r.data);
-                    sw = r.sw.to_u16();
-                }
-            }
-            (data, sw)
-        };
+        let sw = end.sw.map_or(0, |s| s.to_u16());
         if secured {
             let mut r = data.clone();
             r.extend_from_slice(&sw.to_be_bytes());
@@ -404,7 +382,22 @@ pub fn decode(records: &[Record], keys: &Keys) -> Decoded {
     for app in &apps {
         d.application(app);
     }
-    d.finish()
+    d.finish(observed)
+}
+
+/// The (command, response) bytes of each exchange, as the SCP03 observer reads them (a
+/// REDACTED command as no bytes).
+pub fn exchange_pairs(records: &[Record]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Exchange(x) => Some((
+                x.c_apdu.bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+                x.r_apdu.clone(),
+            )),
+            Record::Event(_) => None,
+        })
+        .collect()
 }
 
 /// Gaps and reversals of the recorder's sequence numbers: a dropped or reordered line.
@@ -459,7 +452,7 @@ impl<'k> Decoder<'k> {
         }
     }
 
-    fn finish(mut self) -> Decoded {
+    fn finish(mut self, observed: Vec<ObservedExchange>) -> Decoded {
         let last_channel_open = self.bip.is_some();
         if let Some(session) = self.bip.take() {
             let at = self.views.len().saturating_sub(1);
@@ -501,6 +494,7 @@ impl<'k> Decoder<'k> {
             exchanges: self.views,
             channels: self.channels,
             last_channel_open,
+            observed,
             packages: self.packages,
             inner: self.inner,
         }
