@@ -199,24 +199,13 @@ pub fn trace_keys(
             .map_err(|e| CliError::Input(format!("cannot read the EIS {}: {e}", path.display())))?;
         let eis = crate::sm_sr::eis::Eis::from_json(&text)
             .map_err(|e| CliError::Input(format!("EIS {}: {e}", path.display())))?;
+        let bad = |e: String| CliError::Input(format!("EIS {}: {e}", path.display()));
         for k in &eis.isd_r.scp80 {
-            let (kic, kid) = k
-                .kic
-                .bytes()
-                .and_then(|kic| k.kid.bytes().map(|kid| (kic, kid)))
-                .map_err(|e| CliError::Input(format!("EIS SCP80 key set {}: {e}", k.kvn)))?;
-            let keyset = if kic.len() == 24 {
-                smsr_proto::ota::scp80::KeySet::triple_des(k.kvn, &kic, &kid)
-            } else {
-                smsr_proto::ota::scp80::KeySet::aes(k.kvn, &kic, &kid)
-            };
+            let keyset = k.keyset().map_err(bad)?;
             keys.material.scp80.push(Scp80Keys { tar: None, keyset });
         }
         for k in &eis.isd_r.scp03 {
-            let b = |s: &crate::sm_sr::eis::SecretHex| s.bytes().map_err(CliError::Input);
-            let set = StaticKeys::new(k.kvn, &b(&k.enc)?, &b(&k.mac)?, &b(&k.dek)?)
-                .map_err(|e| CliError::Input(format!("EIS SCP03 key set {}: {e}", k.kvn)))?;
-            keys.scp03.push(set);
+            keys.scp03.push(k.static_keys().map_err(bad)?);
         }
         for k in &eis.isd_r.scp81 {
             let psk = k.psk.bytes().map_err(|e| {

@@ -116,6 +116,38 @@ pub struct Scp81Keyset {
     pub identity: Option<String>,
 }
 
+impl Scp80Keyset {
+    /// The key set as the SM-SR uses it: AES-CBC KIc and AES-CMAC KID, both keys of one length
+    /// (16, 24 or 32 bytes). The error names what is wrong.
+    pub fn keyset(&self) -> Result<smsr_proto::ota::scp80::KeySet, String> {
+        let kic = self.kic.bytes().map_err(|e| format!("KIc: {e}"))?;
+        let kid = self.kid.bytes().map_err(|e| format!("KID: {e}"))?;
+        if ![16, 24, 32].contains(&kic.len()) || kic.len() != kid.len() {
+            return Err(format!(
+                "SCP80 key set {}: KIc and KID must be AES keys of the same length (16, 24 or \
+                 32 bytes), not {} and {}",
+                self.kvn,
+                kic.len(),
+                kid.len()
+            ));
+        }
+        Ok(smsr_proto::ota::scp80::KeySet::aes(self.kvn, &kic, &kid))
+    }
+}
+
+impl Scp03Keyset {
+    /// The static key set (Key-ENC, Key-MAC, Key-DEK under its version).
+    pub fn static_keys(&self) -> Result<smsr_proto::scp03::StaticKeys, String> {
+        smsr_proto::scp03::StaticKeys::new(
+            self.kvn,
+            &self.enc.bytes()?,
+            &self.mac.bytes()?,
+            &self.dek.bytes()?,
+        )
+        .map_err(|e| format!("SCP03 key set {}: {e}", self.kvn))
+    }
+}
+
 fn default_scp81_kid() -> u8 {
     1
 }

@@ -30,7 +30,6 @@ use smsr_proto::gp::get_data::{tags, DataObject, Eid, ExtendedCardResources, Get
 use smsr_proto::gp::get_status::StatusScope;
 use smsr_proto::gp::install::Install;
 use smsr_proto::gp::store_data::StoreData;
-use smsr_proto::scp03::StaticKeys;
 use smsr_proto::sgp02::codings::{GET_DATA_NOTIFICATION, NOTIFICATION_QUEUE_MAX};
 use smsr_proto::sgp02::{parse_confirmation_response, Es5Command, Notification, ProfileAttributes};
 use smsr_proto::{CommandApdu, ResponseApdu, StatusWord};
@@ -169,9 +168,9 @@ impl<T: Transport> Scp03Link<T> {
                 eis.eid
             ))
         })?;
-        let bytes = |s: &crate::sm_sr::eis::SecretHex| s.bytes().map_err(Es5Error::Input);
-        let keys = StaticKeys::new(k.kvn, &bytes(&k.enc)?, &bytes(&k.mac)?, &bytes(&k.dek)?)
-            .map_err(|e| Es5Error::Input(format!("EIS ISD-R SCP03 keys: {e}")))?;
+        let keys = k
+            .static_keys()
+            .map_err(|e| Es5Error::Input(format!("EIS ISD-R {e}")))?;
         Ok(Self {
             state: LinkState::Closed(Some(transport)),
             keys: ResolvedKeys::from_static(&keys),

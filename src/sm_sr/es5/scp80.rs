@@ -63,26 +63,12 @@ impl<T: Transport> Scp80Link<T> {
                 eis.eid
             ))
         })?;
-        let kic = k
-            .kic
-            .bytes()
-            .map_err(|e| Es5Error::Input(format!("EIS KIc: {e}")))?;
-        let kid = k
-            .kid
-            .bytes()
-            .map_err(|e| Es5Error::Input(format!("EIS KID: {e}")))?;
-        if ![16, 24, 32].contains(&kic.len()) || kic.len() != kid.len() {
-            return Err(Es5Error::Input(format!(
-                "EIS SCP80 key set {}: KIc and KID must be AES keys of the same length (16, 24 \
-                 or 32 bytes), not {} and {}",
-                k.kvn,
-                kic.len(),
-                kid.len()
-            )));
-        }
+        let keyset = k
+            .keyset()
+            .map_err(|e| Es5Error::Input(format!("EIS {e}")))?;
         Ok(Self {
             transport,
-            keyset: KeySet::aes(k.kvn, &kic, &kid),
+            keyset,
             tar: eis.isd_r_tar(),
             eid: eis.eid(),
             counters: Arc::clone(registries),
