@@ -13,6 +13,18 @@ struct SentPacket {
     script: Option<SentScript>,
 }
 
+/// `PoR for TAR …[, sent unsecured]: status SS (name), counter CCCCCCCCCC`.
+fn por_text(por: &ResponsePacket, unsecured: bool) -> String {
+    format!(
+        "PoR for TAR {}{}: status {:02X} ({:?}), counter {:010X}",
+        hexfmt::upper(&por.tar),
+        if unsecured { ", sent unsecured" } else { "" },
+        por.status.to_byte(),
+        por.status,
+        por.counter
+    )
+}
+
 /// The layer of an HTTPS administration session trigger (SCP81's wake-up).
 fn trigger_layer(t: &AdminTrigger) -> Layer {
     let mut text = "HTTPS administration session trigger (GP Amendment B)".to_owned();
@@ -268,16 +280,7 @@ impl Decoder<'_> {
         let unsecured = app.data.get(5) == Some(&0x0A);
         let Some(header) = sent.header else {
             let layer = match ResponsePacket::decode_unsecured(&app.data) {
-                Ok(por) if unsecured => Layer::new(
-                    "por",
-                    format!(
-                        "PoR for TAR {}, sent unsecured: status {:02X} ({:?}), counter {:010X}",
-                        hexfmt::upper(&por.tar),
-                        por.status.to_byte(),
-                        por.status,
-                        por.counter
-                    ),
-                ),
+                Ok(por) if unsecured => Layer::new("por", por_text(&por, true)),
                 _ => Layer::new(
                     "por",
                     format!(
@@ -300,13 +303,7 @@ impl Decoder<'_> {
                     app.at,
                     Layer::new(
                         "por",
-                        format!(
-                            "PoR for TAR {}, sent unsecured: status {:02X} ({:?}): the card \
-                             refused the packet",
-                            hexfmt::upper(&por.tar),
-                            por.status.to_byte(),
-                            por.status
-                        ),
+                        format!("{}: the card refused the packet", por_text(&por, true)),
                     ),
                 );
                 if let Some(s) = &sent.script {
@@ -314,17 +311,8 @@ impl Decoder<'_> {
                 }
             }
             Ok(por) => {
-                let mut layer = Layer::new(
-                    "por",
-                    format!(
-                        "PoR for TAR {}: status {:02X} ({:?}), counter {:010X}",
-                        hexfmt::upper(&por.tar),
-                        por.status.to_byte(),
-                        por.status,
-                        por.counter
-                    ),
-                )
-                .check("checksum (CC)", Some(true));
+                let mut layer =
+                    Layer::new("por", por_text(&por, false)).check("checksum (CC)", Some(true));
                 if por.counter != header.counter {
                     layer = layer.check(
                         format!(
